@@ -1,0 +1,1 @@
+"""Typer sub-applications of the `hatang` CLI, one module per command group."""

@@ -1,0 +1,87 @@
+"""Deterministic address allocation from the tenant pools.
+
+First fit, lowest address first, against every allocation any tenant file holds — retired
+tenants included, so a prefix once given out is never handed to another agency.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from typing import TypeVar
+
+from infra.errors import RequestError
+from infra.schema import NetworkAllocation, TenantAllocation, TenantRequest
+from infra.site import Site
+
+__all__ = ["PoolExhaustedError", "allocate", "first_free", "used_networks"]
+
+N = TypeVar("N", ipaddress.IPv4Network, ipaddress.IPv6Network)
+
+
+class PoolExhaustedError(RequestError):
+    """No free prefix of the wanted size is left in a pool."""
+
+
+def used_networks(site: Site) -> tuple[list[ipaddress.IPv4Network], list[ipaddress.IPv6Network]]:
+    """Every tenant and network prefix ever allocated in the site (all states)."""
+    v4: list[ipaddress.IPv4Network] = []
+    v6: list[ipaddress.IPv6Network] = []
+    for tenant in site.tenants:
+        if tenant.allocation is None:
+            continue
+        v4.append(tenant.allocation.ipv4)
+        v6.extend(net.ipv6 for net in tenant.allocation.networks.values())
+    return v4, v6
+
+
+def first_free(pool: N, prefix: int, used: Iterable[N]) -> N:
+    """The lowest prefix of length `prefix` in `pool` overlapping nothing in `used`.
+
+    Raises:
+        PoolExhaustedError: when none is left.
+    """
+    size = 1 << (pool.max_prefixlen - prefix)
+    start, end = int(pool.network_address), int(pool.broadcast_address)
+    spans = sorted((int(n.network_address), int(n.broadcast_address)) for n in used if n.overlaps(pool))
+    candidate = start
+    for low, high in spans:
+        if high < candidate:
+            continue
+        if low > candidate + size - 1:
+            break
+        candidate = -(-(high + 1) // size) * size  # next aligned boundary after the span
+    if candidate + size - 1 > end:
+        raise PoolExhaustedError(
+            f"pool {pool} has no free /{prefix} left; widen the pool in pools.yml or retire nothing "
+            "(allocations are never reused)"
+        )
+    return type(pool)((candidate, prefix))
+
+
+def allocate(site: Site, tenant: TenantRequest) -> TenantAllocation:
+    """The tenant's allocation: existing prefixes kept, missing networks added.
+
+    Deterministic: the same site and request always give the same answer.
+    """
+    pools = site.pools
+    used4, used6 = used_networks(site)
+    current = tenant.allocation
+    tenant_v4 = current.ipv4 if current else first_free(pools.ipv4, pools.tenant_prefix_v4, used4)
+    networks = dict(current.networks) if current else {}
+    inside = [n.ipv4 for n in networks.values()]
+    for network in tenant.networks:
+        if network.name in networks:
+            continue
+        try:
+            v4 = first_free(tenant_v4, pools.network_prefix_v4, inside)
+        except PoolExhaustedError as exc:
+            raise PoolExhaustedError(
+                f"tenant prefix {tenant_v4} of {tenant.code} has no room for network "
+                f"{network.name!r} (/{pools.network_prefix_v4} each)"
+            ) from exc
+        v6 = first_free(pools.ipv6, pools.network_prefix_v6, used6)
+        inside.append(v4)
+        used6.append(v6)
+        networks[network.name] = NetworkAllocation(ipv4=v4, ipv6=v6)
+    return TenantAllocation(ipv4=tenant_v4, networks=networks)

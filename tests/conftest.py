@@ -1,0 +1,32 @@
+"""Shared fixtures: copies of the sample sites that a test may break without touching the tree."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "inventories" / "thainguyen"
+AIO = REPO / "inventories" / "aio"
+
+# The compliance checks are the auditors' suite, run by `hatang audit`; not the project's tests.
+collect_ignore = ["compliance"]
+
+
+@pytest.fixture
+def site_copy(tmp_path: Path) -> Path:
+    """A private copy of the Thái Nguyên sample inventory."""
+    target = tmp_path / "thainguyen"
+    shutil.copytree(SAMPLE, target)
+    return target
+
+
+@pytest.fixture
+def aio_copy(tmp_path: Path) -> Path:
+    """A private copy of the all-in-one inventory."""
+    target = tmp_path / "aio"
+    shutil.copytree(AIO, target)
+    return target

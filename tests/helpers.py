@@ -1,0 +1,25 @@
+"""Helpers the tests share: editing site files in place and snapshotting trees."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from infra import _yaml
+
+
+Editor = Callable[[Path, str, Callable[[Any], None]], None]
+
+
+def edit_yaml(root: Path, name: str, change: Callable[[Any], None]) -> None:
+    """Load `root/name` round-trip, let `change` mutate the document, write it back."""
+    path = root / name
+    document = _yaml.load(path)
+    change(document)
+    path.write_text(_yaml.dump_text(document), encoding="utf-8")
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under `root` with its bytes, to prove a refused command wrote nothing."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

@@ -1,0 +1,133 @@
+"""Tenant lifecycle commands edit request files in place, keep comments, and refuse cleanly."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from infra.errors import InventoryError, RequestError
+from infra.tenants import NewTenant, activate_tenant, approve_tenant, create_tenant, retire_tenant
+from infra.validate import check_site
+from tests.helpers import snapshot
+
+AT = datetime(2026, 11, 28, 9, 0, tzinfo=timezone(timedelta(hours=7)))
+BY = "reviewer@example.org"
+
+
+def test_approve_allocates_and_keeps_comments(site_copy: Path) -> None:
+    path = site_copy / "tenants" / "phuong-duc-xuan.yml"
+    before = path.read_text(encoding="utf-8")
+    change = approve_tenant(site_copy, "phuong-duc-xuan", BY, "ok", at=AT)
+    after = path.read_text(encoding="utf-8")
+    assert change.changed
+    assert after.startswith(before.split("state:")[0]), "the header, comments and fields before state are kept"
+    assert "state: approved" in after
+    assert "  ipv4: 10.64.44.0/22\n" in after
+    assert "app: {ipv4: 10.64.44.0/24, ipv6: fdb4:7e10:8000:17::/64}" in after
+    assert "    at: '2026-11-28T09:00:00+07:00'\n    by: reviewer@example.org\n" in after
+    assert check_site(site_copy) == []
+
+
+def test_approve_twice_changes_nothing(site_copy: Path) -> None:
+    approve_tenant(site_copy, "phuong-duc-xuan", BY, at=AT)
+    before = snapshot(site_copy)
+    change = approve_tenant(site_copy, "phuong-duc-xuan", BY, at=AT + timedelta(days=1))
+    assert not change.changed
+    assert snapshot(site_copy) == before
+
+
+def test_approve_two_requests_get_distinct_prefixes(site_copy: Path) -> None:
+    approve_tenant(site_copy, "phuong-duc-xuan", BY, at=AT)
+    approve_tenant(site_copy, "phuong-phan-dinh-phung", BY, at=AT)
+    text = (site_copy / "tenants" / "phuong-phan-dinh-phung.yml").read_text(encoding="utf-8")
+    assert "  ipv4: 10.64.48.0/22\n" in text
+    assert check_site(site_copy) == []
+
+
+def test_approve_refused_on_invalid_site_writes_nothing(site_copy: Path) -> None:
+    zones = site_copy / "zones.yml"
+    zones.write_text(zones.read_text(encoding="utf-8").replace("vlan: 11", "vlan: 10"), encoding="utf-8")
+    before = snapshot(site_copy)
+    with pytest.raises(InventoryError, match="duplicate VLAN ids"):
+        approve_tenant(site_copy, "phuong-duc-xuan", BY, at=AT)
+    assert snapshot(site_copy) == before
+
+
+def test_approve_unknown_tenant(site_copy: Path) -> None:
+    with pytest.raises(RequestError, match=r"no tenant 'so-abc'"):
+        approve_tenant(site_copy, "so-abc", BY)
+
+
+def test_approve_retired_refused(site_copy: Path) -> None:
+    with pytest.raises(RequestError, match=r"tenant 'so-tttt' is retired"):
+        approve_tenant(site_copy, "so-tttt", BY)
+
+
+def test_pool_exhausted_refused_and_nothing_written(site_copy: Path) -> None:
+    pools = site_copy / "pools.yml"
+    pools.write_text(pools.read_text(encoding="utf-8").replace("10.64.0.0/12", "10.64.0.0/18"), encoding="utf-8")
+    # a /18 holds 16 /22s: 11 are allocated; fill the other 5 with copies of a request
+    template = (site_copy / "tenants" / "phuong-phan-dinh-phung.yml").read_text(encoding="utf-8")
+    for index in range(5):
+        code = f"xa-mau-{index}"
+        (site_copy / "tenants" / f"{code}.yml").write_text(
+            template.replace("phuong-phan-dinh-phung", code).replace("UBND phường Phan Đình Phùng", f"Xã mẫu {index}")
+            .replace("agency: " + code, "agency: phuong-phan-dinh-phung"),
+            encoding="utf-8",
+        )
+        approve_tenant(site_copy, code, BY, at=AT)
+    before = snapshot(site_copy)
+    with pytest.raises(RequestError, match=r"pool 10.64.0.0/18 has no free /22 left"):
+        approve_tenant(site_copy, "phuong-phan-dinh-phung", BY, at=AT)
+    assert snapshot(site_copy) == before
+
+
+def test_activate_and_retire(site_copy: Path) -> None:
+    assert activate_tenant(site_copy, "so-tc", BY, at=AT).changed
+    change = retire_tenant(site_copy, "so-tc", BY, "merged", at=AT + timedelta(days=1))
+    assert change.summary == "so-tc: active -> retired"
+    text = (site_copy / "tenants" / "so-tc.yml").read_text(encoding="utf-8")
+    assert "state: retired" in text and "ipv4: 10.64.40.0/22" in text, "retiring keeps the allocation"
+    assert check_site(site_copy) == []
+
+
+def test_activate_requested_refused(site_copy: Path) -> None:
+    with pytest.raises(RequestError, match="only a approved tenant can become active"):
+        activate_tenant(site_copy, "phuong-duc-xuan", BY)
+
+
+def _new(code: str = "so-xd", **changes: object) -> NewTenant:
+    fields: dict[str, object] = {
+        "code": code,
+        "agency": "so-khcn",
+        "name": "Sở Xây dựng",
+        "security_level": 2,
+        "quota_profile": "S",
+        "contacts": ({"name": "Nguyễn An", "email": "an@example.org", "role": "requester"},),
+        "networks": ({"name": "app", "access": ["gov"]},),
+    }
+    fields.update(changes)
+    return NewTenant(**fields)  # type: ignore[arg-type]
+
+
+def test_create_writes_valid_request(site_copy: Path) -> None:
+    change = create_tenant(site_copy, _new(), BY, "new system", at=AT)
+    assert change.path == site_copy / "tenants" / "so-xd.yml"
+    assert check_site(site_copy) == []
+    assert "state: requested" in change.path.read_text(encoding="utf-8")
+
+
+def test_create_existing_code_refused(site_copy: Path) -> None:
+    with pytest.raises(RequestError, match="codes are never reused"):
+        create_tenant(site_copy, _new("so-tttt"), BY, "again")
+
+
+def test_create_invalid_request_writes_nothing(site_copy: Path) -> None:
+    before = snapshot(site_copy)
+    with pytest.raises(InventoryError) as info:
+        create_tenant(site_copy, _new(security_level=4, quota_profile="XXL", agency="nobody"), BY, "bad")
+    messages = sorted(p.message for p in info.value.problems)
+    assert messages == ["unknown agency 'nobody'", "unknown quota profile 'XXL'"]
+    assert snapshot(site_copy) == before
