@@ -35,8 +35,13 @@ def generate(count: int, target: Path) -> Path:
     (target / "tenants").mkdir()
     _dump(
         target / "pools.yml",
-        {"ipv4": "10.64.0.0/10", "tenant_prefix_v4": 24, "network_prefix_v4": 26, "ipv6": "fdb4:7e10:8000::/48",
-         "network_prefix_v6": 64},
+        {
+            "ipv4": "10.64.0.0/10",
+            "tenant_prefix_v4": 24,
+            "network_prefix_v4": 26,
+            "ipv6": "fdb4:7e10:8000::/48",
+            "network_prefix_v6": 64,
+        },
     )
     capacity = yaml.safe_load((target / "capacity.yml").read_text(encoding="utf-8"))
     capacity["groups"]["compute"] = {"cores": 64 * max(1, count // 10), "ram_gb": 512 * max(1, count // 10)}
@@ -54,9 +59,15 @@ def generate(count: int, target: Path) -> Path:
         apps = [f"app-{index:05d}-{n}" for n in range(2)]
         for n, app_id in enumerate(apps):
             applications.append(
-                {"id": app_id, "name": f"Ứng dụng {index}-{n}", "name_en": f"Application {index}-{n}", "owner": code,
-                 "security_level": level, "hosting": "cloud" if n == 0 else "onprem",
-                 **({"tenant": code} if n == 0 else {"wave": "2027-Q1"})}
+                {
+                    "id": app_id,
+                    "name": f"Ứng dụng {index}-{n}",
+                    "name_en": f"Application {index}-{n}",
+                    "owner": code,
+                    "security_level": level,
+                    "hosting": "cloud" if n == 0 else "onprem",
+                    **({"tenant": code} if n == 0 else {"wave": "2027-Q1"}),
+                }
             )
         prefix = next(pool4)
         subnets = prefix.subnets(new_prefix=26)

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synthetic import generate  # noqa: E402
+from synthetic import generate
 
 MEASURE = """
 import json, resource, sys, time
@@ -38,7 +38,9 @@ def measure(site: Path) -> dict[str, float]:
     for _ in range(3):
         out = subprocess.run(
             ["taskset", "-c", "0", sys.executable, "-c", MEASURE, str(site)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         runs.append(json.loads(out))
     return min(runs, key=lambda r: r["validate"] + r["plan"])
@@ -51,8 +53,10 @@ def main(sizes: list[int]) -> None:
             site = generate(size, Path(tmp) / f"site-{size}")
             r = measure(site)
             total = r["validate"] + r["plan"]
-            print(f"{size:>8} {r['validate']:>11.3f} {r['plan']:>8.3f} {total:>8.3f} {r['peak_mib']:>9.0f} "
-                  f"{total / (size * math.log2(size)) * 1e6:>12.2f}µs")
+            print(
+                f"{size:>8} {r['validate']:>11.3f} {r['plan']:>8.3f} {total:>8.3f} {r['peak_mib']:>9.0f} "
+                f"{total / (size * math.log2(size)) * 1e6:>12.2f}µs"
+            )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "inventories" / "thainguyen"
 AIO = REPO / "inventories" / "aio"

@@ -8,7 +8,6 @@ from typing import Any
 
 from infra import _yaml
 
-
 Editor = Callable[[Path, str, Callable[[Any], None]], None]
 
 

@@ -54,8 +54,14 @@ def test_plan_json(site_copy: Path) -> None:
     assert plan["site"] == "thainguyen"
     assert plan["tenant_states"] == {"active": 9, "approved": 1, "requested": 2, "retired": 1}
     vcpus = next(r for r in plan["capacity"] if r["resource"] == "vcpus")
-    assert vcpus == {"resource": "vcpus", "capacity": 1984, "approved": 780, "pending": 40, "free": 1204,
-                     "used_percent": 39.3}
+    assert vcpus == {
+        "resource": "vcpus",
+        "capacity": 1984,
+        "approved": 780,
+        "pending": 40,
+        "free": 1204,
+        "used_percent": 39.3,
+    }
     assert plan["applications"]["on_cloud"] == 11 and plan["applications"]["total"] == 17
 
 
@@ -68,9 +74,28 @@ def test_plan_table(site_copy: Path) -> None:
 def test_tenant_new_approve_flow(site_copy: Path) -> None:
     new = runner.invoke(
         app,
-        ["tenant", "new", "-i", str(site_copy), "--code", "so-xd", "--agency", "so-khcn", "--name", "Sở Xây dựng",
-         "--level", "2", "--profile", "S", "--contact", "Nguyễn An <an@example.org>", "--network", "app:gov",
-         "--by", "t@example.org"],
+        [
+            "tenant",
+            "new",
+            "-i",
+            str(site_copy),
+            "--code",
+            "so-xd",
+            "--agency",
+            "so-khcn",
+            "--name",
+            "Sở Xây dựng",
+            "--level",
+            "2",
+            "--profile",
+            "S",
+            "--contact",
+            "Nguyễn An <an@example.org>",
+            "--network",
+            "app:gov",
+            "--by",
+            "t@example.org",
+        ],
     )
     assert new.exit_code == 0, new.output
     approve = runner.invoke(app, ["tenant", "approve", "so-xd", "-i", str(site_copy), "--by", "t@example.org"])
@@ -90,8 +115,26 @@ def test_tenant_new_without_terminal_names_missing_flags(site_copy: Path) -> Non
 def test_tenant_new_bad_contact(site_copy: Path) -> None:
     result = runner.invoke(
         app,
-        ["tenant", "new", "-i", str(site_copy), "--code", "so-xd", "--agency", "so-khcn", "--name", "X",
-         "--level", "2", "--profile", "S", "--contact", "an@example.org", "--network", "app"],
+        [
+            "tenant",
+            "new",
+            "-i",
+            str(site_copy),
+            "--code",
+            "so-xd",
+            "--agency",
+            "so-khcn",
+            "--name",
+            "X",
+            "--level",
+            "2",
+            "--profile",
+            "S",
+            "--contact",
+            "an@example.org",
+            "--network",
+            "app",
+        ],
     )
     assert result.exit_code == 2
     assert "--contact: 'an@example.org' is not 'Name <email>'" in result.stderr

@@ -34,8 +34,13 @@ def test_unknown_key() -> None:
 
 def test_capacity_totals_with_reserve_and_overcommit() -> None:
     capacity = Capacity.model_validate(
-        {"overcommit": {"cpu": 4.0, "ram": 1.5, "disk": 1.0}, "reserved_cores": 2, "reserved_ram_gb": 16,
-         "storage_replicas": 3, "groups": {"compute": {"cores": 32, "ram_gb": 256}, "storage": {"disk_gb": 3000}}}
+        {
+            "overcommit": {"cpu": 4.0, "ram": 1.5, "disk": 1.0},
+            "reserved_cores": 2,
+            "reserved_ram_gb": 16,
+            "storage_replicas": 3,
+            "groups": {"compute": {"cores": 32, "ram_gb": 256}, "storage": {"disk_gb": 3000}},
+        }
     )
     totals = capacity_totals(capacity, {"compute": 2, "storage": 3})
     assert totals.vcpus == 2 * 30 * 4

@@ -73,7 +73,8 @@ def test_pool_exhausted_refused_and_nothing_written(site_copy: Path) -> None:
     for index in range(5):
         code = f"xa-mau-{index}"
         (site_copy / "tenants" / f"{code}.yml").write_text(
-            template.replace("phuong-phan-dinh-phung", code).replace("UBND phường Phan Đình Phùng", f"Xã mẫu {index}")
+            template.replace("phuong-phan-dinh-phung", code)
+            .replace("UBND phường Phan Đình Phùng", f"Xã mẫu {index}")
             .replace("agency: " + code, "agency: phuong-phan-dinh-phung"),
             encoding="utf-8",
         )
