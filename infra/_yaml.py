@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-__all__ = ["YamlSyntaxError", "dump_text", "line_of", "load", "load_fast", "round_trip", "write_atomic"]
+__all__ = ["YamlSyntaxError", "dump_text", "line_of", "load", "load_fast", "plain", "round_trip", "write_atomic"]
 
 
 class YamlSyntaxError(Exception):
@@ -73,6 +74,15 @@ def line_of(document: Any, loc: tuple[int | str, ...]) -> int | None:
         except (KeyError, TypeError, AttributeError):
             break
     return line
+
+
+def plain(data: Any) -> Any:
+    """Commented (or any mapping/sequence) containers as plain dicts and lists, for pydantic."""
+    if isinstance(data, Mapping):
+        return {str(k): plain(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [plain(v) for v in data]
+    return data
 
 
 def dump_text(document: Any) -> str:

@@ -210,7 +210,7 @@ class _Reader:
             return None
         data = document[key] if key else document
         try:
-            return TypeAdapter(model).validate_python(_plain(data))
+            return TypeAdapter(model).validate_python(_yaml.plain(data))
         except ValidationError as exc:
             self.problems.extend(_problems(path, self.rel(path), exc, (key,) if key else ()))
             return None
@@ -224,7 +224,7 @@ class _Reader:
             if document is None:
                 continue
             try:
-                request = TenantRequest.model_validate(_plain(document))
+                request = TenantRequest.model_validate(_yaml.plain(document))
             except ValidationError as exc:
                 self.problems.extend(_problems(path, self.rel(path), exc))
                 continue
@@ -241,15 +241,6 @@ class _Reader:
             requests.append(request)
             files[request.code] = path
         return requests, files
-
-
-def _plain(data: Any) -> Any:
-    """ruamel's commented containers as plain dicts and lists (pydantic wants plain types)."""
-    if isinstance(data, Mapping):
-        return {str(k): _plain(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_plain(v) for v in data]
-    return data
 
 
 def load_site(root: Path | str) -> Site:

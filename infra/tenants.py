@@ -93,7 +93,7 @@ def _check_and_write(site: Site, path: Path, document: Any) -> None:
     """Validate the site as it would be with `document` at `path`; write only if it is valid."""
     rel = path.relative_to(site.root.parent) if path.is_relative_to(site.root.parent) else path
     try:
-        request = TenantRequest.model_validate(_plain(document))
+        request = TenantRequest.model_validate(_yaml.plain(document))
     except ValidationError as exc:
         raise InventoryError([Problem(str(rel), ".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]) from exc
     others = tuple(t for t in site.tenants if t.code != request.code)
@@ -106,14 +106,6 @@ def _check_and_write(site: Site, path: Path, document: Any) -> None:
     if problems:
         raise InventoryError(problems)
     _yaml.write_atomic(path, _yaml.dump_text(document))
-
-
-def _plain(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {str(k): _plain(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_plain(v) for v in data]
-    return data
 
 
 def _load_valid(root: Path) -> Site:

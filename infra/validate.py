@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -103,32 +103,27 @@ def _overlaps(items: list[tuple[Network, str]]) -> Iterator[tuple[int, int]]:
 
 
 def _check_duplicates(site: Site, report: _Report) -> None:
-    checks: list[tuple[str, str, list[Any], Callable[[int], tuple[Any, ...]], str]] = [
-        ("zones.yml", "name", [z.name for z in site.zones], lambda i: ("zones", i, "name"), "zone names"),
-        ("zones.yml", "vlan", [z.vlan for z in site.zones], lambda i: ("zones", i, "vlan"), "VLAN ids"),
+    # (file, list key, field, values aligned with the list; None = not subject to the rule, what)
+    checks: list[tuple[str, str, str, list[Any], str]] = [
+        ("zones.yml", "zones", "name", [z.name for z in site.zones], "zone names"),
+        ("zones.yml", "zones", "vlan", [z.vlan for z in site.zones], "VLAN ids"),
         (
             "zones.yml",
+            "zones",
             "kind",
-            [z.kind for z in site.zones if z.kind != ZoneKind.OTHER],
-            lambda i: ("zones", i, "kind"),
+            [z.kind.value if z.kind != ZoneKind.OTHER else None for z in site.zones],
             "zone kinds (one zone per kind, except 'other')",
         ),
-        ("flows.yml", "name", [f.name for f in site.flows], lambda i: ("flows", i, "name"), "flow names"),
-        ("hosts.yml", "name", [h.name for h in site.host_specs], lambda i: ("hosts", i, "name"), "host names"),
-        ("agencies.yml", "code", [a.code for a in site.agencies], lambda i: ("agencies", i, "code"), "agency codes"),
-        (
-            "applications.yml",
-            "id",
-            [a.id for a in site.applications],
-            lambda i: ("applications", i, "id"),
-            "application ids",
-        ),
+        ("flows.yml", "flows", "name", [f.name for f in site.flows], "flow names"),
+        ("hosts.yml", "hosts", "name", [h.name for h in site.host_specs], "host names"),
+        ("agencies.yml", "agencies", "code", [a.code for a in site.agencies], "agency codes"),
+        ("applications.yml", "applications", "id", [a.id for a in site.applications], "application ids"),
     ]
-    for file, _field, values, loc, what in checks:
-        dupes = _duplicates(values)
+    for file, section, key, values, what in checks:
+        dupes = _duplicates(v for v in values if v is not None)
         for index, value in enumerate(values):
             if value in dupes:
-                report.add(file, loc(index), f"duplicate {what}: {value}", "give each a unique value")
+                report.add(file, (section, index, key), f"duplicate {what}: {value}", "give each a unique value")
     for tenant in site.tenants:
         names = [n.name for n in tenant.networks]
         for index, name in enumerate(names):
