@@ -219,6 +219,14 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
         "duplicate zone names: oob",
     ),
     (
+        "zone-duplicate-kind",
+        "zones.yml",
+        _set("zones", 6, "kind", value="dmz"),
+        "zones.yml",
+        "zones.6.kind",
+        "duplicate zone kinds (one zone per kind, except 'other'): dmz",
+    ),
+    (
         "zone-missing-kind",
         "zones.yml",
         _set("zones", 7, "kind", value="other"),
