@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from infra import __version__
 from infra.commands import tenant
-from infra.commands._common import DEFAULT_INVENTORY, EXIT_ERROR, Inventory, err, out, user_errors
+from infra.commands._common import DEFAULT_INVENTORY, EXIT_ERROR, EXIT_FINDINGS, Inventory, err, out, user_errors
 from infra.errors import InventoryError
 from infra.plan import build_plan, render_plan
 from infra.validate import load_valid_site
@@ -59,8 +60,19 @@ def validate(inventory: Inventory = DEFAULT_INVENTORY) -> None:
 def plan(
     inventory: Inventory = DEFAULT_INVENTORY,
     format: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.TABLE,
+    resources: Annotated[
+        bool,
+        typer.Option("--resources", help="Render the Pulumi programs offline (mocks), list every resource, "
+                     "check the policy pack; exit 1 on a mandatory violation."),
+    ] = False,
+    against: Annotated[
+        Path | None,
+        typer.Option("--against", help="With --resources: show what changes compared with a previous JSON plan."),
+    ] = None,
 ) -> None:
     """Offline summary of what the site will contain: zones, tenants, capacity, applications."""
+    if resources or against is not None:
+        raise typer.Exit(_plan_resources(inventory, format, against))
     with user_errors():
         site = load_valid_site(inventory)
         data = build_plan(site)
@@ -68,6 +80,24 @@ def plan(
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         render_plan(data, out)
+
+
+def _plan_resources(inventory: Path, format: Format, against: Path | None) -> int:
+    """`plan --resources`: offline rendering of the Pulumi programs (logic in infra.offline_plan)."""
+    from infra import offline_plan  # imports the Pulumi SDK: only when asked for
+
+    with user_errors():
+        previous = offline_plan.load_previous(against) if against is not None else None
+        result = offline_plan.build_resource_plan(inventory)
+    data = offline_plan.plan_json(result)
+    if format == Format.JSON:
+        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    else:
+        offline_plan.render_resource_plan(result, out)
+    if previous is not None and against is not None:
+        console = err if format == Format.JSON else out
+        offline_plan.render_diff(offline_plan.diff_plans(previous, data), console, against)
+    return EXIT_FINDINGS if result.failed else 0
 
 
 def main() -> None:

@@ -1,0 +1,201 @@
+"""Components of the platform stack: each maps one spec to its resources, one to one.
+
+No config, environment or file I/O here; `infra.stacks.platform.main` does that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi_openstack as openstack
+
+import pulumi
+from infra.stacks.flavors import FlavorSpec
+from infra.stacks.spec import PLATFORM_SCOPE_TAG, SUBNET_POOL_NAMES, ExternalNetworkSpec, tag
+
+__all__ = [
+    "AgencyIdentity",
+    "AgencyIdentityArgs",
+    "ExternalNetwork",
+    "ExternalNetworkArgs",
+    "FlavorSet",
+    "FlavorSetArgs",
+    "TenantAddressing",
+    "TenantAddressingArgs",
+]
+
+
+def _child(parent: pulumi.Resource, protect: bool = False) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions(parent=parent, protect=protect)
+
+
+@dataclass(frozen=True)
+class TenantAddressingArgs:
+    site: str
+    pool_v4: str
+    prefix_v4: int
+    tenant_prefix_v4: int
+    pool_v6: str
+    prefix_v6: int
+
+
+class TenantAddressing(pulumi.ComponentResource):
+    """Address scopes and subnet pools over the tenant pools, IPv4 and IPv6.
+
+    hatang's IPAM allocates first; Neutron refusing an overlap inside a pool is the second
+    line of defence. Pools are owned by the admin project and shared with no one: tenant
+    subnets are created by the tenants program with an explicit CIDR from the allocation.
+    """
+
+    def __init__(self, name: str, args: TenantAddressingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hatang:platform:TenantAddressing", name, None, opts)
+        tags = [PLATFORM_SCOPE_TAG, tag("site", args.site)]
+        self.scope_v4 = openstack.networking.AddressScope(
+            f"{name}-scope-v4", name=SUBNET_POOL_NAMES[4], ip_version=4, shared=False, opts=_child(self, True)
+        )
+        self.scope_v6 = openstack.networking.AddressScope(
+            f"{name}-scope-v6", name=SUBNET_POOL_NAMES[6], ip_version=6, shared=False, opts=_child(self, True)
+        )
+        self.pool_v4 = openstack.networking.SubnetPool(
+            f"{name}-pool-v4",
+            name=SUBNET_POOL_NAMES[4],
+            ip_version=4,
+            prefixes=[args.pool_v4],
+            default_prefixlen=args.prefix_v4,
+            min_prefixlen=args.tenant_prefix_v4,
+            max_prefixlen=args.prefix_v4,
+            address_scope_id=self.scope_v4.id,
+            shared=False,
+            is_default=False,
+            tags=tags,
+            opts=_child(self, True),
+        )
+        self.pool_v6 = openstack.networking.SubnetPool(
+            f"{name}-pool-v6",
+            name=SUBNET_POOL_NAMES[6],
+            ip_version=6,
+            prefixes=[args.pool_v6],
+            default_prefixlen=args.prefix_v6,
+            min_prefixlen=args.prefix_v6,
+            max_prefixlen=args.prefix_v6,
+            address_scope_id=self.scope_v6.id,
+            shared=False,
+            is_default=False,
+            tags=tags,
+            opts=_child(self, True),
+        )
+        self.register_outputs({"poolV4Id": self.pool_v4.id, "poolV6Id": self.pool_v6.id})
+
+
+@dataclass(frozen=True)
+class ExternalNetworkArgs:
+    site: str
+    spec: ExternalNetworkSpec
+
+
+class ExternalNetwork(pulumi.ComponentResource):
+    """A zone's provider network: external, NOT shared; tenants get RBAC access_as_external."""
+
+    def __init__(self, name: str, args: ExternalNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hatang:platform:ExternalNetwork", name, None, opts)
+        spec = args.spec
+        tags = [PLATFORM_SCOPE_TAG, tag("site", args.site), tag("zone", spec.zone), tag("kind", spec.kind.value)]
+        segment = openstack.networking.NetworkSegmentArgs(
+            physical_network=spec.physnet,
+            network_type=spec.network_type,
+            segmentation_id=spec.segmentation_id,
+        )
+        self.network = openstack.networking.Network(
+            f"{name}-network",
+            name=spec.name,
+            description=f"Provider network of zone {spec.zone} ({spec.kind.value})",
+            external=True,
+            shared=False,
+            admin_state_up=True,
+            segments=[segment],
+            tags=tags,
+            opts=_child(self, True),
+        )
+        self.subnet_v4 = openstack.networking.Subnet(
+            f"{name}-v4",
+            name=f"{spec.name}-v4",
+            network_id=self.network.id,
+            ip_version=4,
+            cidr=str(spec.ipv4),
+            gateway_ip=str(spec.gateway4),
+            enable_dhcp=False,
+            allocation_pools=[
+                openstack.networking.SubnetAllocationPoolArgs(start=str(spec.pool4[0]), end=str(spec.pool4[1]))
+            ],
+            tags=tags,
+            opts=_child(self, True),
+        )
+        self.subnet_v6 = openstack.networking.Subnet(
+            f"{name}-v6",
+            name=f"{spec.name}-v6",
+            network_id=self.network.id,
+            ip_version=6,
+            cidr=str(spec.ipv6),
+            gateway_ip=str(spec.gateway6),
+            enable_dhcp=False,
+            allocation_pools=[
+                openstack.networking.SubnetAllocationPoolArgs(start=str(spec.pool6[0]), end=str(spec.pool6[1]))
+            ],
+            tags=tags,
+            opts=_child(self, True),
+        )
+        self.register_outputs({"networkId": self.network.id})
+
+
+@dataclass(frozen=True)
+class FlavorSetArgs:
+    flavors: tuple[FlavorSpec, ...]
+
+
+class FlavorSet(pulumi.ComponentResource):
+    """The standard public flavors, sized by their SCS names."""
+
+    def __init__(self, name: str, args: FlavorSetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hatang:platform:FlavorSet", name, None, opts)
+        self.flavors = {
+            flavor.name: openstack.compute.Flavor(
+                f"{name}-{flavor.name.lower()}",
+                name=flavor.name,
+                vcpus=flavor.vcpus,
+                ram=flavor.ram_mib,
+                disk=flavor.disk_gb,
+                is_public=True,
+                extra_specs=flavor.extra_specs,
+                opts=_child(self),
+            )
+            for flavor in args.flavors
+        }
+        self.register_outputs({"names": sorted(self.flavors)})
+
+
+@dataclass(frozen=True)
+class AgencyIdentityArgs:
+    domain: str
+    site: str
+    roles: tuple[str, ...]
+
+
+class AgencyIdentity(pulumi.ComponentResource):
+    """The Keystone domain holding the agencies' projects, and the agency roles."""
+
+    def __init__(self, name: str, args: AgencyIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hatang:platform:AgencyIdentity", name, None, opts)
+        self.domain = openstack.identity.Project(
+            f"{name}-domain",
+            name=args.domain,
+            is_domain=True,
+            enabled=True,
+            description=f"Agencies' projects of site {args.site} (managed by hatang)",
+            tags=[tag("site", args.site), "hatang:scope=platform"],
+            opts=_child(self, True),
+        )
+        self.roles = {
+            role: openstack.identity.Role(f"{name}-role-{role}", name=role, opts=_child(self))
+            for role in args.roles
+        }
+        self.register_outputs({"domainId": self.domain.id})

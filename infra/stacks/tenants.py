@@ -1,0 +1,63 @@
+"""The tenants program: one `AgencyTenant` per approved, active or retired-in-grace tenant.
+
+Run after the platform: `pulumi up -C pulumi/tenants -s <site>`. The platform's domain, roles,
+external networks and subnet pools are looked up by name, so the two stacks share no state.
+"""
+
+from __future__ import annotations
+
+import pulumi_openstack as openstack
+
+import pulumi
+from infra.stacks._program import as_of, load_program_site, provider
+from infra.stacks.spec import (
+    AGENCY_ROLES,
+    BUILTIN_ROLES,
+    SUBNET_POOL_NAMES,
+    external_network_name,
+    tenants_plan,
+)
+from infra.stacks.tenant_components import AgencyTenant, AgencyTenantArgs
+
+__all__ = ["PROJECT", "main"]
+
+PROJECT = "hatang-tenants"
+"""The Pulumi project name (pulumi/tenants/Pulumi.yaml)."""
+
+
+def main(*, lenient: bool = False) -> None:
+    """Read the stack config, load the site, look up the platform, declare every tenant."""
+    site = load_program_site(lenient=lenient)
+    plan = tenants_plan(site, as_of(), lenient=lenient)
+    cloud = provider(site)
+    invoke = pulumi.InvokeOptions(provider=cloud)
+    domain_id = openstack.identity.get_project(name=site.info.agencies_domain, is_domain=True, opts=invoke).id
+    role_ids = {
+        role: openstack.identity.get_role(name=role, opts=invoke).id for role in (*AGENCY_ROLES, *BUILTIN_ROLES)
+    }
+    zones = sorted({router.zone for spec in plan.tenants for router in spec.routers})
+    external_ids = {
+        zone: openstack.networking.get_network(name=external_network_name(zone), external=True, opts=invoke).id
+        for zone in zones
+    }
+    pool_ids = {
+        version: openstack.networking.get_subnet_pool(name=name, ip_version=version, opts=invoke).id
+        for version, name in SUBNET_POOL_NAMES.items()
+    }
+    opts = pulumi.ResourceOptions(providers={"openstack": cloud})
+    for spec in plan.tenants:
+        AgencyTenant(
+            spec.code,
+            AgencyTenantArgs(
+                spec=spec,
+                domain_id=domain_id,
+                role_ids=role_ids,
+                external_network_ids=external_ids,
+                subnet_pool_ids=pool_ids,
+            ),
+            opts,
+        )
+    for code, reason in plan.removed:
+        pulumi.log.info(f"tenant {code} not declared (removed): {reason}")
+    pulumi.export("tenants", [spec.code for spec in plan.tenants])
+    pulumi.export("removed", [code for code, _ in plan.removed])
