@@ -17,8 +17,8 @@ __all__ = ["EXIT_ERROR", "EXIT_FINDINGS", "EXIT_OK", "Inventory", "err", "out", 
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True, emoji=False)
+err = Console(stderr=True, soft_wrap=True, emoji=False)
 
 DEFAULT_INVENTORY = Path(os.environ.get("HATANG_INVENTORY", "inventories/thainguyen"))
 
