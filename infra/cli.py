@@ -12,6 +12,7 @@ import typer
 from infra import __version__
 from infra.commands import tenant
 from infra.commands._common import DEFAULT_INVENTORY, EXIT_ERROR, EXIT_FINDINGS, Inventory, err, out, user_errors
+from infra.commands.report import app as report_app
 from infra.errors import InventoryError
 from infra.plan import build_plan, render_plan
 from infra.validate import load_valid_site
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(tenant.app, name="tenant")
+app.add_typer(report_app, name="report")
 
 
 class Format(StrEnum):
