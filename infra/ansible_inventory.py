@@ -1,0 +1,114 @@
+"""The Ansible inventory of a site, computed from the site model (no hand-written hosts file).
+
+`plugins/inventory/hatang_site.py` is a shim: Ansible hands it each file of the site folder;
+`claims` says which are ours (all of them, so Ansible warns about none) and `inventory_for`
+returns groups and host variables, built once from `hosts.yml` and the rest of the model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from infra.firewall import ruleset
+from infra.hostnet import attachments
+from infra.schema import ZoneKind
+from infra.site import SITE_FILES, Host, Site
+from infra.testhosts._plan import container_name
+from infra.validate import load_valid_site
+
+__all__ = ["PRIMARY_FILE", "claims", "host_vars", "inventory", "inventory_for", "site_root"]
+
+PRIMARY_FILE = "hosts.yml"
+"""The site file whose parsing builds the inventory; the other site files add nothing."""
+
+
+def site_root(path: Path | str) -> Path | None:
+    """The site folder a file belongs to (the folder itself, or the parent of `tenants/`)."""
+    path = Path(path)
+    for folder in (path.parent, path.parent.parent):
+        if all((folder / name).is_file() for name in ("site.yml", "zones.yml", PRIMARY_FILE)):
+            if folder == path.parent and path.name in SITE_FILES:
+                return folder
+            if folder == path.parent.parent and path.parent.name == "tenants":
+                return folder
+    return None
+
+
+def claims(path: Path | str) -> bool:
+    """Whether the file is part of a site folder (and so parsed by the hatang plugin)."""
+    return site_root(path) is not None
+
+
+def _address_vars(site: Site, host: Host) -> dict[str, Any]:
+    zones = {}
+    for a in attachments(site, host):
+        zones[a.zone] = {
+            "kind": a.kind,
+            "vlan": a.vlan,
+            "device": a.device,
+            "bridge": a.bridge,
+            "interface": a.interface,
+            "ipv4": str(a.ipv4) if a.ipv4 else None,
+            "ipv6": str(a.ipv6) if a.ipv6 else None,
+            "address4": str(a.ipv4.ip) if a.ipv4 else None,
+            "address6": str(a.ipv6.ip) if a.ipv6 else None,
+            "gateway4": str(a.gateway4) if a.gateway4 else None,
+            "gateway6": str(a.gateway6) if a.gateway6 else None,
+        }
+    return zones
+
+
+def host_vars(site: Site, host: Host) -> dict[str, Any]:
+    """Variables of one host: addresses per zone, connection address, firewall policy."""
+    zones = _address_vars(site, host)
+    mgmt = site.zone_of_kind(ZoneKind.MGMT)
+    first = next((z for z in zones.values() if z["address4"]), None)
+    ssh_zone = zones.get(mgmt.name) if mgmt else None
+    connect = ssh_zone or first
+    out: dict[str, Any] = {
+        "hatang_site": site.name,
+        "hatang_container": container_name(site.name, host.name),
+        "hatang_zones": zones,
+        "hatang_routes": any(site.groups[g].routes for g in host.groups if g in site.groups),
+        "hatang_firewall": ruleset(site, host).to_vars(),
+    }
+    if connect is not None:
+        out["ansible_host"] = connect["address4"]
+    return out
+
+
+def inventory(site: Site) -> dict[str, Any]:
+    """The site as `ansible-inventory --list` would print it."""
+    services = site.info.services
+    data: dict[str, Any] = {
+        "_meta": {"hostvars": {h.name: host_vars(site, h) for h in site.hosts}},
+        "all": {
+            "children": sorted(site.groups),
+            "vars": {
+                "hatang_site": site.name,
+                "hatang_site_root": str(site.root.resolve()),
+                "hatang_services": {
+                    "ntp": [str(a) for a in services.ntp],
+                    "dns": [str(a) for a in services.dns],
+                    "syslog": [str(a) for a in services.syslog],
+                    "apt_mirror": services.apt_mirror,
+                },
+            },
+        },
+    }
+    for group in sorted(site.groups):
+        data[group] = {"hosts": [h.name for h in site.hosts_in(group)]}
+    return data
+
+
+def inventory_for(path: Path | str) -> dict[str, Any] | None:
+    """The inventory when `path` is the site's hosts.yml; None for the other site files.
+
+    Raises:
+        HatangError: the site is invalid (the message lists every problem).
+    """
+    root = site_root(path)
+    if root is None or Path(path).name != PRIMARY_FILE or Path(path).parent != root:
+        return None
+    return inventory(load_valid_site(root))

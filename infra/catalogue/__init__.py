@@ -1,0 +1,416 @@
+"""The control catalogue: controls, profiles and references as data, shipped with the package.
+
+`load_catalogue()` reads `policy.yml`, `instruments.yml` and `controls/*.yml` next to this
+module (or another folder, for tests), checks every file and every cross-reference, and returns
+a frozen `Catalogue`. `Catalogue.profile(id)` resolves a profile with its inheritance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from infra import _yaml
+from infra.catalogue._models import (
+    ControlDoc,
+    ControlsFile,
+    InstrumentsFile,
+    PolicyFile,
+    ProfileDoc,
+    Scope,
+    Status,
+    WaiversFile,
+)
+from infra.catalogue._references import VALIDATORS, check_clause
+from infra.errors import HatangError, Problem
+
+__all__ = [
+    "CATALOGUE_DIR",
+    "Catalogue",
+    "CatalogueError",
+    "Control",
+    "Instrument",
+    "Profile",
+    "Reference",
+    "Scope",
+    "Status",
+    "UnknownProfileError",
+    "Waiver",
+    "WaiverError",
+    "load_catalogue",
+    "load_waivers",
+]
+
+CATALOGUE_DIR = Path(__file__).parent
+"""The catalogue shipped with the package."""
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class CatalogueError(HatangError):
+    """The catalogue files are invalid; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line or 0, p.field, p.message))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UnknownProfileError(HatangError):
+    """A profile id that the catalogue does not define."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"unknown profile {name!r}; known profiles: {', '.join(sorted(known))}")
+
+
+class WaiverError(CatalogueError):
+    """The waivers file is invalid or names controls the catalogue does not have."""
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """A standard or legal instrument controls refer to."""
+
+    type: str
+    title: str
+    title_vi: str
+    regime: str
+    status: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One citation: instrument, clause (None when unknown), and how sure we are of it."""
+
+    type: str
+    clause: str | None
+    status: str
+    source: str
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "type": self.type,
+            "clause": self.clause,
+            "status": self.status,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class Control:
+    """One control of the catalogue, as the runner and the report use it."""
+
+    id: str
+    title_en: str
+    title_vi: str
+    rationale_en: str
+    rationale_vi: str
+    scope: Scope
+    level: int
+    regimes: tuple[str, ...]
+    status: Status
+    checks: tuple[str, ...]
+    implemented_by: tuple[str, ...]
+    parameters: Mapping[str, Any]
+    notes: str | None
+    references: tuple[Reference, ...]
+
+    @property
+    def applies_to(self) -> tuple[int, ...]:
+        """Security levels that require the control (its level and every higher one)."""
+        return tuple(range(self.level, 6))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A regime and level, resolved: every control it selects, inherited ones included."""
+
+    id: str
+    regime: str
+    level: int
+    title_en: str
+    title_vi: str
+    inherits_from: str | None
+    references: tuple[Reference, ...]
+    controls: tuple[Control, ...]
+
+    def controls_in(self, scope: Scope) -> tuple[Control, ...]:
+        return tuple(c for c in self.controls if c.scope is scope)
+
+
+@dataclass(frozen=True)
+class Waiver:
+    control_id: str
+    run: bool
+    justification: str
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Every control, instrument and profile; read-only."""
+
+    version: str
+    controls: tuple[Control, ...]
+    instruments: Mapping[str, Instrument]
+    _policy: PolicyFile = field(repr=False)
+
+    @property
+    def profile_ids(self) -> tuple[str, ...]:
+        return tuple(p.id for p in self._policy.profiles)
+
+    def control(self, control_id: str) -> Control:
+        return next(c for c in self.controls if c.id == control_id)
+
+    def control_of_check(self, check_id: str) -> Control | None:
+        return next((c for c in self.controls if check_id in c.checks), None)
+
+    def profile(self, profile_id: str) -> Profile:
+        """Resolve a profile: its own controls plus those of the chain it inherits from.
+
+        Raises:
+            UnknownProfileError: no profile has this id.
+        """
+        docs = {p.id: p for p in self._policy.profiles}
+        if profile_id not in docs:
+            raise UnknownProfileError(profile_id, list(docs))
+        doc = docs[profile_id]
+        levels: set[int] = set()
+        cursor: ProfileDoc | None = doc
+        while cursor is not None:
+            levels.add(cursor.level)
+            cursor = docs[cursor.inherits_from] if cursor.inherits_from else None
+        selected = tuple(c for c in self.controls if c.level in levels and doc.regime in c.regimes)
+        return Profile(
+            id=doc.id,
+            regime=doc.regime,
+            level=doc.level,
+            title_en=doc.title.en,
+            title_vi=doc.title.vi,
+            inherits_from=doc.inherits_from,
+            references=self._references(doc.references),
+            controls=selected,
+        )
+
+    def _references(self, refs: Mapping[str, tuple[str | None, ...]]) -> tuple[Reference, ...]:
+        return _references(refs, self.instruments)
+
+
+def _references(
+    refs: Mapping[str, tuple[str | None, ...]], instruments: Mapping[str, Instrument]
+) -> tuple[Reference, ...]:
+    return tuple(
+        Reference(kind, clause, instruments[kind].status, instruments[kind].source)
+        for kind, clauses in refs.items()
+        for clause in clauses
+    )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _plain(data: Any) -> Any:
+    if isinstance(data, Mapping):
+        return {str(k): _plain(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_plain(v) for v in data]
+    return data
+
+
+class _Reader:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: list[Problem] = []
+        self.documents: dict[str, Any] = {}
+
+    def rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def read(self, path: Path, model: type[M]) -> M | None:
+        name = self.rel(path)
+        try:
+            document = _yaml.load(path)
+        except FileNotFoundError:
+            self.problems.append(Problem(name, "", "file not found"))
+            return None
+        except _yaml.YamlSyntaxError as exc:
+            self.problems.append(Problem(name, "", f"YAML syntax error: {exc}", line=exc.line))
+            return None
+        self.documents[name] = document
+        try:
+            return model.model_validate(_plain(document))
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = tuple(error["loc"])
+                self.problems.append(
+                    Problem(
+                        name,
+                        ".".join(str(p) for p in loc),
+                        error["msg"],
+                        line=_yaml.line_of(document, loc),
+                    )
+                )
+            return None
+
+    def problem(self, file: str, loc: tuple[int | str, ...], message: str) -> None:
+        line = _yaml.line_of(self.documents.get(file), loc)
+        self.problems.append(Problem(file, ".".join(str(p) for p in loc), message, line=line))
+
+    def check_refs(
+        self,
+        file: str,
+        loc: tuple[int | str, ...],
+        refs: Mapping[str, tuple[str | None, ...]],
+        instruments: Mapping[str, Instrument],
+    ) -> None:
+        for kind, clauses in refs.items():
+            if kind not in instruments:
+                known = ", ".join(sorted(instruments))
+                self.problem(file, (*loc, kind), f"unknown reference type {kind!r}; known: {known}")
+                continue
+            for index, clause in enumerate(clauses):
+                why = check_clause(kind, clause)
+                if why:
+                    self.problem(file, (*loc, kind, index), f"{clause!r}: {why}")
+
+
+def load_catalogue(root: Path | str = CATALOGUE_DIR) -> Catalogue:
+    """Read and check the catalogue in `root` (the packaged one is read once per process).
+
+    Raises:
+        CatalogueError: with every problem found (schema, unknown reference types, malformed
+            clauses, duplicate ids or check ids, broken profile inheritance).
+    """
+    root = Path(root)
+    if root == CATALOGUE_DIR:
+        return _packaged()
+    return _load(root)
+
+
+@cache
+def _packaged() -> Catalogue:
+    return _load(CATALOGUE_DIR)
+
+
+def _load(root: Path) -> Catalogue:
+    reader = _Reader(root)
+    policy = reader.read(root / "policy.yml", PolicyFile)
+    instruments_file = reader.read(root / "instruments.yml", InstrumentsFile)
+    files = sorted((root / "controls").glob("*.yml"))
+    if not files:
+        reader.problems.append(Problem("controls/", "", "no control files (controls/*.yml)"))
+    docs: list[tuple[str, int, ControlDoc]] = []
+    for path in files:
+        parsed = reader.read(path, ControlsFile)
+        if parsed is not None:
+            docs.extend((reader.rel(path), i, c) for i, c in enumerate(parsed.controls))
+    instruments: dict[str, Instrument] = {}
+    if instruments_file is not None:
+        for kind, item in instruments_file.instruments.items():
+            if kind not in VALIDATORS:
+                reader.problem(
+                    "instruments.yml",
+                    ("instruments", kind),
+                    f"reference type {kind!r} has no validator in _references.py",
+                )
+            instruments[kind] = Instrument(kind, item.title, item.title_vi, item.regime, item.status.value, item.source)
+    seen_ids: dict[str, str] = {}
+    seen_checks: dict[str, str] = {}
+    for file, index, doc in docs:
+        loc: tuple[int | str, ...] = ("controls", index)
+        if doc.id in seen_ids:
+            reader.problem(file, (*loc, "id"), f"duplicate control id {doc.id} (also in {seen_ids[doc.id]})")
+        seen_ids[doc.id] = file
+        for check in doc.checks:
+            if check in seen_checks:
+                reader.problem(file, (*loc, "checks"), f"check {check} already verifies {seen_checks[check]}")
+            seen_checks[check] = doc.id
+        reader.check_refs(file, (*loc, "references"), doc.references, instruments)
+    if policy is not None:
+        _check_profiles(reader, policy, instruments)
+    if reader.problems:
+        raise CatalogueError(reader.problems)
+    assert policy is not None  # for mypy: no problems means every file parsed
+    controls = tuple(_control(doc, instruments) for _, _, doc in docs)
+    return Catalogue(policy.version, controls, instruments, policy)
+
+
+def _check_profiles(reader: _Reader, policy: PolicyFile, instruments: Mapping[str, Instrument]) -> None:
+    ids = {p.id: p for p in policy.profiles}
+    for index, profile in enumerate(policy.profiles):
+        loc: tuple[int | str, ...] = ("profiles", index)
+        below = f"{profile.regime}-level{profile.level - 1}"
+        if profile.id != f"{profile.regime}-level{profile.level}":
+            reader.problem(
+                "policy.yml",
+                (*loc, "id"),
+                f"id must be '{profile.regime}-level{profile.level}' (regime-level)",
+            )
+        if profile.regime not in policy.regimes:
+            reader.problem(
+                "policy.yml",
+                (*loc, "regime"),
+                f"unknown regime {profile.regime!r}; known: {', '.join(sorted(policy.regimes))}",
+            )
+        parent = ids.get(profile.inherits_from) if profile.inherits_from else None
+        if profile.inherits_from and parent is None:
+            reader.problem("policy.yml", (*loc, "inherits_from"), f"unknown profile {profile.inherits_from!r}")
+        elif parent is not None and (parent.regime != profile.regime or parent.level != profile.level - 1):
+            reader.problem(
+                "policy.yml",
+                (*loc, "inherits_from"),
+                f"must be the level below in the same regime: {below}",
+            )
+        elif parent is None and profile.level > 1:
+            reader.problem(
+                "policy.yml",
+                (*loc, "inherits_from"),
+                f"level {profile.level} must inherit from {below}",
+            )
+        reader.check_refs("policy.yml", (*loc, "references"), profile.references, instruments)
+
+
+def _control(doc: ControlDoc, instruments: Mapping[str, Instrument]) -> Control:
+    return Control(
+        id=doc.id,
+        title_en=doc.title.en,
+        title_vi=doc.title.vi,
+        rationale_en=doc.rationale.en,
+        rationale_vi=doc.rationale.vi,
+        scope=doc.scope,
+        level=doc.level,
+        regimes=doc.regimes,
+        status=doc.status,
+        checks=doc.checks,
+        implemented_by=doc.implemented_by,
+        parameters=doc.parameters,
+        notes=doc.notes,
+        references=_references(doc.references, instruments),
+    )
+
+
+def load_waivers(path: Path | str, catalogue: Catalogue) -> dict[str, Waiver]:
+    """Read a waivers file (`waivers: {CONTROL: {run: false, justification: …}}`).
+
+    Raises:
+        WaiverError: the file is invalid or names a control the catalogue does not have.
+    """
+    path = Path(path)
+    reader = _Reader(path.parent)
+    parsed = reader.read(path, WaiversFile)
+    name = reader.rel(path)
+    known = {c.id for c in catalogue.controls}
+    if parsed is not None:
+        for control_id in parsed.waivers:
+            if control_id not in known:
+                reader.problem(name, ("waivers", control_id), f"unknown control {control_id}")
+    if reader.problems or parsed is None:
+        raise WaiverError(reader.problems)
+    return {cid: Waiver(cid, doc.run, doc.justification) for cid, doc in parsed.waivers.items()}

@@ -1,0 +1,57 @@
+"""Role firewall: nftables loaded, default drop, flows commented, allowed port answers."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import testinfra
+
+PROBE = (
+    "import socket,sys\n"
+    "s=socket.socket(); s.settimeout(2)\n"
+    "try:\n"
+    "    s.connect((sys.argv[1], int(sys.argv[2]))); print('open')\n"
+    "except TimeoutError: print('dropped')\n"
+    "except ConnectionRefusedError: print('refused')\n"
+)
+
+
+def test_nftables_enabled_and_loaded(host) -> None:  # HT-FW-02
+    assert host.service("nftables").is_enabled
+    assert host.service("nftables").is_running
+
+
+def test_input_chain_drops_by_default(host) -> None:  # HT-FW-01
+    chain = host.check_output("nft list chain inet hatang input")
+    assert "policy drop;" in chain
+
+
+def test_each_flow_is_one_commented_rule(host) -> None:  # HT-FW-05, HT-FW-03
+    table = host.check_output("nft list table inet hatang")
+    assert table.count('accept comment "web"') == 1
+    assert 'iifname "eth0" tcp dport 8080 accept comment "web"' in table
+    assert "tcp dport 22" not in table  # no flow: no rule
+
+
+@pytest.fixture(scope="module")
+def listeners():
+    server = testinfra.get_host("podman://hatang-mol-fw-server")
+    for port in (8080, 8081):
+        server.run(f"systemd-run --unit=mol-listen-{port} --collect python3 -m http.server {port}")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if all(server.socket(f"tcp://0.0.0.0:{p}").is_listening for p in (8080, 8081)):
+            break
+        time.sleep(0.5)
+    yield
+    for port in (8080, 8081):
+        server.run(f"systemctl stop mol-listen-{port}")
+
+
+@pytest.mark.parametrize(("port", "expected"), [(8080, "open"), (8081, "dropped")])
+def test_only_allowed_port_answers(listeners, port, expected) -> None:
+    server = testinfra.get_host("podman://hatang-mol-fw-server")
+    address = server.interface("eth0").addresses[0]
+    client = testinfra.get_host("podman://hatang-mol-fw-client")
+    assert client.check_output(f"python3 -c \"{PROBE}\" {address} {port}") == expected

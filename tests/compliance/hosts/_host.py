@@ -1,0 +1,180 @@
+"""Small readers over testinfra's `host` shared by the checks.
+
+Every command costs a round trip (~0.1-0.4 s through `podman exec` or SSH), so what several
+checks need (`sshd -T`, `sysctl -a`, the package list) is read once per host and cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from infra.audit import probes
+
+T = TypeVar("T")
+_CACHE: dict[tuple[str, str], Any] = {}
+
+
+def _cached(host: Any, key: str, compute: Callable[[], T]) -> T:
+    slot = (str(host.backend.get_hostname()), key)
+    if slot not in _CACHE:
+        _CACHE[slot] = compute()
+    value: T = _CACHE[slot]
+    return value
+
+
+# Files and globs the checks read, fetched in one round trip on the first read.
+PREFETCH_FILES = (
+    "/etc/login.defs", "/etc/shadow", "/etc/passwd", "/etc/sudoers", "/etc/issue", "/etc/issue.net",
+    "/etc/pam.d/common-auth", "/etc/pam.d/common-password", "/etc/security/faillock.conf",
+    "/etc/security/pwquality.conf", "/etc/security/pwhistory.conf", "/etc/chrony/chrony.conf",
+    "/etc/rsyslog.conf", "/etc/logrotate.conf", "/etc/logrotate.d/rsyslog", "/etc/apt/sources.list",
+    "/etc/audit/auditd.conf",
+)  # fmt: skip
+PREFETCH_GLOBS = (
+    "/etc/sudoers.d/*", "/etc/profile.d/*.sh", "/etc/security/pwquality.conf.d/*.conf",
+    "/etc/chrony/conf.d/*.conf", "/etc/chrony/sources.d/*.sources", "/etc/rsyslog.d/*.conf",
+    "/etc/apt/sources.list.d/*.list", "/etc/apt/sources.list.d/*.sources", "/etc/audit/rules.d/*.rules",
+)  # fmt: skip
+_SEP = "\x1e"  # record separator; printf writes it as \036
+
+
+def _glob_script(pattern: str) -> str:
+    return f'for f in {pattern}; do [ -f "$f" ] && cat "$f"; echo; done'
+
+
+def _snapshot(host: Any) -> dict[str, str | None]:
+    """Every prefetched file ('file:<path>': text, None when absent) and glob ('glob:<pattern>')."""
+    parts = [
+        f"if [ -f '{path}' ]; then printf '\\036file:%s\\n' '{path}'; cat -- '{path}'; "
+        f"else printf '\\036missing:%s\\n' '{path}'; fi"
+        for path in PREFETCH_FILES
+    ]
+    parts += [f"printf '\\036glob:%s\\n' '{pattern}'; {_glob_script(pattern)}" for pattern in PREFETCH_GLOBS]
+    found: dict[str, str | None] = {}
+    for chunk in host.run("; ".join(parts)).stdout.split(_SEP)[1:]:
+        key, _, body = chunk.partition("\n")
+        if key.startswith("missing:"):
+            found["file:" + key.removeprefix("missing:")] = None
+        else:
+            found[key] = body
+    return found
+
+
+def read(host: Any, path: str) -> str | None:
+    """A file's text, or None when it does not exist or cannot be read."""
+    if path in PREFETCH_FILES:
+        return _cached(host, "snapshot", lambda: _snapshot(host)).get(f"file:{path}")
+
+    def compute() -> str | None:
+        result = host.run("cat -- %s", path)
+        return result.stdout if result.rc == 0 else None
+
+    return _cached(host, f"read:{path}", compute)
+
+
+def read_glob(host: Any, pattern: str) -> str:
+    """Concatenated text of the files matching a shell glob (sorted), '' when none."""
+    if pattern in PREFETCH_GLOBS:
+        return _cached(host, "snapshot", lambda: _snapshot(host)).get(f"glob:{pattern}") or ""
+
+    def compute() -> str:
+        result = host.run(_glob_script(pattern))
+        return str(result.stdout) if result.rc == 0 else ""
+
+    return _cached(host, f"glob:{pattern}", compute)
+
+
+def stat(host: Any, *paths: str) -> dict[str, dict[str, str] | str]:
+    """Owner, group and octal mode of each path ('absent' when it does not exist)."""
+    result = host.run("stat -c '%%n %%U %%G %%a' -- " + " ".join(["%s"] * len(paths)), *paths)
+    found = {}
+    for line in result.stdout.splitlines():
+        name, user, group, mode = line.rsplit(" ", 3)
+        found[name] = {"user": user, "group": group, "mode": oct(int(mode, 8))}
+    return {p: found.get(p, "absent") for p in paths}
+
+
+def installed(host: Any) -> set[str]:
+    """Names of the installed packages."""
+
+    def compute() -> set[str]:
+        out = host.run("dpkg-query -W -f='${Package} ${db:Status-Abbrev}\\n'").stdout
+        return {w[0] for w in (line.split() for line in out.splitlines()) if len(w) > 1 and w[1] == "ii"}
+
+    return _cached(host, "packages", compute)
+
+
+def service(host: Any, name: str) -> dict[str, bool]:
+    """Whether a systemd unit is enabled and active (False for a unit that does not exist)."""
+    out = host.run(f"systemctl is-enabled {name}; systemctl is-active {name}").stdout.split()
+    enabled = bool(out) and out[0] in {"enabled", "enabled-runtime", "static", "alias"}
+    active = len(out) > 1 and out[-1] == "active"
+    return {"enabled": enabled, "active": active}
+
+
+def run(host: Any, command: str) -> tuple[int, str, str]:
+    """(rc, stdout, stderr) of a read-only command, run once per host and cached."""
+
+    def compute() -> tuple[int, str, str]:
+        result = host.run(command)
+        return int(result.rc), str(result.stdout), str(result.stderr)
+
+    return _cached(host, f"run:{command}", compute)
+
+
+def sshd(host: Any) -> dict[str, list[str]]:
+    """The effective sshd configuration (`sshd -T`); raises when sshd cannot evaluate it."""
+
+    def compute() -> dict[str, list[str]]:
+        result = host.run("sshd -T")
+        if result.rc != 0:
+            raise RuntimeError(f"sshd -T failed (rc {result.rc}): {result.stderr.strip()}")
+        return probes.parse_sshd_t(result.stdout)
+
+    return _cached(host, "sshd", compute)
+
+
+def sshd_value(host: Any, key: str) -> str | None:
+    values = sshd(host).get(key.lower())
+    return values[0] if values else None
+
+
+def sysctl_live(host: Any, key: str) -> str | None:
+    """A live sysctl value (from one `sysctl -a`), None when the kernel does not show it."""
+    values = _cached(
+        host, "sysctl-a",
+        lambda: probes.parse_keyvalues(host.run("sysctl -a 2>/dev/null").stdout, "="),
+    )  # fmt: skip
+    return values.get(key)
+
+
+def sysctl_persisted(host: Any) -> dict[str, str]:
+    """Keys set by the sysctl.d files, in systemd-sysctl's order (last wins)."""
+
+    def compute() -> dict[str, str]:
+        result = host.run("systemd-analyze cat-config sysctl.d")
+        text = result.stdout if result.rc == 0 else ""
+        return {k.replace("/", "."): v for k, v in probes.parse_keyvalues(text, "=").items()}
+
+    return _cached(host, "sysctl.d", compute)
+
+
+def pam_stack(host: Any, name: str) -> str:
+    return read(host, f"/etc/pam.d/{name}") or ""
+
+
+def pam_option(stack: str, module: str, option: str) -> str | None:
+    """The value of `option=` on the (last) line of `stack` that uses `module`."""
+    value = None
+    for line in stack.splitlines():
+        words = line.split("#", 1)[0].split()
+        if any(w.endswith(module) for w in words):
+            for w in words:
+                if w.startswith(option + "="):
+                    value = w.split("=", 1)[1]
+    return value
+
+
+def login_defs(host: Any) -> dict[str, str]:
+    return probes.parse_keyvalues(read(host, "/etc/login.defs") or "")

@@ -1,0 +1,75 @@
+"""HT-NET-*: network and kernel sysctls, live and persisted in /etc/sysctl.d.
+
+`net.*` keys belong to the network namespace and can be read in a container; `kernel.*` keys
+belong to the machine's kernel, so in a container only their persisted values can be read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import _host
+
+from infra.audit.plugin import Check
+
+
+def _both_families(template: str, families: tuple[str, ...] = ("ipv4", "ipv6")) -> list[str]:
+    return [template.format(fam=f, scope=s) for f in families for s in ("all", "default")]
+
+
+def _sysctls(host: Any, check: Check, expected: dict[str, str]) -> None:
+    persisted = _host.sysctl_persisted(host)
+    observed = {
+        key: {"live": _host.sysctl_live(host, key), "persisted": persisted.get(key)} for key in sorted(expected)
+    }
+    ok = all(v["live"] == expected[k] and v["persisted"] == expected[k] for k, v in observed.items())
+    check.expect(observed, {k: {"live": v, "persisted": v} for k, v in sorted(expected.items())}, ok=ok)
+
+
+def test_ip_forward_only_on_routers(host: Any, check: Check) -> None:
+    value = "1" if check.facts.routes else "0"
+    keys = ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"]
+    _sysctls(host, check, dict.fromkeys(keys, value))
+
+
+def test_icmp_redirects_refused(host: Any, check: Check) -> None:
+    keys = _both_families("net.{fam}.conf.{scope}.accept_redirects")
+    keys += _both_families("net.{fam}.conf.{scope}.send_redirects", ("ipv4",))
+    keys += _both_families("net.{fam}.conf.{scope}.secure_redirects", ("ipv4",))
+    _sysctls(host, check, dict.fromkeys(keys, "0"))
+
+
+def test_source_route_refused(host: Any, check: Check) -> None:
+    _sysctls(host, check, dict.fromkeys(_both_families("net.{fam}.conf.{scope}.accept_source_route"), "0"))
+
+
+def test_reverse_path_filter_on(host: Any, check: Check) -> None:
+    _sysctls(host, check, dict.fromkeys(_both_families("net.{fam}.conf.{scope}.rp_filter", ("ipv4",)), "1"))
+
+
+def test_tcp_syncookies_on(host: Any, check: Check) -> None:
+    _sysctls(host, check, {"net.ipv4.tcp_syncookies": "1"})
+
+
+def test_martians_logged(host: Any, check: Check) -> None:
+    _sysctls(host, check, dict.fromkeys(_both_families("net.{fam}.conf.{scope}.log_martians", ("ipv4",)), "1"))
+
+
+def test_kernel_sysctls_hardened(host: Any, check: Check) -> None:
+    expected: dict[str, str] = dict(check.params["values"])
+    persisted = _host.sysctl_persisted(host)
+    observed_persisted = {k: persisted.get(k) for k in sorted(expected)}
+    if observed_persisted != dict(sorted(expected.items())):
+        check.expect({"persisted": observed_persisted}, {"persisted": expected}, ok=False)
+    if check.in_container:
+        check.not_checkable(
+            "persisted values are right; live kernel.* values belong to the machine's kernel (needs a VM)",
+            observed={"persisted": observed_persisted},
+            expected={"persisted": expected},
+        )
+    live = {k: _host.sysctl_live(host, k) for k in sorted(expected)}
+    check.expect(
+        {"persisted": observed_persisted, "live": live},
+        {"persisted": expected, "live": expected},
+        ok=live == dict(sorted(expected.items())),
+    )

@@ -1,0 +1,85 @@
+"""The Ansible inventory computed from the site model, and the plugin shim that hands it over."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.ansible_inventory import claims, inventory, inventory_for
+from infra.errors import InventoryError
+from tests.helpers import edit_yaml
+from tests.unit._lab import LAB, lab_copy, lab_site
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name", ["hosts.yml", "zones.yml", "flows.yml", "applications.yml"])
+def test_claims_every_site_file(name: str) -> None:
+    assert claims(LAB / name)
+
+
+def test_claims_tenant_requests(tmp_path: Path) -> None:
+    root = lab_copy(tmp_path)
+    (root / "tenants" / "x.yml").write_text("code: x\n", encoding="utf-8")
+    assert claims(root / "tenants" / "x.yml")
+
+
+def test_claims_nothing_outside_a_site(tmp_path: Path) -> None:
+    (tmp_path / "hosts.yml").write_text("all: {}\n", encoding="utf-8")
+    assert not claims(tmp_path / "hosts.yml")
+    assert not claims(LAB / "README.md")
+
+
+def test_inventory_for_only_hosts_yml_builds_the_inventory() -> None:
+    assert inventory_for(LAB / "zones.yml") is None
+    data = inventory_for(LAB / "hosts.yml")
+    assert data is not None
+    assert data["controllers"] == {"hosts": ["ctl01", "ctl02"]}
+    assert data["all"]["children"] == ["controllers", "network"]
+
+
+def test_inventory_host_vars_carry_addresses_and_connection() -> None:
+    data = inventory(lab_site())
+    ctl01 = data["_meta"]["hostvars"]["ctl01"]
+    assert ctl01["ansible_host"] == "10.199.1.11"
+    assert ctl01["hatang_container"] == "hatang-lab-ctl01"
+    assert ctl01["hatang_zones"]["api"]["ipv6"] == "fd99:ab:0:12::b/64"
+    assert ctl01["hatang_zones"]["api"]["interface"] == "api"
+    assert ctl01["hatang_firewall"]["mgmt_chain"] == "from-mgmt"
+    assert data["_meta"]["hostvars"]["net01"]["hatang_routes"] is True
+    assert data["all"]["vars"]["hatang_services"]["ntp"] == ["10.199.1.2"]
+
+
+def test_inventory_for_invalid_site_raises_with_every_problem(tmp_path: Path) -> None:
+    root = lab_copy(tmp_path)
+    edit_yaml(root, "hosts.yml", lambda doc: doc["hosts"][0]["groups"].append("nope"))
+    with pytest.raises(InventoryError) as exc:
+        inventory_for(root / "hosts.yml")
+    assert "unknown host group 'nope'" in str(exc.value)
+
+
+def test_plugin_gives_ansible_the_site_without_warnings() -> None:
+    """The shim, through Ansible itself: groups, a host var, no 'Unable to parse' warnings."""
+    tool = Path(sys.executable).parent / "ansible-inventory"
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    result = subprocess.run(
+        [str(tool), "-i", str(LAB), "--list"], cwd=REPO, env=env,
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "WARNING" not in result.stderr, result.stderr
+    data = json.loads(result.stdout)
+    assert data["network"]["hosts"] == ["net01"]
+    bridge = data["_meta"]["hostvars"]["net01"]["hatang_zones"]["dmz"]["bridge"]
+    # ansible-core marks inventory strings unsafe (never templated): fine for data
+    assert bridge in ("br-dmz", {"__ansible_unsafe": "br-dmz"})
+
+
+def test_inventory_bridge_only_zone_has_no_addresses() -> None:
+    gov = inventory(lab_site())["_meta"]["hostvars"]["net01"]["hatang_zones"]["gov"]
+    assert (gov["bridge"], gov["interface"], gov["ipv4"], gov["address6"]) == ("br-gov", "br-gov", None, None)

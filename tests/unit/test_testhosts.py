@@ -1,0 +1,79 @@
+"""Test hosts planned from the site model (no podman needed), and the image recipe's tag."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from infra import testhosts
+from infra.testhosts import DEFAULT_RECIPE, LimitError, plan
+from tests.unit._lab import lab_site
+
+
+def test_plan_one_network_per_zone_in_use() -> None:
+    planned = plan(lab_site(), "controllers")
+    assert [n.name for n in planned.networks] == ["hatang-lab-mgmt", "hatang-lab-api", "hatang-lab-storage"]
+    assert [h.container for h in planned.hosts] == ["hatang-lab-ctl01", "hatang-lab-ctl02"]
+
+
+def test_plan_only_mgmt_routes_out() -> None:
+    planned = plan(lab_site())
+    assert {n.zone: n.internal for n in planned.networks} == {
+        "mgmt": False, "api": True, "storage": True, "overlay": True, "dmz": True,
+    }
+
+
+def test_plan_gateway_is_the_zones_or_the_last_free_address() -> None:
+    nets = {n.zone: n for n in plan(lab_site()).networks}
+    assert (str(nets["mgmt"].gateway4), str(nets["mgmt"].gateway6)) == ("10.199.1.1", "fd99:ab:0:11::1")
+    assert (str(nets["api"].gateway4), str(nets["api"].gateway6)) == ("10.199.2.254", "fd99:ab:0:12::fe")
+
+
+def test_plan_names_interfaces_after_zones_with_both_addresses() -> None:
+    ctl01 = plan(lab_site(), "ctl01").hosts[0]
+    assert [a.option() for a in ctl01.attachments] == [
+        "hatang-lab-mgmt:ip=10.199.1.11,ip6=fd99:ab:0:11::b,interface_name=mgmt",
+        "hatang-lab-api:ip=10.199.2.11,ip6=fd99:ab:0:12::b,interface_name=api",
+        "hatang-lab-storage:ip=10.199.3.11,ip6=fd99:ab:0:13::b,interface_name=storage",
+    ]
+
+
+def test_plan_limit_accepts_groups_and_hosts() -> None:
+    assert [h.host for h in plan(lab_site(), "network,ctl02").hosts] == ["ctl02", "net01"]
+
+
+def test_plan_limit_unknown_name_says_what_exists() -> None:
+    with pytest.raises(LimitError) as exc:
+        plan(lab_site(), "web")
+    assert str(exc.value) == (
+        "--limit 'web' is neither a host group nor a host "
+        "(use one of: controllers, ctl01, ctl02, net01, network)"
+    )
+
+
+def test_recipe_tag_follows_the_recipe() -> None:
+    more = dataclasses.replace(DEFAULT_RECIPE, packages=(*DEFAULT_RECIPE.packages, "curl"))
+    assert DEFAULT_RECIPE.digest == dataclasses.replace(DEFAULT_RECIPE).digest
+    assert more.digest != DEFAULT_RECIPE.digest
+    assert DEFAULT_RECIPE.image == f"localhost/hatang-testhost:{DEFAULT_RECIPE.digest}"
+
+
+def test_run_flags_are_the_documented_ones() -> None:
+    assert "--privileged" not in testhosts.RUN_FLAGS
+    assert testhosts.RUN_FLAGS == (
+        "--systemd=always", "--cap-add", "NET_ADMIN,NET_RAW", "--security-opt", "unmask=/proc/sys",
+    )
+
+
+def test_ansible_connection_vars_use_the_podman_connection() -> None:
+    assert testhosts.ansible_connection_vars() == {
+        "ansible_connection": "containers.podman.podman",
+        "ansible_host": "{{ hatang_container }}",
+    }
+
+
+def test_plan_leaves_out_zones_a_host_only_bridges() -> None:
+    net01 = plan(lab_site(), "net01")
+    assert "hatang-lab-gov" not in {n.name for n in net01.networks}
+    assert [a.device for a in net01.hosts[0].attachments] == ["mgmt", "api", "overlay", "dmz"]
