@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from infra import __version__
-from infra.commands import audit, tenant, testhosts
+from infra.commands import aio, audit, tenant, testhosts
 from infra.commands._common import DEFAULT_INVENTORY, EXIT_ERROR, EXIT_FINDINGS, Inventory, err, out, user_errors
 from infra.commands.report import app as report_app
 from infra.errors import InventoryError
@@ -26,6 +26,7 @@ app.add_typer(tenant.app, name="tenant")
 app.add_typer(testhosts.app, name="testhosts")
 app.add_typer(audit.app, name="audit")
 app.add_typer(report_app, name="report")
+app.add_typer(aio.app, name="aio")
 
 
 class Format(StrEnum):

@@ -1,0 +1,91 @@
+"""`hatang aio`: a real all-in-one OpenStack cloud in one local systemd container."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infra import aio
+from infra.commands._common import user_errors
+from infra.validate import load_valid_site
+
+app = typer.Typer(
+    help="Bring the all-in-one cloud (inventories/aio) up or down, or show what runs where.",
+    no_args_is_help=True,
+)
+
+InventoryOption = Annotated[
+    Path, typer.Option("-i", "--inventory", help="The AIO site folder.")
+]
+DEFAULT_AIO = Path("inventories/aio")
+
+# zone addresses like fd99:ab:: must not turn into emoji
+out = Console(emoji=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def up(inventory: InventoryOption = DEFAULT_AIO) -> None:
+    """Start the AIO container, deploy the control plane, write .hatang/<site>/clouds.yaml.
+
+    Idempotent: a second run keeps the container and only converges (about a minute).
+    """
+    started = time.monotonic()
+    with user_errors():
+        site = load_valid_site(inventory)
+        with out.status("starting", spinner="dots") as spinner:
+
+            def progress(step: str) -> None:
+                elapsed = time.monotonic() - started
+                spinner.update(f"[{elapsed:5.0f} s] {step}")
+
+            report = aio.up(site, progress)
+    out.print(
+        f"AIO up: {report.container} ({report.tasks} tasks, {report.changed} changed) in "
+        f"{report.total_seconds:.0f} s (image {report.image_seconds:.0f} s, host "
+        f"{report.host_seconds:.0f} s, deploy {report.deploy_seconds:.0f} s)"
+    )
+    out.print(f"APIs on {report.api_address}; admin credentials in {report.clouds_yaml}")
+    out.print(f"try: OS_CLIENT_CONFIG_FILE={report.clouds_yaml} openstack --os-cloud {aio.CLOUD_NAME} catalog list")
+
+
+@app.command()
+def down(
+    inventory: InventoryOption = DEFAULT_AIO,
+    forget: Annotated[
+        bool, typer.Option("--forget", help="Also delete the local secrets and SSH key.")
+    ] = False,
+) -> None:
+    """Remove the AIO container and its networks (the image stays for the next `up`)."""
+    with user_errors():
+        site = load_valid_site(inventory)
+        removed = aio.down(site, forget=forget)
+    out.print(f"removed {len(removed)} object(s)" + (": " + ", ".join(removed) if removed else ""))
+
+
+@app.command()
+def status(inventory: InventoryOption = DEFAULT_AIO) -> None:
+    """Show the AIO container, its addresses, and each service's state and sockets."""
+    with user_errors():
+        site = load_valid_site(inventory)
+        found = aio.status(site)
+    if found is None:
+        out.print(f"no AIO container for {site.name} (start it: hatang aio up -i {inventory})")
+        return
+    out.print(f"{found.container}: {found.state}")
+    for network, addresses in sorted(found.addresses.items()):
+        out.print(f"  {network}: {', '.join(addresses)}")
+    if found.services:
+        table = Table("unit", "what", "state", "listens on")
+        for svc in found.services:
+            style = "green" if svc.state == "active" else "red"
+            table.add_row(
+                svc.unit, svc.what, f"[{style}]{svc.state}[/]", ", ".join(svc.listens) or "-"
+            )
+        out.print(table)
+    if found.clouds_yaml:
+        out.print(f"clouds.yaml: {found.clouds_yaml} (cloud {aio.CLOUD_NAME})")

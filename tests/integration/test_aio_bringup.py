@@ -1,0 +1,142 @@
+"""The all-in-one cloud from Debian packages answers like a real one (marker `aio`).
+
+The session fixture brings the AIO up with `infra.aio.up` (or reuses it when every unit is
+active and its clouds.yaml exists), then openstacksdk checks: a token is issued, the catalog has
+public and internal endpoints of every service, a network with an IPv4 and an IPv6 subnet can be
+created, and a server on nova's fake driver goes ACTIVE and is counted against the quota.
+Every resource a test creates is deleted again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import openstack
+import openstack.config
+import openstack.connection
+import pytest
+
+from infra import aio
+from infra.validate import load_valid_site
+from tests.conftest import AIO
+
+pytestmark = pytest.mark.aio
+
+SERVICE_TYPES = ("compute", "identity", "image", "network", "placement", "volumev3")
+
+
+def _running(site_path: Path) -> Path | None:
+    """The clouds.yaml of an AIO whose every unit is active, else None."""
+    site = load_valid_site(site_path)
+    found = aio.status(site)
+    if found is None or found.state != "running" or found.clouds_yaml is None:
+        return None
+    if not found.services or any(s.state != "active" for s in found.services):
+        return None
+    return found.clouds_yaml
+
+
+@pytest.fixture(scope="session")
+def cloud() -> Iterator[openstack.connection.Connection]:
+    """An admin connection to the AIO, brought up first unless it already runs."""
+    clouds_yaml = _running(AIO)
+    if clouds_yaml is None:
+        report = aio.up(load_valid_site(AIO))
+        clouds_yaml = report.clouds_yaml
+    config = openstack.config.OpenStackConfig(
+        config_files=[str(clouds_yaml)], load_envvars=False
+    )
+    conn = openstack.connection.Connection(config=config.get_one(cloud=aio.CLOUD_NAME))
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def name() -> str:
+    return f"hatang-test-aio-{uuid.uuid4().hex[:8]}"
+
+
+def test_aio_token_issued(cloud: openstack.connection.Connection) -> None:
+    token = cloud.auth_token
+    assert token, "no token from Keystone"
+    assert cloud.identity.check_token(token), "Keystone does not accept its own token"
+    assert cloud.current_project_id, "the token is not scoped to the admin project"
+
+
+def test_aio_catalog_has_public_and_internal_endpoints(
+    cloud: openstack.connection.Connection,
+) -> None:
+    services = {s.id: s.type for s in cloud.identity.services()}
+    endpoints = {(services.get(e.service_id), e.interface) for e in cloud.identity.endpoints()}
+    missing = [
+        f"{kind}/{interface}"
+        for kind in SERVICE_TYPES
+        for interface in ("public", "internal")
+        if (kind, interface) not in endpoints
+    ]
+    assert not missing, f"catalog lacks endpoints: {', '.join(missing)}"
+
+
+def test_aio_keystone_security_compliance_enforced(
+    cloud: openstack.connection.Connection, name: str
+) -> None:
+    domain = cloud.identity.find_domain("default")
+    with pytest.raises(openstack.exceptions.BadRequestException):
+        cloud.identity.create_user(name=name, password="short", domain_id=domain.id)
+
+
+def test_aio_network_with_dual_stack_subnets(
+    cloud: openstack.connection.Connection, name: str
+) -> None:
+    network = cloud.network.create_network(name=name)
+    try:
+        v4 = cloud.network.create_subnet(
+            network_id=network.id, name=f"{name}-v4", ip_version=4, cidr="192.168.77.0/24"
+        )
+        v6 = cloud.network.create_subnet(
+            network_id=network.id, name=f"{name}-v6", ip_version=6, cidr="fd77:77::/64",
+            ipv6_address_mode="slaac", ipv6_ra_mode="slaac",
+        )
+        found = {s.ip_version for s in cloud.network.subnets(network_id=network.id)}
+        assert found == {4, 6}, f"subnets of {name}: versions {found}"
+        assert v4.cidr == "192.168.77.0/24" and v6.cidr == "fd77:77::/64"
+    finally:
+        cloud.network.delete_network(network, ignore_missing=True)
+
+
+def test_aio_fake_server_goes_active_and_uses_quota(
+    cloud: openstack.connection.Connection, name: str
+) -> None:
+    flavor = cloud.compute.create_flavor(name=name, ram=64, vcpus=1, disk=1)
+    image = cloud.image.create_image(
+        name=name, data=b"\0" * 1024, disk_format="raw", container_format="bare",
+        allow_duplicates=True,
+    )
+    server = None
+    try:
+        before = cloud.compute.get_limits().absolute.instances_used
+        server = cloud.compute.create_server(
+            name=name, flavor_id=flavor.id, image_id=image.id, networks="none"
+        )
+        server = cloud.compute.wait_for_server(server, status="ACTIVE", wait=180)
+        assert server.status == "ACTIVE"
+        after = cloud.compute.get_limits().absolute.instances_used
+        assert after == before + 1, f"instances used {before} -> {after}"
+    finally:
+        if server is not None:
+            cloud.compute.delete_server(server, ignore_missing=True)
+            cloud.compute.wait_for_delete(server, wait=120)
+        cloud.image.delete_image(image, ignore_missing=True)
+        cloud.compute.delete_flavor(flavor, ignore_missing=True)
+
+
+def test_aio_status_names_every_unit(cloud: openstack.connection.Connection) -> None:
+    found = aio.status(load_valid_site(AIO))
+    assert found is not None and found.state == "running"
+    states = {s.unit: s.state for s in found.services}
+    inactive = sorted(unit for unit, state in states.items() if state != "active")
+    assert not inactive, f"units not active: {inactive}"
+    keystone = next(s for s in found.services if s.unit == "keystone")
+    assert any(addr.endswith(":5000") for addr in keystone.listens), keystone

@@ -1,0 +1,58 @@
+"""infra.aio without podman: what the AIO derives from the site model and the roles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from infra import aio, testhosts
+from infra.site import load_site
+from tests.conftest import AIO
+
+
+def test_aio_packages_are_read_from_the_role_defaults() -> None:
+    packages = aio.aio_packages()
+    for package in ("mariadb-server", "keystone", "nova-api", "neutron-api", "cinder-api"):
+        assert package in packages
+    assert "nova-compute" not in packages, "the fake driver needs no hypervisor packages"
+    assert list(packages) == sorted(set(packages))
+
+
+def test_aio_packages_unreadable_defaults_name_the_file(tmp_path: Path) -> None:
+    (tmp_path / "keystone" / "defaults").mkdir(parents=True)
+    bad = tmp_path / "keystone" / "defaults" / "main.yml"
+    bad.write_text("keystone_packages: [unclosed\n", encoding="utf-8")
+    with pytest.raises(aio.AioError, match=r"keystone/defaults/main\.yml: cannot read"):
+        aio.aio_packages(tmp_path)
+
+
+def test_aio_image_recipe_adds_packages_and_disables_units() -> None:
+    recipe = aio.image_recipe()
+    assert recipe.image.startswith("localhost/hatang-aio:")
+    assert set(testhosts.DEFAULT_RECIPE.packages) <= set(recipe.packages)
+    assert "keystone" in recipe.packages
+    assert 'disable "$unit"' in recipe.customize and "keystone.service" in recipe.customize
+
+
+def test_aio_api_address_is_the_controllers_api_zone_address() -> None:
+    assert aio.api_address(load_site(AIO)) == "10.99.2.10"
+
+
+def test_aio_api_address_without_api_zone_says_what_is_missing(aio_copy: Path) -> None:
+    zones = aio_copy / "zones.yml"
+    zones.write_text(zones.read_text(encoding="utf-8").replace("kind: api", "kind: other"), encoding="utf-8")
+    with pytest.raises(aio.AioError, match="needs a zone of kind 'api'"):
+        aio.api_address(load_site(aio_copy))
+
+
+def test_aio_extra_vars_carry_site_facts_and_local_paths(tmp_path: Path) -> None:
+    site = load_site(AIO)
+    paths = aio.AioPaths(tmp_path / "aio")
+    found = aio.extra_vars(site, paths)
+    assert found["hatang_region"] == site.info.region
+    assert found["hatang_physnets"] == ["physnet-dmz", "physnet-gov"]
+    assert found["hatang_nova_compute_driver"] == "fake.FakeDriver"
+    assert found["hatang_secrets_dir"].endswith("aio/secrets")
+    assert found["hatang_clouds_yaml"].endswith("aio/clouds.yaml")
+    assert found["ansible_ssh_private_key_file"] == str(paths.ssh_key)
