@@ -72,3 +72,8 @@ def hosts(
     if result.exit_code == EXIT_ERROR:
         err.print("audit incomplete: see the errors above", style="bold red")
     raise typer.Exit(result.exit_code)
+
+
+from infra.commands.audit_cloud import cloud  # noqa: E402  (hatang audit cloud)
+
+app.command("cloud")(cloud)

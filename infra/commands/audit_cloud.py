@@ -1,0 +1,81 @@
+"""`hatang audit cloud`: the cloud controls of a profile, checked through the OpenStack APIs.
+
+Registered on the `hatang audit` group by infra/commands/audit.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from infra.audit.report import write_reports
+from infra.catalogue import load_catalogue, load_waivers
+from infra.commands._common import EXIT_ERROR, err, out, user_errors
+from infra.validate import load_valid_site
+
+__all__ = ["cloud"]
+
+
+def cloud(
+    cloud_name: Annotated[str, typer.Option("--cloud", help="Cloud name in clouds.yaml (admin credentials).")],
+    inventory: Annotated[Path, typer.Option("-i", "--inventory", help="Site folder: inventories/<site>.")],
+    profile: Annotated[str, typer.Option("--profile", "-p", help="Profile: old-level1..5 or new-level1..5.")],
+    clouds_yaml: Annotated[
+        Path | None,
+        typer.Option(
+            "--clouds-yaml", help="clouds.yaml to read (default: ./clouds.yaml, ~/.config/openstack, /etc/openstack)."
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Report folder (default: reports/<site>-cloud-<profile>).")
+    ] = None,
+    waivers: Annotated[
+        Path | None, typer.Option("--waivers", help="YAML: {waivers: {CONTROL: {run: false, justification}}}.")
+    ] = None,
+) -> None:
+    """Check the cloud against the profile's cloud controls and the site model; write the evidence.
+
+    Exit 0: compliant and no drift. Exit 1: a control failed or the cloud differs from the site
+    model (drift). Exit 2: bad input, an unknown or unreachable cloud, or a broken check.
+
+    Keystone lockout and tenant isolation are proven with throwaway users (hatang-audit-*),
+    deleted before the command ends.
+    """
+    from infra.audit import cloud as cloud_audit  # openstacksdk: imported only when asked for
+
+    with user_errors():
+        site = load_valid_site(inventory)
+        catalogue = load_catalogue()
+        catalogue.profile(profile)  # an unknown profile fails before the cloud is touched
+        waived = load_waivers(waivers, catalogue) if waivers else {}
+        conn = cloud_audit.connect(cloud_name, clouds_yaml)
+        try:
+            result = cloud_audit.run_cloud_audit(
+                site, profile, conn, cloud_name=cloud_name, waivers=waived, catalogue=catalogue
+            )
+        finally:
+            conn.close()
+        paths = write_reports(result, out_dir or Path("reports") / f"{site.name}-cloud-{profile}")
+    for h in result.hosts:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(h.counts().items()))
+        (err if h.error else out).print(
+            f"{h.name}: {h.outcome.value}" + (f" ({counts})" if counts else ""), markup=False, highlight=False
+        )
+        if h.error:
+            err.print(f"  {h.error}", markup=False, highlight=False)
+        for c in h.controls:
+            if c.outcome.value in {"fail", "error"}:
+                why = "; ".join(k.message for k in c.checks if k.message)
+                out.print(f"  {c.outcome.value}: {c.control.id} {why}", markup=False, highlight=False)
+    for d in result.drift:
+        out.print(
+            f"  drift: {d.tenant}: {d.item}: {d.problem} (model {d.expected!r}, cloud {d.observed!r})",
+            markup=False,
+            highlight=False,
+        )
+    out.print(f"evidence: {paths['json']}  report: {paths['html_vi']}", markup=False)
+    if result.exit_code == EXIT_ERROR:
+        err.print("audit incomplete: see the errors above", style="bold red")
+    raise typer.Exit(result.exit_code)
