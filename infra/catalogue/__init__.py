@@ -213,14 +213,6 @@ def _references(
 # --------------------------------------------------------------------------- loading
 
 
-def _plain(data: Any) -> Any:
-    if isinstance(data, Mapping):
-        return {str(k): _plain(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_plain(v) for v in data]
-    return data
-
-
 class _Reader:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -245,7 +237,7 @@ class _Reader:
             return None
         self.documents[name] = document
         try:
-            return model.model_validate(_plain(document))
+            return model.model_validate(_yaml.plain(document))
         except ValidationError as exc:
             for error in exc.errors():
                 loc = tuple(error["loc"])
