@@ -347,12 +347,12 @@ def test_plain_http_endpoint_fails(replayed: Replayed, site: Site) -> None:
         service = conn.identity.create_service(name="hatang-audit-probe", type="hatang-audit-probe")
         undo.append(lambda: conn.identity.delete_service(service))
         endpoint = conn.identity.create_endpoint(
-            service_id=service.id, interface="public", url="http://192.0.2.10:1/", region_id=site.info.region
+            service_id=service.id, interface="public", url="http://127.0.0.1:1/", region_id=site.info.region
         )
         undo.append(lambda: conn.identity.delete_endpoint(endpoint))
         results = _check(site, conn, "api_endpoints_tls")
         _assert(results, Outcome.FAIL, "api_endpoints_tls")
-        assert {"endpoint": "hatang-audit-probe public http://192.0.2.10:1/", "problem": "not https"} in results[
+        assert {"endpoint": "hatang-audit-probe public http://127.0.0.1:1/", "problem": "not https"} in results[
             "api_endpoints_tls"
         ].observed["findings"]
 
