@@ -88,6 +88,8 @@ def inventory(site: Site) -> dict[str, Any]:
             "vars": {
                 "hatang_site": site.name,
                 "hatang_site_root": str(site.root.resolve()),
+                "hatang_region": site.info.region,
+                "hatang_physnets": sorted({z.provider.physnet for z in site.zones if z.provider is not None}),
                 "hatang_services": {
                     "ntp": [str(a) for a in services.ntp],
                     "dns": [str(a) for a in services.dns],

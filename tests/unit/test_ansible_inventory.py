@@ -12,6 +12,8 @@ import pytest
 
 from infra.ansible_inventory import claims, inventory, inventory_for
 from infra.errors import InventoryError
+from infra.site import load_site
+from tests.conftest import AIO
 from tests.helpers import edit_yaml
 from tests.unit._lab import LAB, lab_copy, lab_site
 
@@ -53,6 +55,12 @@ def test_inventory_host_vars_carry_addresses_and_connection() -> None:
     assert ctl01["hatang_firewall"]["mgmt_chain"] == "from-mgmt"
     assert data["_meta"]["hostvars"]["net01"]["hatang_routes"] is True
     assert data["all"]["vars"]["hatang_services"]["ntp"] == ["10.199.1.2"]
+
+
+def test_inventory_gives_the_control_plane_its_region_and_physnets() -> None:
+    site = load_site(AIO)
+    found = inventory(site)["all"]["vars"]
+    assert (found["hatang_region"], found["hatang_physnets"]) == (site.info.region, ["physnet-dmz", "physnet-gov"])
 
 
 def test_inventory_for_invalid_site_raises_with_every_problem(tmp_path: Path) -> None:
