@@ -33,7 +33,7 @@ from rich.table import Table
 
 from infra.errors import HatangError, Problem
 from infra.site import Site, load_site
-from infra.stacks.mockrun import MockRun, RegisteredResource, gc_paused, run_programs
+from infra.stacks.mockrun import TENANT_COMPONENT, MockRun, RegisteredResource, gc_paused, run_programs
 from infra.stacks.policies import make_policies
 from infra.stacks.spec import tenants_plan
 from infra.validate import validate_site
@@ -102,7 +102,7 @@ def _owners(run: MockRun) -> dict[str, str]:
         current: RegisteredResource | None = resource
         owner = PLATFORM
         while current is not None:
-            if current.type == "hatang:tenants:AgencyTenant":
+            if current.type == TENANT_COMPONENT:
                 owner = current.name
                 break
             current = by_urn.get(current.parent) if current.parent else None
@@ -158,17 +158,21 @@ def evaluate_policies(run: MockRun, site: Site, policies: list[Policy] | None = 
     found: list[Violation] = []
     for program in dict.fromkeys(r.program for r in run.resources):
         resources = [r for r in run.resources if r.program == program]
+        # Built once per resource, not per policy: a plan may hold 30,000 resources.
+        checked = [
+            (r, ResourceValidationArgs(r.type, r.inputs, r.urn, r.name, _options(r), None))
+            for r in resources
+            if r.custom and not r.type.startswith("pulumi:")
+        ]
+        stack: StackValidationArgs | None = None
         for policy in policies:
             if isinstance(policy, ResourceValidationPolicy):
-                for r in resources:
-                    if not r.custom or r.type.startswith("pulumi:"):
-                        continue
+                for r, args in checked:
 
                     def report(message: str, urn: str | None = None, _r: RegisteredResource = r,
                                _p: Policy = policy) -> None:
                         found.append(Violation(_p.name, urn or _r.urn, message))
 
-                    args = ResourceValidationArgs(r.type, r.inputs, r.urn, r.name, _options(r), None)
                     _settle(policy.validate(args, report))
             elif isinstance(policy, StackValidationPolicy):
 
@@ -176,7 +180,8 @@ def evaluate_policies(run: MockRun, site: Site, policies: list[Policy] | None = 
                                  _program: str = program) -> None:
                     found.append(Violation(_p.name, urn or f"stack {_program}", message))
 
-                _settle(policy.validate(StackValidationArgs(_policy_resources(resources)), stack_report))
+                stack = stack if stack is not None else StackValidationArgs(_policy_resources(resources))
+                _settle(policy.validate(stack, stack_report))
     return sorted(set(found))
 
 
@@ -195,7 +200,7 @@ def build_resource_plan(inventory: Path | str, *, now: datetime | None = None) -
     site = load_site(inventory)
     problems = validate_site(site)
     plan = tenants_plan(site, moment, lenient=True)
-    run = run_programs(inventory, now=moment, lenient=True)
+    run = run_programs(inventory, now=moment, lenient=True, site=site)
     return ResourcePlan(
         site=site.name,
         as_of=moment,
