@@ -164,6 +164,8 @@ def _build(recipe: ImageRecipe) -> None:
             "mmdebstrap",
             "--variant=apt",
             "--skip=cleanup/apt/lists",
+            # no fsync per unpacked file: a throwaway rootfs needs no crash safety (~20% faster)
+            "--dpkgopt=force-unsafe-io",
             "--quiet",
             f"--include={','.join(recipe.packages)}",
             f'--customize-hook=sh {hook} "$1"',
