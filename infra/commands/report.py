@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -49,41 +51,39 @@ def _run(
         raise typer.Exit(EXIT_FINDINGS)
 
 
-@app.command()
-def adoption(
-    inventory: Inventory = DEFAULT_INVENTORY,
-    fmt: FormatOption = Format.HTML,
-    lang: LangOption = "vi",
-    output: OutOption = None,
-    history: HistoryOption = True,
-    strict: StrictOption = False,
-) -> None:
-    """Share of shared applications on cloud (§II.3), per agency and kind, why not, and the pace."""
-    _run(Kind.ADOPTION, inventory, fmt, lang, output, None, history, strict)
+def _command(kind: Kind, help_text: str, *, with_evidence: bool = False) -> Callable[..., None]:
+    """One report command; the three share every option but --evidence (the site report's only)."""
+
+    def command(
+        inventory: Inventory = DEFAULT_INVENTORY,
+        fmt: FormatOption = Format.HTML,
+        lang: LangOption = "vi",
+        output: OutOption = None,
+        evidence: EvidenceOption = None,
+        history: HistoryOption = True,
+        strict: StrictOption = False,
+    ) -> None:
+        _run(kind, inventory, fmt, lang, output, evidence, history, strict)
+
+    command.__doc__ = help_text
+    if not with_evidence:  # typer reads the options from the signature
+        signature = inspect.signature(command, eval_str=True)
+        command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[p for p in signature.parameters.values() if p.name != "evidence"]
+        )
+    return command
 
 
-@app.command()
-def capacity(
-    inventory: Inventory = DEFAULT_INVENTORY,
-    fmt: FormatOption = Format.HTML,
-    lang: LangOption = "vi",
-    output: OutOption = None,
-    history: HistoryOption = True,
-    strict: StrictOption = False,
-) -> None:
-    """Quotas and addresses against the hardware: used, reserved, free, pending, and when each runs out."""
-    _run(Kind.CAPACITY, inventory, fmt, lang, output, None, history, strict)
-
-
-@app.command()
-def site(
-    inventory: Inventory = DEFAULT_INVENTORY,
-    fmt: FormatOption = Format.HTML,
-    lang: LangOption = "vi",
-    output: OutOption = None,
-    evidence: EvidenceOption = None,
-    history: HistoryOption = True,
-    strict: StrictOption = False,
-) -> None:
-    """One page on the site: zones and flows drawn, tenants, capacity, adoption, compliance."""
-    _run(Kind.SITE, inventory, fmt, lang, output, evidence, history, strict)
+app.command("adoption")(_command(
+    Kind.ADOPTION,
+    "Share of shared applications on cloud (§II.3), per agency and kind, why not, and the pace.",
+))
+app.command("capacity")(_command(
+    Kind.CAPACITY,
+    "Quotas and addresses against the hardware: used, reserved, free, pending, and when each runs out.",
+))
+app.command("site")(_command(
+    Kind.SITE,
+    "One page on the site: zones and flows drawn, tenants, capacity, adoption, compliance.",
+    with_evidence=True,
+))

@@ -7,7 +7,7 @@ collected in `Report.problems` and never stop the report.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +17,7 @@ from infra.reports.adoption import Adoption, adoption
 from infra.reports.capacity import Resource, Usage, demand, hardware, usage
 from infra.reports.compliance import Compliance, read_evidence
 from infra.reports.forecast import Outlook, outlook, reach_date, slope_per_day
+from infra.reports.i18n import N_, Text
 from infra.reports.kinds import Kind
 from infra.reports.record import NO_RECORD, Record, start_record
 from infra.reports.series import (
@@ -96,10 +97,12 @@ def build_report(
     evidence: Path | None = None,
     now: datetime | None = None,
     with_history: bool = True,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Report:
     """Load the site at `root`, read its git history and compute every figure of the report.
 
-    The history is read in a worker process while the current site is loaded and checked.
+    The history is read in a worker process while the current site is loaded and checked, and
+    then while `meanwhile` runs (e.g. `rendering.prepare`: this process would only wait).
 
     Args:
         root: the site inventory folder.
@@ -109,6 +112,7 @@ def build_report(
             more measurement at `now` (when later than the last commit).
         with_history: read the git history (off: only the current state and the tenants'
             own lifecycle dates).
+        meanwhile: work for this process before it waits for the history.
 
     Raises:
         SiteNotFoundError, InventoryError: the site cannot be loaded at all.
@@ -121,6 +125,8 @@ def build_report(
         figures = adoption(site.applications, site.tenants, site.agencies)
         tenant_demand = demand(site.tenants, site.profiles)
         usages = tuple(usage(hardware(site.capacity, site.host_specs, site.zones, site.pools), tenant_demand))
+        if meanwhile is not None:
+            meanwhile()
     finally:
         history = join()
     problems.extend(history.problems)
@@ -138,9 +144,9 @@ def build_report(
     province = outlook(a_series.province, 1.0, deadline, MIN_SPAN_DAYS)
     domestic = outlook(a_series.domestic, 1.0, deadline, MIN_SPAN_DAYS)
 
+    unresolved = Text(N_("profile does not resolve; its tenants are left out of the capacity figures"))
     for name in tenant_demand.bad_profiles:
-        problems.append(Problem("profiles.yml", f"profiles.{name}", "profile does not resolve; "
-                                "its tenants are left out of the capacity figures"))
+        problems.append(Problem("profiles.yml", f"profiles.{name}", unresolved))
     committed = {u.resource: u.committed for u in usages}
     d_series = with_current_demand(history.demand, now, committed)
     if not usable(d_series):

@@ -118,15 +118,17 @@ def _quota_amounts(quotas: Quotas) -> dict[Resource, int]:
     }
 
 
+_COLUMNS = {TenantState.ACTIVE: 0, TenantState.APPROVED: 1, TenantState.REQUESTED: 2}
+"""Where a tenant's quota counts: used, reserved or pending (retired: nowhere)."""
+
+
 def demand(tenants: Iterable[TenantRequest], profiles: Mapping[str, Profile]) -> Demand:
     """Used, reserved and pending amounts of every resource over the tenants."""
     amounts = {r: [0, 0, 0] for r in Resource}
     resolved: dict[str, dict[Resource, int] | None] = {}
     bad: set[str] = set()
     for tenant in tenants:
-        column = {TenantState.ACTIVE: 0, TenantState.APPROVED: 1, TenantState.REQUESTED: 2}.get(
-            tenant.state
-        )
+        column = _COLUMNS.get(tenant.state)
         # addresses: retired allocations stay taken (never reused)
         if tenant.allocation is not None and tenant.state != TenantState.REQUESTED:
             where = 0 if tenant.state == TenantState.ACTIVE else 1

@@ -164,7 +164,8 @@ def hosting_bars(figures: Adoption, kind_labels: Mapping[str, str], t: Messages)
             left = [a + b for a, b in zip(left, values, strict=True)]
         ax.invert_yaxis()
         ax.set_xlabel(t.gettext("Shared applications"))
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncols=4, frameon=False)
+        # below the figure, not the axes: long (Vietnamese) labels must not run off the page
+        fig.legend(loc="outside lower center", ncols=2, frameon=False)
         return svg(fig, "hosting", t.gettext("Where the shared applications run, per kind of agency"))
 
 
@@ -189,7 +190,7 @@ def capacity_gauges(usages: Sequence[Usage], t: Messages) -> str:
         ax.set_xlim(0, 112)
         ax.xaxis.set_major_formatter(PercentFormatter())
         ax.invert_yaxis()
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=4, frameon=False)
+        fig.legend(loc="outside lower center", ncols=2, frameon=False)
         return svg(fig, "capacity", t.gettext("Capacity used, reserved and free per resource"))
 
 

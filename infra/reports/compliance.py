@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.errors import Problem
+from infra.reports.i18n import N_, Text
 
 __all__ = ["Compliance", "FailedControl", "read_evidence", "summarise_evidence"]
 
@@ -93,19 +94,18 @@ def summarise_evidence(data: Any, source: str = "") -> Compliance:
     )
 
 
+_HINT = N_("give the JSON written by `hatang audit ... --format json`")
+
+
 def read_evidence(path: Path) -> tuple[Compliance, list[Problem]]:
     """Read an evidence file; an unreadable or unknown one is a problem, not an error."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return Compliance(str(path), False), [
-            Problem(str(path), "", f"cannot read the audit evidence: {exc}",
-                    "give the JSON written by `hatang audit ... --format json`")
-        ]
+        message = Text(N_("cannot read the audit evidence: %(error)s"), error=str(exc))
+        return Compliance(str(path), False), [Problem(str(path), "", message, Text(_HINT))]
     summary = summarise_evidence(data, str(path))
     if not summary.recognised:
-        return summary, [
-            Problem(str(path), "", "audit evidence format not recognised; compliance not shown",
-                    "give the JSON written by `hatang audit ... --format json`")
-        ]
+        message = Text(N_("audit evidence format not recognised; compliance not shown"))
+        return summary, [Problem(str(path), "", message, Text(_HINT))]
     return summary, []

@@ -10,7 +10,7 @@ from pathlib import Path
 from infra.errors import Problem
 from infra.reports.build import build_report
 from infra.reports.kinds import Format, Kind
-from infra.reports.rendering import render
+from infra.reports.rendering import prepare, render
 
 __all__ = ["REPORTS_DIR", "Written", "default_path", "write_report"]
 
@@ -48,7 +48,8 @@ def write_report(
         SiteNotFoundError, InventoryError: the site cannot be loaded at all.
         ValueError: an unknown language.
     """
-    report = build_report(root, kind, evidence=evidence, now=now, with_history=with_history)
+    report = build_report(root, kind, evidence=evidence, now=now, with_history=with_history,
+                          meanwhile=lambda: prepare(fmt, lang))
     text = render(report, fmt, lang)
     if out is not None and str(out) == "-":
         sys.stdout.write(text)

@@ -18,6 +18,7 @@ from pathlib import Path
 from infra.errors import Problem
 from infra.reports.capacity import Resource
 from infra.reports.history import read_history
+from infra.reports.i18n import N_, Text
 from infra.reports.series import AdoptionSeries, DemandSeries, Source, adoption_series, demand_series
 
 __all__ = ["NO_RECORD", "Record", "read_record", "start_record"]
@@ -37,7 +38,7 @@ class Record:
 
 
 NO_RECORD = Record(
-    0, None, None, "history not read", (),
+    0, None, None, Text(N_("history not read")), (),
     AdoptionSeries(Source.NONE, (), ()),
     DemandSeries(Source.NONE, {r: () for r in Resource}),
 )

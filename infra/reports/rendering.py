@@ -16,6 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from infra.errors import Problem
 from infra.reports.adoption import Reason, Share
 from infra.reports.build import Report
 from infra.reports.capacity import UNITS
@@ -24,7 +25,7 @@ from infra.reports.i18n import N_, Messages, messages
 from infra.reports.kinds import Format, Kind
 from infra.reports.labels import RESOURCE_LABELS, flow_summary
 
-__all__ = ["KIND_LABELS", "REASON_LABELS", "Format", "render", "to_data"]
+__all__ = ["KIND_LABELS", "REASON_LABELS", "Format", "prepare", "problem_text", "render", "to_data"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -70,6 +71,21 @@ def _environment(lang: str) -> Environment:
     )
     env.install_gettext_translations(messages(lang).translations, newstyle=True)  # type: ignore[attr-defined]
     return env
+
+
+def problem_text(problem: Problem, t: Messages) -> str:
+    """A data problem worded as `Problem.__str__` does, in the report's language.
+
+    The reports' own texts are translated; what the site model says (infra.validate, the schema)
+    stays English inside the translated wording.
+    """
+    file = t.text(problem.file)
+    where = f"{file}:{problem.line}" if problem.line else file
+    message = t.text(problem.message)
+    text = f"{where}: {problem.field}: {message}" if problem.field else f"{where}: {message}"
+    if not problem.hint:
+        return text
+    return t.gettext("%(problem)s (fix: %(hint)s)") % {"problem": text, "hint": t.text(problem.hint)}
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -242,6 +258,21 @@ def _charts(report: Report, t: Messages) -> Mapping[str, str]:
     return out
 
 
+def prepare(fmt: Format | str, lang: str) -> None:
+    """Do ahead what rendering `fmt` in `lang` first costs: importing matplotlib (HTML),
+    compiling the template and the catalogue, loading the language's number formats.
+
+    `write_report` runs it while the history is read in the worker.
+    """
+    fmt = Format(fmt)
+    if fmt == Format.JSON:
+        return
+    if fmt == Format.HTML:
+        from infra.reports import charts, diagram  # noqa: F401  (imported for later)
+    _environment(lang).get_template(f"report.{fmt.value}.j2")
+    messages(lang).num(1.5, 1)
+
+
 def render(report: Report, fmt: Format | str = Format.HTML, lang: str = "vi") -> str:
     """The report as text in `fmt` and `lang`."""
     fmt = Format(fmt)
@@ -262,5 +293,6 @@ def render(report: Report, fmt: Format | str = Format.HTML, lang: str = "vi") ->
         state_labels={k: t.gettext(v) for k, v in STATE_LABELS.items()},
         agencies={a.code: a for a in report.site.agencies},
         flow_summary=flow_summary,
+        problem_text=lambda problem: problem_text(problem, t),
         Kind=Kind,
     )

@@ -138,3 +138,28 @@ def test_invalid_application_in_a_commit_names_the_item(history_site: Path, styl
     assert problem.file.startswith("inventories/tn/applications.yml (commit ")
     assert (problem.field, problem.message) == (
         "applications.0.security_level", "Input should be less than or equal to 5")
+
+
+def test_history_problems_in_the_report_language(history_site: Path) -> None:
+    from infra.reports.rendering import render
+
+    report = build_report(history_site, Kind.ADOPTION, now=C3)  # read in the worker: the texts travel pickled
+    vi = render(report, "html", "vi")
+    assert "inventories/tn/applications.yml (lần thay đổi " in vi
+    assert ": lỗi cú pháp YAML: " in vi
+    assert "(cách khắc phục: lịch sử: số liệu của lần thay đổi này bỏ qua tệp này)" in vi
+    assert "YAML syntax error" not in vi and "(fix: " not in vi
+    en = render(report, "md", "en")
+    assert "(commit " in en and ": YAML syntax error: " in en
+    assert "(fix: history: the snapshot skips this file)" in en
+
+
+def test_history_note_in_the_report_language(tmp_path: Path) -> None:
+    import shutil
+
+    from infra.reports.rendering import render
+
+    site = tmp_path / "tn"
+    shutil.copytree(SAMPLE, site)
+    vi = render(build_report(site, Kind.ADOPTION), "html", "vi")
+    assert "(bộ dữ liệu trung tâm không nằm trong kho git: không có lịch sử)" in vi
