@@ -94,7 +94,17 @@ class ExternalNetworkArgs:
 
 
 class ExternalNetwork(pulumi.ComponentResource):
-    """A zone's provider network: external, NOT shared; tenants get RBAC access_as_external."""
+    """A zone's provider network: NOT shared, and attachable only by the tenants granted it.
+
+    Created with `external=False` on purpose. Neutron answers `router:external=True` at creation
+    (or on update) by adding an RBAC `access_as_external` entry with target `*`: every project
+    could then put a router gateway on the zone (HC-NET-01). Instead, the tenants program grants
+    each tenant its own `access_as_external` entry, and Neutron marks the network
+    `router:external` itself when the first such entry is created (and clears it when the last
+    one goes). `ignore_changes=["external"]` keeps Pulumi from fighting that flip: setting the
+    attribute back to False would make Neutron delete every tenant's grant (or refuse, once a
+    router has its gateway there).
+    """
 
     def __init__(self, name: str, args: ExternalNetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hatang:platform:ExternalNetwork", name, None, opts)
@@ -109,12 +119,12 @@ class ExternalNetwork(pulumi.ComponentResource):
             f"{name}-network",
             name=spec.name,
             description=f"Provider network of zone {spec.zone} ({spec.kind.value})",
-            external=True,
+            external=False,  # Neutron sets it with the first tenant's grant; see the docstring
             shared=False,
             admin_state_up=True,
             segments=[segment],
             tags=tags,
-            opts=_child(self, True),
+            opts=pulumi.ResourceOptions(parent=self, protect=True, ignore_changes=["external"]),
         )
         self.subnet_v4 = openstack.networking.Subnet(
             f"{name}-v4",

@@ -13,6 +13,7 @@ from infra.stacks._program import as_of, load_program_site, provider
 from infra.stacks.spec import (
     AGENCY_ROLES,
     BUILTIN_ROLES,
+    PLATFORM_SCOPE_TAG,
     SUBNET_POOL_NAMES,
     external_network_name,
     tenants_plan,
@@ -36,8 +37,14 @@ def main(*, lenient: bool = False) -> None:
         role: openstack.identity.get_role(name=role, opts=invoke).id for role in (*AGENCY_ROLES, *BUILTIN_ROLES)
     }
     zones = sorted({router.zone for spec in plan.tenants for router in spec.routers})
+    # Not `external=True`: a zone's network becomes router:external only when its first tenant
+    # grant is created (platform_components.ExternalNetwork), so that filter would miss it for
+    # the first tenant. The platform's tag narrows the name: an agency network that merely
+    # shares it (agencies name their networks) does not match or make the lookup ambiguous.
     external_ids = {
-        zone: openstack.networking.get_network(name=external_network_name(zone), external=True, opts=invoke).id
+        zone: openstack.networking.get_network(
+            name=external_network_name(zone), tags=[PLATFORM_SCOPE_TAG], opts=invoke
+        ).id
         for zone in zones
     }
     pool_ids = {

@@ -1,7 +1,7 @@
 """The all-in-one cloud from Debian packages answers like a real one (marker `aio`).
 
-The session fixture brings the AIO up with `infra.aio.up` (or reuses it when every unit is
-active and its clouds.yaml exists), then openstacksdk checks: a token is issued, the catalog has
+The session fixture brings the AIO up with `infra.aio.up` (a running one is converged, so the
+tests see what the current roles deploy), then openstacksdk checks: a token is issued, the catalog has
 public and internal endpoints of every service, all of them https through the TLS front with
 the services themselves on the loopback, an encrypted volume type exists, a network with an IPv4
 and an IPv6 subnet can be created, a server on nova's fake driver goes ACTIVE and is counted
@@ -35,24 +35,10 @@ pytestmark = pytest.mark.aio
 SERVICE_TYPES = ("compute", "identity", "image", "network", "placement", "volumev3")
 
 
-def _running(site_path: Path) -> Path | None:
-    """The clouds.yaml of an AIO whose every unit is active, else None."""
-    site = load_valid_site(site_path)
-    found = aio.status(site)
-    if found is None or found.state != "running" or found.clouds_yaml is None:
-        return None
-    if not found.services or any(s.state != "active" for s in found.services):
-        return None
-    return found.clouds_yaml
-
-
 @pytest.fixture(scope="session")
 def cloud() -> Iterator[openstack.connection.Connection]:
-    """An admin connection to the AIO, brought up first unless it already runs."""
-    clouds_yaml = _running(AIO)
-    if clouds_yaml is None:
-        report = aio.up(load_valid_site(AIO))
-        clouds_yaml = report.clouds_yaml
+    """An admin connection to the AIO, brought up (or converged, ~1 min) by the code under test."""
+    clouds_yaml = aio.up(load_valid_site(AIO)).clouds_yaml
     config = openstack.config.OpenStackConfig(
         config_files=[str(clouds_yaml)], load_envvars=False
     )

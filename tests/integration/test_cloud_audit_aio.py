@@ -25,7 +25,6 @@ from typing import Any
 
 import openstack.exceptions
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from infra.aio import CLOUD_NAME, AioPaths
@@ -39,7 +38,7 @@ from infra.site import Site, load_site
 from infra.stacks.mockrun import MockRun, run_programs
 from infra.tenants import retire_tenant
 from tests.conftest import AIO
-from tests.integration.replay import replay
+from tests.integration.replay import HANDLERS, Replay, replay
 
 pytestmark = pytest.mark.aio
 
@@ -89,30 +88,16 @@ def programs() -> MockRun:
 
 @dataclass(frozen=True)
 class Replayed(Aio):
-    wildcard_check: Any = None
-    """HC-NET-01's check right after the replay, before Neutron's wildcards are removed."""
-    wildcards: tuple[str, ...] = ()
-    """External networks Neutron had opened to every project ('*') when they were created."""
-
-
-def _remove_wildcard_external_access(conn: Any) -> tuple[str, ...]:
-    """Neutron opens a network created with router:external to every project (an automatic
-    access_as_external RBAC entry with target '*'); the operator's remediation is to delete it
-    (the tenants' own entries keep the network external for them)."""
-    removed = []
-    for rbac in list(conn.network.rbac_policies(action="access_as_external", object_type="network")):
-        if rbac.target_project_id == "*":
-            removed.append(conn.network.get_network(rbac.object_id).name)
-            conn.network.delete_rbac_policy(rbac)
-    return tuple(sorted(removed))
+    external_check: Any = None
+    """HC-NET-01's check right after the replay, nothing removed or changed."""
 
 
 @pytest.fixture(scope="module")
 def replayed(aio: Aio, programs: MockRun, site: Site) -> Replayed:
     """The platform and the AIO tenants, created on the AIO (idempotent)."""
     replay(programs, aio.conn)
-    before = run_checks(site, aio.conn, ["external_networks_as_allowed"])["external_networks_as_allowed"]
-    return Replayed(aio.clouds_yaml, aio.cloud, aio.conn, before, _remove_wildcard_external_access(aio.conn))
+    after = run_checks(site, aio.conn, ["external_networks_as_allowed"])["external_networks_as_allowed"]
+    return Replayed(aio.clouds_yaml, aio.cloud, aio.conn, after)
 
 
 def _project(conn: Any, code: str) -> Any:
@@ -130,24 +115,13 @@ def _assert(results: dict[str, Any], outcome: Outcome, *check_ids: str) -> None:
         assert got.outcome is outcome, f"{cid}: {got.outcome.value} ({got.message}) observed={got.observed}"
 
 
-AIO_GAPS = {
-    "HC-TLS-01": "the AIO's endpoints are plain http: no TLS front yet (roles/tls_front is empty)",
-    "HC-VOL-01": "no encrypted volume type: the platform does not create one yet",
-}
-"""Cloud controls the AIO does not meet yet; waived (with these reasons) for the baseline run."""
-
-
 def _audit_cli(aio: Aio, out: Path, *extra: str) -> tuple[int, str, float]:
-    waivers = out.parent / f"{out.name}-waivers.yml"
-    waivers.write_text(
-        yaml.safe_dump({"waivers": {cid: {"run": False, "justification": why} for cid, why in AIO_GAPS.items()}}),
-        encoding="utf-8",
-    )
+    """`hatang audit cloud` on the AIO, no control waived."""
     started = time.monotonic()
     result = CliRunner().invoke(
         app,
         ["audit", "cloud", "--cloud", aio.cloud, "--clouds-yaml", str(aio.clouds_yaml), "-i", str(AIO),
-         "--profile", PROFILE, "--out", str(out), "--waivers", str(waivers), *extra],
+         "--profile", PROFILE, "--out", str(out), *extra],
     )  # fmt: skip
     return result.exit_code, result.output, time.monotonic() - started
 
@@ -155,13 +129,19 @@ def _audit_cli(aio: Aio, out: Path, *extra: str) -> tuple[int, str, float]:
 # --------------------------------------------------------------------------- compliant
 
 
-def test_neutron_wildcard_on_external_networks_is_found(replayed: Replayed) -> None:
-    """Created with router:external, a provider network is attachable by every project; the
-    check names it, and passes once the wildcard is gone (the fixture removed it)."""
-    check = replayed.wildcard_check
-    stars = sorted(f["network"] for f in check.observed["findings"] if f["project"] == "*")
-    assert stars == list(replayed.wildcards)
-    assert check.outcome is (Outcome.FAIL if replayed.wildcards else Outcome.PASS)
+def test_replayed_platform_opens_external_networks_per_tenant_only(replayed: Replayed) -> None:
+    """The platform creates its provider networks not external (no Neutron '*' entry); the
+    tenants' grants make them external, for exactly the tenants whose request asks for them."""
+    conn = replayed.conn
+    check = replayed.external_check
+    assert check.outcome is Outcome.PASS, check.observed
+    wanted = {"ext-gov": [BIG], "ext-dmz": sorted([BIG, SMALL])}
+    assert {k: v for k, v in check.observed["attachable_by"].items() if k in wanted} == wanted
+    for name in wanted:
+        network = conn.network.find_network(name, ignore_missing=False)
+        assert network.is_router_external, f"{name}: Neutron did not mark it external with the grants"
+        grants = list(conn.network.rbac_policies(object_id=network.id, action="access_as_external"))
+        assert "*" not in {g.target_project_id for g in grants}, f"{name}: open to every project"
 
 
 def test_audit_passes_after_replay(replayed: Replayed, site: Site, tmp_path: Path) -> None:
@@ -170,9 +150,9 @@ def test_audit_passes_after_replay(replayed: Replayed, site: Site, tmp_path: Pat
     for name in ("evidence.json", "junit.xml", "report.vi.html", "report.en.html"):
         assert (tmp_path / "report" / name).is_file()
     print(f"audit cloud wall time: {seconds:.1f} s")
-    # exit 0 with only these waived: everything else passes; the waived checks themselves run cleanly
-    gaps = _check(site, replayed.conn, "api_endpoints_tls", "volume_encryption_available")
-    assert all(r.outcome in {Outcome.FAIL, Outcome.PASS} for r in gaps.values()), gaps
+    # TLS on every endpoint (the TLS front) and an encrypted volume type (roles/cinder) included
+    _assert(_check(site, replayed.conn, "api_endpoints_tls", "volume_encryption_available"), Outcome.PASS,
+            "api_endpoints_tls", "volume_encryption_available")
     # no throwaway account left behind
     assert not [u.name for u in replayed.conn.identity.users() if u.name.startswith("hatang-audit-")]
 
@@ -241,6 +221,100 @@ def test_external_network_attached_without_request_fails(replayed: Replayed, sit
     _assert(_check(site, conn, "external_networks_as_allowed"), Outcome.PASS, "external_networks_as_allowed")
 
 
+def test_external_network_open_to_every_project_fails(replayed: Replayed, site: Site) -> None:
+    """The entry Neutron adds to a network created with router:external (target '*'), created
+    here deliberately as the violation: ext-gov would be attachable by every project."""
+    conn = replayed.conn
+    gov = conn.network.find_network("ext-gov", ignore_missing=False)
+    with _cleanup() as undo:
+        rbac = conn.network.create_rbac_policy(
+            object_type="network", object_id=gov.id, action="access_as_external", target_project_id="*"
+        )
+        undo.append(lambda: conn.network.delete_rbac_policy(rbac))
+        results = _check(site, conn, "external_networks_as_allowed")
+        _assert(results, Outcome.FAIL, "external_networks_as_allowed")
+        assert {"network": "ext-gov", "project": "*", "via": "rbac access_as_external",
+                "problem": "every project ('*')"} in results["external_networks_as_allowed"].observed["findings"]
+    _assert(_check(site, conn, "external_networks_as_allowed"), Outcome.PASS, "external_networks_as_allowed")
+
+
+PROBE = "hatang-audit-ext-probe"
+
+
+def _probe_network(replayed: Replayed, programs: MockRun, physnet: str) -> Any:
+    """A network created by the replay handler with ext-gov's own arguments (so: not external),
+    renamed and on a physnet of its own (Neutron allows one flat network per physnet)."""
+    platform = programs.find("openstack:networking/network:Network", name="ext-gov")
+    assert platform is not None and platform.inputs["external"] is False, platform
+    segment = {**platform.inputs["segments"][0], "physicalNetwork": physnet}
+    inputs = {**platform.inputs, "name": PROBE, "segments": [segment], "tags": []}
+    state = Replay(replayed.conn)
+    return replayed.conn.network.get_network(HANDLERS["openstack:networking/network:Network"](state, inputs))
+
+
+def test_neutron_opens_a_network_created_external_to_every_project(replayed: Replayed) -> None:
+    """Why the platform does not create its networks with router:external=True."""
+    conn = replayed.conn
+    with _cleanup() as undo:
+        network = conn.network.create_network(
+            name=PROBE, is_router_external=True, provider_network_type="flat",
+            provider_physical_network="physnet-hatang-probe-star",
+        )  # fmt: skip
+        undo.append(lambda: conn.network.delete_network(network))
+        grants = list(conn.network.rbac_policies(object_id=network.id, action="access_as_external"))
+        assert [g.target_project_id for g in grants] == ["*"]
+
+
+def test_neutron_grant_makes_a_network_external_for_that_project_only(replayed: Replayed, programs: MockRun) -> None:
+    """Created as the platform creates ext-gov, a network is not external and grants nothing;
+    an access_as_external entry for one project makes Neutron mark it external, that project
+    can use it as its router gateway and a project without an entry cannot; deleting the last
+    entry makes it internal again."""
+    conn = replayed.conn
+    prober = Prober.from_connection(conn)
+    password = strong_password()
+    domain = conn.identity.get_user(conn.current_user_id).domain_id
+    with _cleanup() as undo, prober.throwaway_user("ext", password=password) as user:
+        network = _probe_network(replayed, programs, "physnet-hatang-probe")
+        undo.append(lambda: conn.network.delete_network(network))
+        assert network.is_router_external is False
+        assert not list(conn.network.rbac_policies(object_id=network.id))
+        conn.network.create_subnet(
+            network_id=network.id, name=f"{PROBE}-v4", ip_version=4, cidr="192.0.2.0/24", gateway_ip="192.0.2.1",
+            is_dhcp_enabled=False,
+        )  # fmt: skip
+        projects = {}
+        for role in ("granted", "other"):
+            project = conn.identity.create_project(name=f"{PROBE}-{role}-{user.id[:8]}", domain_id=domain)
+            undo.append(lambda p=project: conn.identity.delete_project(p))
+            undo.append(lambda p=project: [conn.network.delete_security_group(g)
+                                           for g in conn.network.security_groups(project_id=p.id)])  # fmt: skip
+            prober.grant(user, project.id)
+            projects[role] = project
+        rbac = conn.network.create_rbac_policy(
+            object_type="network", object_id=network.id, action="access_as_external",
+            target_project_id=projects["granted"].id,
+        )  # fmt: skip
+        undo.append(lambda: conn.network.delete_rbac_policy(rbac))
+        assert conn.network.get_network(network.id).is_router_external is True
+        grants = list(conn.network.rbac_policies(object_id=network.id, action="access_as_external"))
+        assert [g.target_project_id for g in grants] == [projects["granted"].id]
+
+        other = prober.connect_as(user, password, projects["other"].id)
+        granted = prober.connect_as(user, password, projects["granted"].id)
+        undo.extend([other.close, granted.close])
+        assert other.network.find_network(network.id) is None
+        gateway = {"network_id": network.id}
+        with pytest.raises(openstack.exceptions.NotFoundException, match=network.id):
+            other.network.create_router(name=f"{PROBE}-other", external_gateway_info=gateway)
+        router = granted.network.create_router(name=f"{PROBE}-granted", external_gateway_info=gateway)
+        undo.append(lambda: conn.network.delete_router(router))
+        assert router.external_gateway_info["network_id"] == network.id
+        conn.network.delete_router(router)
+        conn.network.delete_rbac_policy(rbac)
+        assert conn.network.get_network(network.id).is_router_external is False
+
+
 def test_removed_ipv6_subnet_fails(replayed: Replayed, site: Site, programs: MockRun) -> None:
     conn = replayed.conn
     project = _project(conn, SMALL)
@@ -248,7 +322,7 @@ def test_removed_ipv6_subnet_fails(replayed: Replayed, site: Site, programs: Moc
     v6 = next(s for s in conn.network.subnets(network_id=network.id) if s.ip_version == 6)
     router = next(iter(conn.network.routers(project_id=project.id, name=f"{SMALL}-dmz")))
     try:
-        conn.network.remove_interface_from_router(router, subnet_id=v6.id)
+        conn.network.remove_interface_from_router(router, v6.id)
         conn.network.delete_subnet(v6)
         results = _check(site, conn, "tenant_networks_dual_stack", "cloud_matches_site_model")
         _assert(results, Outcome.FAIL, "tenant_networks_dual_stack", "cloud_matches_site_model")
@@ -355,6 +429,21 @@ def test_plain_http_endpoint_fails(replayed: Replayed, site: Site) -> None:
         assert {"endpoint": "hatang-audit-probe public http://127.0.0.1:1/", "problem": "not https"} in results[
             "api_endpoints_tls"
         ].observed["findings"]
+    _assert(_check(site, conn, "api_endpoints_tls"), Outcome.PASS, "api_endpoints_tls")
+
+
+def test_no_encrypted_volume_type_fails(replayed: Replayed, site: Site) -> None:
+    """Take the encryption off roles/cinder's `encrypted` type: HC-VOL-01 fails; put it back."""
+    conn = replayed.conn
+    vtype = conn.block_storage.find_type("encrypted", ignore_missing=False)
+    encryption = conn.block_storage.get_type_encryption(vtype)
+    spec = {k: getattr(encryption, k) for k in ("provider", "cipher", "key_size", "control_location")}
+    conn.block_storage.delete_type_encryption(encryption, vtype)
+    try:
+        _assert(_check(site, conn, "volume_encryption_available"), Outcome.FAIL, "volume_encryption_available")
+    finally:
+        conn.block_storage.create_type_encryption(vtype, **spec)
+    _assert(_check(site, conn, "volume_encryption_available"), Outcome.PASS, "volume_encryption_available")
 
 
 class _ExemptProber(Prober):
@@ -390,8 +479,9 @@ def test_tenant_member_cannot_see_another_tenant(replayed: Replayed, site: Site)
     results = _check(site, conn, "tenant_isolation_enforced")
     _assert(results, Outcome.PASS, "tenant_isolation_enforced")
     seen = results["tenant_isolation_enforced"].observed["tenants"]
-    assert seen[SMALL]["foreign_reads"][f"network app of {BIG}"] == "not found"
-    assert seen[BIG]["foreign_reads"][f"network app of {SMALL}"] == "not found"
+    for tenant, other in ((SMALL, BIG), (BIG, SMALL)):  # the probe reads one network of each other tenant
+        reads = {k: v for k, v in seen[tenant]["foreign_reads"].items() if k.startswith("network ")}
+        assert [v for k, v in reads.items() if k.endswith(f" of {other}")] == ["not found"], reads
     assert not any(f"({BIG})" in n for n in seen[SMALL]["visible_networks"])
 
 

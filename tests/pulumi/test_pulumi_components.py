@@ -128,13 +128,24 @@ def test_agency_tenant_secondary_access_uses_a_port_and_a_route() -> None:
     assert route is not None and route.inputs["destinationCidr"] == "203.0.113.0/24"
 
 
-def test_external_network_is_external_not_shared_with_both_families() -> None:
+def test_external_network_created_not_external_not_shared_with_both_families() -> None:
+    """Created with router:external False (Neutron would open it to every project, '*'); the
+    tenants' RBAC grants make it external, and Pulumi must not undo that (ignore_changes)."""
     spec = next(e for e in platform_spec(load_site(SAMPLE)).externals if e.zone == "gov")
-    run = run_under_mocks(lambda: ExternalNetwork("ext-gov", ExternalNetworkArgs("thainguyen", spec)),
-                          project="test", stack="thainguyen")
+    ignored: dict[str, list[str] | None] = {}
+
+    def program() -> None:
+        def spy(args: pulumi.ResourceTransformationArgs) -> None:
+            ignored[args.name] = args.opts.ignore_changes
+
+        pulumi.runtime.register_stack_transformation(spy)
+        ExternalNetwork("ext-gov", ExternalNetworkArgs("thainguyen", spec))
+
+    run = run_under_mocks(program, project="test", stack="thainguyen")
     network = run.find("openstack:networking/network:Network")
     assert network is not None
-    assert (network.inputs["external"], network.inputs["shared"], network.protect) == (True, False, True)
+    assert (network.inputs["external"], network.inputs["shared"], network.protect) == (False, False, True), network.urn
+    assert ignored[network.name] == ["external"], network.urn
     segment = {"networkType": "vlan", "physicalNetwork": "physnet-gov", "segmentationId": 200}
     assert network.inputs["segments"] == [segment]
     subnets = [r for r in run.custom() if r.type.endswith("Subnet")]

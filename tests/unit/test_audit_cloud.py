@@ -304,6 +304,18 @@ def test_provider_network_on_the_wrong_physnet_fails(expected: Expected, good: S
     assert findings[0]["differences"] == {"physnet": {"expected": "physnet-gov", "observed": "physnet-x"}}
 
 
+def test_zone_network_is_external_exactly_when_a_tenant_is_granted_it(expected: Expected, good: Snapshot) -> None:
+    """Created not external, a zone's network turns external with its first tenant grant."""
+    nobody = replace(expected, tenants={})
+    findings = _fails("provider_networks_match_zones", nobody, good)
+    assert {f["network"]: f["differences"] for f in findings} == {
+        name: {"external": {"expected": False, "observed": True}} for name in expected.externals
+    }
+    not_external = tuple(replace(n, external=False) if n.name in expected.externals else n for n in good.networks)
+    result = PURE_CHECKS["provider_networks_match_zones"](nobody, replace(good, networks=not_external))
+    assert result.outcome is Outcome.PASS, result.observed
+
+
 def test_shared_network_or_rbac_share_fails(expected: Expected, good: Snapshot) -> None:
     networks = tuple(replace(n, shared=True) if n.id == "n-so-yte-app" else n for n in good.networks)
     assert _fails("network_sharing_approved", expected, replace(good, networks=networks))

@@ -254,7 +254,13 @@ def tenant_networks_dual_stack(expected: Expected, snapshot: Snapshot) -> CheckR
 
 
 def provider_networks_match_zones(expected: Expected, snapshot: Snapshot) -> CheckResult:
-    """HC-NET-03: provider (flat/VLAN) and external networks are exactly the zones' networks."""
+    """HC-NET-03: provider (flat/VLAN) and external networks are exactly the zones' networks.
+
+    A zone's network is created not external; Neutron makes it external with the first tenant's
+    grant (infra/stacks/platform_components.ExternalNetwork): external exactly when a tenant of
+    the model is granted it.
+    """
+    granted = {name for code in expected.tenants for name in expected.allowed_externals(code)}
     observed: dict[str, dict[str, Any]] = {}
     for n in snapshot.networks:
         if n.external or n.provider_type in {"flat", "vlan"}:
@@ -270,7 +276,7 @@ def provider_networks_match_zones(expected: Expected, snapshot: Snapshot) -> Che
             "network_type": ext.network_type,
             "physnet": ext.physnet,
             "segmentation_id": ext.segmentation_id,
-            "external": True,
+            "external": name in granted,
             "cidrs": sorted([str(ext.ipv4), str(ext.ipv6)]),
         }
         for name, ext in expected.externals.items()
