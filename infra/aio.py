@@ -258,7 +258,7 @@ OPERATOR = "hatang"
 """The account Ansible logs in as: hardening refuses root logins over SSH (HT-SSH-01)."""
 
 
-def _authorize_key(container: str, paths: AioPaths) -> None:
+def _provision_operator(container: str, paths: AioPaths) -> None:
     """Create the operator account with the local key and password-less sudo, as a real site's
     provisioning (cloud-init, the installer) would; Ansible then connects over SSH, ~4x faster
     than the podman connection."""
@@ -373,7 +373,7 @@ def up(
     progress("starting the container")
     planned = testhosts.up(site, recipe=recipe)
     container = planned.hosts[0].container
-    _authorize_key(container, paths)
+    _provision_operator(container, paths)
     host_done = time.monotonic()
     tasks, changed = _run_playbook(site, paths, progress)
     end = time.monotonic()

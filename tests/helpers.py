@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,18 @@ def edit_yaml(root: Path, name: str, change: Callable[[Any], None]) -> None:
     document = _yaml.load(path)
     change(document)
     path.write_text(_yaml.dump_text(document), encoding="utf-8")
+
+
+def renamed_site(source: Path, parent: Path, name: str) -> Path:
+    """A copy of the site at `source` under `parent/name`, renamed `name` (its own containers)."""
+    root = parent / name
+    shutil.copytree(source, root)
+
+    def rename(doc: Any) -> None:
+        doc["name"] = name
+
+    edit_yaml(root, "site.yml", rename)
+    return root
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

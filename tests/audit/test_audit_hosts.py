@@ -10,12 +10,10 @@ passed. The full proof (pass after the playbook, break each control) comes with 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -25,7 +23,7 @@ from infra.audit import AuditResult, Connection, Outcome, Target, UnknownControl
 from infra.cli import app
 from infra.site import Site, load_site
 from tests.conftest import AIO
-from tests.helpers import edit_yaml
+from tests.helpers import renamed_site
 
 pytestmark = pytest.mark.hosts
 
@@ -43,14 +41,7 @@ UNMET_ON_BARE_DEBIAN = {
 
 @pytest.fixture(scope="module")
 def bare_site(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    root = tmp_path_factory.mktemp("site") / SITE
-    shutil.copytree(AIO, root)
-
-    def rename(doc: Any) -> None:
-        doc["name"] = SITE
-
-    edit_yaml(root, "site.yml", rename)
-    return load_site(root)
+    return load_site(renamed_site(AIO, tmp_path_factory.mktemp("site"), SITE))
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,9 @@ groups in the site model (ip_forward is expected on the router only).
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
 
 import pytest
 
@@ -19,7 +17,7 @@ from infra import testhosts
 from infra.audit import AuditResult, Connection, Outcome, run_audit, select_hosts, targets
 from infra.site import Site, load_site
 from tests.conftest import SAMPLE
-from tests.helpers import edit_yaml
+from tests.helpers import renamed_site
 
 pytestmark = pytest.mark.hosts
 
@@ -28,14 +26,7 @@ SITE = "auditpar"
 
 @pytest.fixture(scope="module")
 def par_site(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    root = tmp_path_factory.mktemp("site") / SITE
-    shutil.copytree(SAMPLE, root)
-
-    def rename(doc: Any) -> None:
-        doc["name"] = SITE
-
-    edit_yaml(root, "site.yml", rename)
-    return load_site(root)
+    return load_site(renamed_site(SAMPLE, tmp_path_factory.mktemp("site"), SITE))
 
 
 def _pick(site: Site) -> list[str]:
