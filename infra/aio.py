@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import ansible_mitogen
+import jinja2
 from ruamel.yaml import YAML
 
 from infra import testhosts
@@ -167,10 +168,14 @@ class AioStatus:
 def aio_packages(roles_dir: Path = REPO / "roles") -> tuple[str, ...]:
     """Every `<role>_packages` default of the control-plane roles, sorted and unique.
 
+    A name may refer to the role's other defaults (`python3-{{ neutron_db_driver }}`): it is
+    rendered with them, as Ansible would.
+
     Raises:
-        AioError: a role's defaults file cannot be read.
+        AioError: a role's defaults file cannot be read, or a package name cannot be rendered.
     """
     yaml = YAML(typ="safe")
+    names = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
     found: set[str] = set()
     for role in ROLES:
         path = roles_dir / role / "defaults" / "main.yml"
@@ -180,7 +185,11 @@ def aio_packages(roles_dir: Path = REPO / "roles") -> tuple[str, ...]:
             defaults = yaml.load(path.read_text(encoding="utf-8")) or {}
         except Exception as exc:  # ruamel raises several unrelated types
             raise AioError(f"{path}: cannot read the role defaults: {exc}") from exc
-        found.update(str(p) for p in defaults.get(f"{role}_packages") or [])
+        for package in defaults.get(f"{role}_packages") or []:
+            try:
+                found.add(names.from_string(str(package)).render(defaults))
+            except jinja2.TemplateError as exc:
+                raise AioError(f"{path}: {role}_packages: cannot render {package!r}: {exc}") from exc
     return tuple(sorted(found))
 
 

@@ -19,6 +19,21 @@ def test_aio_packages_are_read_from_the_role_defaults() -> None:
     assert list(packages) == sorted(set(packages))
 
 
+def test_aio_packages_render_names_from_the_role_defaults() -> None:
+    packages = aio.aio_packages()
+    assert "python3-mysqldb" in packages, "neutron_db_driver and keystone_db_driver default to mysqldb"
+    assert not [p for p in packages if "{" in p], "every package name is rendered"
+
+
+def test_aio_packages_undefined_variable_names_the_role(tmp_path: Path) -> None:
+    (tmp_path / "neutron" / "defaults").mkdir(parents=True)
+    (tmp_path / "neutron" / "defaults" / "main.yml").write_text(
+        "neutron_packages: [\"python3-{{ neutron_db_drivr }}\"]\n", encoding="utf-8"
+    )
+    with pytest.raises(aio.AioError, match=r"main\.yml: neutron_packages: cannot render .*neutron_db_drivr"):
+        aio.aio_packages(tmp_path)
+
+
 def test_aio_packages_unreadable_defaults_name_the_file(tmp_path: Path) -> None:
     (tmp_path / "keystone" / "defaults").mkdir(parents=True)
     bad = tmp_path / "keystone" / "defaults" / "main.yml"
