@@ -14,7 +14,7 @@ Measured: wall time of one tenant alone, then of N tenants (default 50) replayed
 time (one connection per worker), with each tenant's time (first, median, max); the time per
 resource type shows where it goes. Targets: <= 10 s per tenant, 50 tenants <= 2 min. On the AIO's
 two cores, 3-4 tenants at a time is quickest (two Neutron workers, Keystone and MariaDB share the
-cores; 8 at a time only adds contention: 50 tenants in 95-100 s with 3-4, 111 s with 8).
+cores; 8 at a time only adds contention: 50 tenants in 95-108 s with 3-4, 99-111 s with 8).
 Everything the benchmark creates is deleted again, also when it fails, so the AIO is left as it
 was: the tenants' projects, networks, routers, grants, groups and quotas, and the platform too
 if it was not there before (it is there after the AIO integration tests ran).

@@ -76,8 +76,12 @@ SERVICES: tuple[tuple[str, str], ...] = (
     ("neutron-api", "network API"),
     ("cinder-api", "block storage API"),
     ("cinder-scheduler", "block storage scheduler"),
+    ("cinder-volume", "block storage volumes (fake driver)"),
 )
 """systemd units of the AIO and what each is."""
+
+_FAKE_DRIVER_UNITS = ("nova-compute", "cinder-volume")
+"""Units the roles write themselves for the fake drivers (no package ships them in the image)."""
 
 _UNUSED_UNITS = (
     "nova-api-metadata.service", "open-iscsi.service", "iscsid.socket",
@@ -202,7 +206,7 @@ def image_recipe(roles_dir: Path = REPO / "roles") -> testhosts.ImageRecipe:
     base = testhosts.DEFAULT_RECIPE
     packages = tuple(dict.fromkeys(base.packages + aio_packages(roles_dir)))
     units = " ".join(
-        [f"{unit}.service" for unit, _ in SERVICES if unit != "nova-compute"] + list(_UNUSED_UNITS)
+        [f"{unit}.service" for unit, _ in SERVICES if unit not in _FAKE_DRIVER_UNITS] + list(_UNUSED_UNITS)
     )
     disable = (
         f"\nfor unit in {units}; do\n"
@@ -243,6 +247,7 @@ def extra_vars(site: Site, paths: AioPaths) -> dict[str, Any]:
         "hatang_cloud_name": CLOUD_NAME,
         "hatang_local_cacert": str(paths.cacert.resolve()),
         "hatang_nova_compute_driver": "fake.FakeDriver",
+        "hatang_cinder_volume_driver": "cinder.tests.fake_driver.FakeLoggingVolumeDriver",
     }
 
 
@@ -497,7 +502,7 @@ def status(site: Site, state_base: Path | None = None) -> AioStatus | None:
     what = dict(SERVICES)
     services = []
     for unit, state in _units(host.container):
-        if state == "inactive" and unit in ("haproxy", "nova-compute"):
+        if state == "inactive" and unit in ("haproxy", *_FAKE_DRIVER_UNITS):
             continue  # optional units that this deployment does not use
         listens = tuple(sorted(sockets.get(unit, [])))
         services.append(ServiceStatus(unit, what.get(unit, ""), state, listens))

@@ -3,7 +3,8 @@
 After the platform and the AIO site's tenants are replayed onto the AIO (tests/integration/replay.py),
 the audit passes; then each automated cloud check is shown to FAIL on a cloud that violates it,
 and every violation is removed again (each test proves the check passes once it is cleaned up).
-Also proven on the cloud itself: a tenant member cannot see another tenant, a quota is enforced,
+Also proven on the cloud itself: a tenant member cannot see another tenant, quotas are enforced
+(networks; volumes, which become available on the AIO's fake volume backend),
 and retiring a tenant in the site model disables its project.
 
 Requires the AIO (`hatang aio up`; scripts/test brings it up first). Without it these tests FAIL.
@@ -506,6 +507,38 @@ def test_network_quota_is_enforced(replayed: Replayed, site: Site) -> None:
         finally:
             for network in created:
                 conn.network.delete_network(network, ignore_missing=True)
+            tenant_conn.close()
+
+
+def test_volume_quota_is_enforced(replayed: Replayed, site: Site) -> None:
+    """The tenant's volumes become available on the AIO's backend (Cinder's fake driver), count
+    against its quota, and one volume past the quota is refused by Cinder."""
+    conn = replayed.conn
+    project = _project(conn, SMALL)
+    tenant = site.tenant(SMALL)
+    assert tenant is not None
+    limit = resolve_profile(tenant.quota_profile, site.profiles).volume.volumes
+    prober = Prober.from_connection(conn)
+    password = strong_password()
+    created: list[Any] = []
+    with prober.throwaway_user("volume-quota", password=password) as user:
+        prober.grant(user, project.id)
+        tenant_conn = prober.connect_as(user, password, project.id)
+        try:
+            have = len(list(tenant_conn.block_storage.volumes()))
+            for i in range(limit - have):
+                volume = tenant_conn.block_storage.create_volume(name=f"hatang-audit-quota-{i}", size=1)
+                created.append(volume)
+                tenant_conn.block_storage.wait_for_status(volume, "available", failures=["error"], wait=120)
+            usage = conn.block_storage.get_quota_set(project.id, usage=True).usage
+            assert usage["volumes"] == limit, f"volumes in use: {usage}"
+            with pytest.raises(openstack.exceptions.HttpException, match=r"(?i)quota|exceeded"):
+                created.append(tenant_conn.block_storage.create_volume(name="hatang-audit-quota-over", size=1))
+        finally:
+            for volume in created:
+                conn.block_storage.delete_volume(volume, ignore_missing=True, force=True)
+            for volume in created:
+                conn.block_storage.wait_for_delete(volume, wait=120)
             tenant_conn.close()
 
 
