@@ -30,6 +30,7 @@ import gc
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -382,6 +383,9 @@ def _run_batch(job: _Batches, index: int) -> _Outcome:
 
 
 def _batch_worker(job: _Batches, index: int, pipe: Connection) -> None:
+    # Ctrl-C reaches the whole process group: the parent stops the plan; a worker that took it
+    # too would only print its traceback over the parent's message.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.disable()  # the process exits when done: collecting its garbage would be wasted time
     try:
         outcome: _Outcome | None = _run_batch(job, index)

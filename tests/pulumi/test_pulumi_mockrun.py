@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from collections import Counter
+from typing import Any
 
 import pytest
 
 from infra.site import load_site
+from infra.stacks import mockrun
 from infra.stacks._program import ProgramConfigError, preloaded
 from infra.stacks.mockrun import MockRun, RegisteredResource, run_programs, run_under_mocks
 from infra.validate import validate_site
@@ -50,6 +54,25 @@ def test_batched_run_does_each_lookup_once(tn_run: MockRun) -> None:
 def test_batched_run_raises_the_error_of_a_failed_batch() -> None:
     with pytest.raises(ProgramConfigError, match="hatang:asOf 'yesterday' is not an ISO date-time"):
         run_programs(SAMPLE, programs=("tenants",), lenient=False, config={"hatang:asOf": "yesterday"}, batch=2)
+
+
+def test_batch_workers_leave_ctrl_c_to_the_parent(
+    tn_run: MockRun, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A SIGINT in a worker (Ctrl-C reaches the whole process group) neither kills the batch nor
+    prints a traceback: the parent alone decides to stop."""
+    run_batch = mockrun._run_batch
+    parent = os.getpid()
+
+    def interrupted(job: Any, index: int) -> Any:
+        if os.getpid() != parent:  # in a worker only: the test process must not be interrupted
+            os.kill(os.getpid(), signal.SIGINT)
+        return run_batch(job, index)
+
+    monkeypatch.setattr(mockrun, "_run_batch", interrupted)
+    batched = run_programs(SAMPLE, now=NOW, lenient=False, batch=3)
+    assert Counter(map(_as_text, batched.resources)) == Counter(map(_as_text, tn_run.resources))
+    assert "KeyboardInterrupt" not in capfd.readouterr().err
 
 
 def test_preloaded_site_is_ignored_for_another_inventory() -> None:
