@@ -56,8 +56,8 @@ CLOUD_NAME = "hatang-aio"
 """The cloud's name in the written clouds.yaml (`openstack --os-cloud hatang-aio ...`)."""
 
 ROLES = (
-    "mariadb", "rabbitmq", "memcached", "tls_front", "keystone", "placement", "glance", "nova",
-    "neutron", "cinder",
+    "mariadb", "rabbitmq", "memcached", "tls_front", "keystone", "barbican", "placement", "glance",
+    "nova", "neutron", "cinder",
 )
 """Control-plane roles, in deployment order (playbooks/control-plane.yml)."""
 
@@ -67,6 +67,7 @@ SERVICES: tuple[tuple[str, str], ...] = (
     ("memcached", "cache"),
     ("haproxy", "TLS front"),
     ("keystone", "identity API"),
+    ("barbican-api", "key manager API"),
     ("placement-api", "placement API"),
     ("glance-api", "image API"),
     ("nova-api", "compute API"),
@@ -426,7 +427,7 @@ def down(site: Site, state_base: Path | None = None, forget: bool = False) -> li
 _UNIT_ROLE = {
     "mariadb": "mariadb", "rabbitmq-server": "rabbitmq", "memcached": "memcached",
     "keystone": "keystone", "placement-api": "placement", "glance-api": "glance",
-    "nova-api": "nova", "neutron-api": "neutron", "cinder-api": "cinder",
+    "nova-api": "nova", "neutron-api": "neutron", "cinder-api": "cinder", "barbican-api": "barbican",
 }
 """Units whose listening port is the `<role>_port` default of a role."""
 

@@ -32,7 +32,7 @@ from tests.conftest import AIO
 
 pytestmark = pytest.mark.aio
 
-SERVICE_TYPES = ("compute", "identity", "image", "network", "placement", "volumev3")
+SERVICE_TYPES = ("compute", "identity", "image", "key-manager", "network", "placement", "volumev3")
 
 
 @pytest.fixture(scope="session")
@@ -183,7 +183,7 @@ def test_aio_offers_an_encrypted_volume_type(cloud: openstack.connection.Connect
     assert "encrypted" in types, f"volume types: {sorted(types)}"
     encryption = cloud.block_storage.get_type_encryption(types["encrypted"].id)
     assert (encryption.provider, encryption.cipher, encryption.key_size, encryption.control_location) == (
-        "luks", "aes-xts-plain64", 512, "front-end"
+        "luks", "aes-xts-plain64", 256, "front-end"
     )
 
 

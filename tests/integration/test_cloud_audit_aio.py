@@ -34,7 +34,7 @@ from infra.audit.cloud import CloudError, Prober, connect, run_checks
 from infra.audit.cloud._probes import keystone_security_compliance_set, strong_password
 from infra.catalogue import load_catalogue
 from infra.cli import app
-from infra.quotas import resolve_profile
+from infra.quotas import Quotas, resolve_profile
 from infra.site import Site, load_site
 from infra.stacks.mockrun import MockRun, run_programs
 from infra.tenants import retire_tenant
@@ -486,44 +486,46 @@ def test_tenant_member_cannot_see_another_tenant(replayed: Replayed, site: Site)
     assert not any(f"({BIG})" in n for n in seen[SMALL]["visible_networks"])
 
 
-def test_network_quota_is_enforced(replayed: Replayed, site: Site) -> None:
+@contextlib.contextmanager
+def _member_of(replayed: Replayed, site: Site, code: str, purpose: str) -> Iterator[tuple[Any, Quotas, Any]]:
+    """A throwaway member of tenant `code`: (its project, the tenant's quotas, a connection as it)."""
     conn = replayed.conn
-    project = _project(conn, SMALL)
-    tenant = site.tenant(SMALL)
+    project = _project(conn, code)
+    tenant = site.tenant(code)
     assert tenant is not None
-    limit = resolve_profile(tenant.quota_profile, site.profiles).network.network
+    quotas = resolve_profile(tenant.quota_profile, site.profiles)
     prober = Prober.from_connection(conn)
     password = strong_password()
-    created: list[Any] = []
-    with prober.throwaway_user("quota", password=password) as user:
+    with prober.throwaway_user(purpose, password=password) as user:
         prober.grant(user, project.id)
         tenant_conn = prober.connect_as(user, password, project.id)
         try:
+            yield project, quotas, tenant_conn
+        finally:
+            tenant_conn.close()
+
+
+def test_network_quota_is_enforced(replayed: Replayed, site: Site) -> None:
+    created: list[Any] = []
+    with _member_of(replayed, site, SMALL, "quota") as (project, quotas, tenant_conn):
+        try:
             have = len(list(tenant_conn.network.networks(project_id=project.id)))
-            for i in range(limit - have):
+            for i in range(quotas.network.network - have):
                 created.append(tenant_conn.network.create_network(name=f"hatang-audit-quota-{i}"))
             with pytest.raises(openstack.exceptions.ConflictException, match=r"(?i)quota"):
                 created.append(tenant_conn.network.create_network(name="hatang-audit-quota-over"))
         finally:
             for network in created:
-                conn.network.delete_network(network, ignore_missing=True)
-            tenant_conn.close()
+                replayed.conn.network.delete_network(network, ignore_missing=True)
 
 
 def test_volume_quota_is_enforced(replayed: Replayed, site: Site) -> None:
     """The tenant's volumes become available on the AIO's backend (Cinder's fake driver), count
     against its quota, and one volume past the quota is refused by Cinder."""
     conn = replayed.conn
-    project = _project(conn, SMALL)
-    tenant = site.tenant(SMALL)
-    assert tenant is not None
-    limit = resolve_profile(tenant.quota_profile, site.profiles).volume.volumes
-    prober = Prober.from_connection(conn)
-    password = strong_password()
     created: list[Any] = []
-    with prober.throwaway_user("volume-quota", password=password) as user:
-        prober.grant(user, project.id)
-        tenant_conn = prober.connect_as(user, password, project.id)
+    with _member_of(replayed, site, SMALL, "volume-quota") as (project, quotas, tenant_conn):
+        limit = quotas.volume.volumes
         try:
             have = len(list(tenant_conn.block_storage.volumes()))
             for i in range(limit - have):
@@ -539,7 +541,25 @@ def test_volume_quota_is_enforced(replayed: Replayed, site: Site) -> None:
                 conn.block_storage.delete_volume(volume, ignore_missing=True, force=True)
             for volume in created:
                 conn.block_storage.wait_for_delete(volume, wait=120)
-            tenant_conn.close()
+
+
+def test_encrypted_volume_keeps_its_key_in_barbican(replayed: Replayed, site: Site) -> None:
+    """Volume encryption is usable, not only offered: a tenant member's volume of the `encrypted`
+    type becomes available, and its key is a secret of the tenant's project in Barbican."""
+    conn = replayed.conn
+    with _member_of(replayed, site, SMALL, "encrypted-volume") as (_, _quotas, tenant_conn):
+        before = {s.id for s in tenant_conn.key_manager.secrets()}
+        volume = tenant_conn.block_storage.create_volume(name="hatang-audit-encrypted", size=1, volume_type="encrypted")
+        try:
+            volume = tenant_conn.block_storage.wait_for_status(volume, "available", failures=["error"], wait=120)
+            assert volume.is_encrypted, volume
+            secrets = {s.id: s for s in tenant_conn.key_manager.secrets()}
+            new = sorted(set(secrets) - before)
+            assert len(new) == 1, f"secrets added to the project: {new}"
+            assert secrets[new[0]].secret_type == "symmetric", secrets[new[0]]
+        finally:
+            conn.block_storage.delete_volume(volume, ignore_missing=True, force=True)
+            conn.block_storage.wait_for_delete(volume, wait=120)
 
 
 def test_retiring_a_tenant_disables_its_project(replayed: Replayed, tmp_path: Path, programs: MockRun) -> None:
