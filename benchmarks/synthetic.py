@@ -17,6 +17,9 @@ from typing import Any
 
 import yaml
 
+from infra.ledger import flatten, render
+from infra.schema import LedgerEntry, TenantAllocation
+
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "inventories" / "thainguyen"
 KINDS = ("department", "commune", "public_service_unit", "shared_platform")
@@ -50,7 +53,7 @@ def generate(count: int, target: Path) -> Path:
 
     pool4 = ipaddress.IPv4Network("10.64.0.0/10").subnets(new_prefix=24)
     pool6 = ipaddress.IPv6Network("fdb4:7e10:8000::/48").subnets(new_prefix=64)
-    agencies, applications = [], []
+    agencies, applications, ledger = [], [], []
     for index in range(count):
         code = f"agency-{index:05d}"
         kind = KINDS[index % len(KINDS)]
@@ -90,8 +93,14 @@ def generate(count: int, target: Path) -> Path:
             "allocation": {"ipv4": str(prefix), "networks": networks},
         }
         _dump(target / "tenants" / f"{code}.yml", tenant)
+        allocation = TenantAllocation.model_validate(tenant["allocation"])
+        ledger += [
+            LedgerEntry(prefix=p, tenant=code, network=n, at="2026-02-05T09:00:00+07:00", by="b@example.org")
+            for p, n in flatten(allocation)
+        ]
     _dump(target / "agencies.yml", {"agencies": agencies})
     _dump(target / "applications.yml", {"applications": applications})
+    (target / "ledger.yml").write_text(render(ledger), encoding="utf-8")
     return target
 
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml as pyyaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-__all__ = ["YamlSyntaxError", "dump_text", "line_of", "load", "load_fast", "plain", "round_trip", "write_atomic"]
+__all__ = ["YamlSyntaxError", "dump_text", "line_of", "load", "plain", "round_trip", "write_atomic"]
 
 
 class YamlSyntaxError(Exception):
@@ -29,20 +29,6 @@ def round_trip() -> YAML:
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096
     return yaml
-
-
-def load_fast(path: Path) -> Any:
-    """Parse one YAML file with libyaml: ten times faster than the round-trip parser, no line info."""
-    try:
-        with path.open(encoding="utf-8") as stream:
-            return pyyaml.load(stream, Loader=pyyaml.CSafeLoader)
-    except pyyaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        raise YamlSyntaxError(str(exc.problem or exc), mark.line + 1 if mark is not None else None) from exc
-    except pyyaml.YAMLError as exc:
-        raise YamlSyntaxError(str(exc), None) from exc
-    except UnicodeDecodeError as exc:
-        raise YamlSyntaxError(f"not UTF-8 text: {exc.reason}", None) from exc
 
 
 def load(path: Path) -> Any:
@@ -92,12 +78,25 @@ def dump_text(document: Any) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file and rename, so a reader never sees half a file."""
+    """Write through a temporary file and rename, so a reader never sees half a file.
+
+    The file keeps its mode (a new one gets the umask's), and the data is on disk before the
+    rename, so a crash leaves either the old file or the new one.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = stat.S_IMODE(path.stat(follow_symlinks=False).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
             stream.write(text)
+            stream.flush()
+            os.fchmod(stream.fileno(), mode)
+            os.fsync(stream.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from infra import __version__
-from infra.commands import aio, audit, tenant, testhosts
+from infra.commands import aio, audit, ledger, tenant, testhosts
 from infra.commands._common import DEFAULT_INVENTORY, EXIT_ERROR, EXIT_FINDINGS, Inventory, err, out, user_errors
 from infra.commands.report import app as report_app
 from infra.errors import InventoryError
@@ -23,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(tenant.app, name="tenant")
+app.add_typer(ledger.app, name="ledger")
 app.add_typer(testhosts.app, name="testhosts")
 app.add_typer(audit.app, name="audit")
 app.add_typer(report_app, name="report")
@@ -93,6 +94,7 @@ def _plan_resources(inventory: Path, format: Format, against: Path | None) -> in
 
     with user_errors():
         previous = offline_plan.load_previous(against) if against is not None else None
+        load_valid_site(inventory)  # a site with problems is bad input (exit 2), not a finding
         result = offline_plan.build_resource_plan(inventory)
     data = offline_plan.plan_json(result)
     if format == Format.JSON:

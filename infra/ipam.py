@@ -1,7 +1,8 @@
 """Deterministic address allocation from the tenant pools.
 
-First fit, lowest address first, against every allocation any tenant file holds — retired
-tenants included, so a prefix once given out is never handed to another agency.
+First fit, lowest address first, against every prefix the ledger records and every allocation
+any tenant file holds — retired tenants included, so a prefix once given out is never handed to
+another agency, even when its file is emptied or deleted.
 """
 
 from __future__ import annotations
@@ -24,9 +25,14 @@ class PoolExhaustedError(RequestError):
 
 
 def used_networks(site: Site) -> tuple[list[ipaddress.IPv4Network], list[ipaddress.IPv6Network]]:
-    """Every tenant and network prefix ever allocated in the site (all states)."""
+    """Every tenant and network prefix ever allocated in the site (all states, ledger included)."""
     v4: list[ipaddress.IPv4Network] = []
     v6: list[ipaddress.IPv6Network] = []
+    for entry in site.ledger or ():
+        if isinstance(entry.prefix, ipaddress.IPv4Network):
+            v4.append(entry.prefix)
+        else:
+            v6.append(entry.prefix)
     for tenant in site.tenants:
         if tenant.allocation is None:
             continue
@@ -59,6 +65,12 @@ def first_free(pool: N, prefix: int, used: Iterable[N]) -> N:
     return type(pool)((candidate, prefix))
 
 
+def _recorded(site: Site, code: str) -> dict[tuple[str | None, int], ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The ledger's prefixes for one tenant by (network, IP version): an approval interrupted
+    after the ledger was written gets the same prefixes when it runs again."""
+    return {(e.network, e.prefix.version): e.prefix for e in site.ledger or () if e.tenant == code}
+
+
 def allocate(site: Site, tenant: TenantRequest) -> TenantAllocation:
     """The tenant's allocation: existing prefixes kept, missing networks added.
 
@@ -67,11 +79,19 @@ def allocate(site: Site, tenant: TenantRequest) -> TenantAllocation:
     pools = site.pools
     used4, used6 = used_networks(site)
     current = tenant.allocation
-    tenant_v4 = current.ipv4 if current else first_free(pools.ipv4, pools.tenant_prefix_v4, used4)
+    recorded = _recorded(site, tenant.code)
+    tenant_v4 = current.ipv4 if current else recorded.get((None, 4))
+    if not isinstance(tenant_v4, ipaddress.IPv4Network):
+        tenant_v4 = first_free(pools.ipv4, pools.tenant_prefix_v4, used4)
     networks = dict(current.networks) if current else {}
     inside = [n.ipv4 for n in networks.values()]
     for network in tenant.networks:
         if network.name in networks:
+            continue
+        old4, old6 = recorded.get((network.name, 4)), recorded.get((network.name, 6))
+        if isinstance(old4, ipaddress.IPv4Network) and isinstance(old6, ipaddress.IPv6Network):
+            networks[network.name] = NetworkAllocation(ipv4=old4, ipv6=old6)  # recorded, not yet in the file
+            inside.append(old4)
             continue
         try:
             v4 = first_free(tenant_v4, pools.network_prefix_v4, inside)

@@ -8,11 +8,12 @@ application, ...) are checked later by `infra.validate`, which sees the whole si
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema
 
 __all__ = [
     "SLUG_PATTERN",
@@ -25,6 +26,7 @@ __all__ = [
     "HostGroup",
     "HostSpec",
     "Hosting",
+    "LedgerEntry",
     "NetworkAccess",
     "Overcommit",
     "Pools",
@@ -149,6 +151,24 @@ ENDPOINT_TENANTS = "tenants"
 """Flow endpoint meaning the tenant networks (the tenant address pools)."""
 
 
+def _port_or_range(value: object) -> int | str:
+    """A destination port (1-65535) or a 'low-high' range inside it; booleans are neither."""
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535:
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,5}-[0-9]{1,5}", value):
+        low, high = (int(part) for part in value.split("-"))
+        if 1 <= low <= high <= 65535:
+            return value
+    raise ValueError("a port is a number 1-65535 or a range 'low-high' inside it, low first")
+
+
+PortOrRange = Annotated[
+    int | str,
+    PlainValidator(_port_or_range),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1, "maximum": 65535}, {"type": "string"}]}),
+]
+
+
 class Flow(_Model):
     name: Slug = Field(description="Flow name; each rendered rule carries it as a comment.")
     source: Slug = Field(alias="from", description="Source zone, 'tenants' or 'any'.")
@@ -157,10 +177,11 @@ class Flow(_Model):
         (), description="Destination host groups; empty means every host attached to the zone."
     )
     protocol: Literal["tcp", "udp", "icmp", "vrrp"] = Field(description="IP protocol.")
-    ports: tuple[Port | Annotated[str, StringConstraints(pattern=r"^\d+-\d+$")], ...] = Field(
+    ports: tuple[PortOrRange, ...] = Field(
         (), description="Destination ports or 'low-high' ranges; empty for icmp/vrrp."
     )
     reason: Text = Field(description="Why the flow is allowed (audit evidence).")
+
 
 
 # --------------------------------------------------------------------------- hosts.yml
@@ -318,6 +339,16 @@ class NetworkAllocation(_Model):
 class TenantAllocation(_Model):
     ipv4: ipaddress.IPv4Network = Field(description="The tenant's IPv4 prefix.")
     networks: dict[Slug, NetworkAllocation] = Field(description="Per network subnets.")
+
+
+class LedgerEntry(_Model):
+    """One prefix handed out, to whom, when and by which approval (ledger.yml)."""
+
+    prefix: ipaddress.IPv4Network | ipaddress.IPv6Network = Field(description="The allocated prefix.")
+    tenant: Slug = Field(description="Tenant code it was allocated to.")
+    network: Slug | None = Field(None, description="Tenant network it serves; absent for the tenant's IPv4 prefix.")
+    at: datetime = Field(description="When the approval allocated it.")
+    by: Text = Field(description="Who approved.")
 
 
 class TenantRequest(_Model):

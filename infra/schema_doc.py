@@ -25,6 +25,8 @@ FILES: list[tuple[str, str, list[type[BaseModel]]]] = [
     ("applications.yml", "`applications:` a list.", [schema.Application]),
     ("tenants/<code>.yml", "One request per file.", [schema.TenantRequest, schema.Contact, schema.TenantNetwork,
                                                       schema.StateChange, schema.TenantAllocation]),
+    ("ledger.yml", "`allocations:` every prefix ever handed out; append-only, written by `hatang tenant approve` "
+                   "(`hatang ledger init` builds it once from the files and git history).", [schema.LedgerEntry]),
 ]
 
 
@@ -32,6 +34,7 @@ def _type(annotation: object) -> str:
     text = str(annotation).replace("typing.", "").replace("ipaddress.", "").replace("infra.schema.", "")
     text = re.sub(r"Annotated\[str, StringConstraints\(.*?\)\]", "str", text)
     text = re.sub(r"Annotated\[int, FieldInfo\(.*?metadata=\[.*?\]\)\]", "int", text)
+    text = re.sub(r"Annotated\[int \| str, PlainValidator\(.*?mode=None\)\]", "int or 'low-high'", text)
     return text.replace("<class '", "").replace("'>", "").replace("datetime.", "")
 
 
@@ -41,6 +44,9 @@ def render() -> str:
         "",
         "Generated from `infra/schema.py` by `python -m infra.schema_doc`; do not edit by hand.",
         "Unknown keys are errors. Codes and names are lower-case ASCII slugs (2-63 characters).",
+        "Files are read strictly (YAML 1.2 core schema): only `true`/`false` are booleans (`yes`, `no`, `on`",
+        "are text), a number is never written in quotes nor a boolean where a number goes, a key may not be",
+        "written twice, anchors/aliases and symbolic links are refused, and an empty file is an error.",
         "",
     ]
     for file, intro, models in FILES:

@@ -7,14 +7,18 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator, Mapping
+import json
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from infra import _yaml
+from infra._strictyaml import SiteFileError, load_strict, shorten
 from infra.errors import InventoryError, Problem, SiteNotFoundError
 from infra.schema import (
     SLUG_PATTERN,
@@ -24,6 +28,7 @@ from infra.schema import (
     Flow,
     HostGroup,
     HostSpec,
+    LedgerEntry,
     Pools,
     Profile,
     SiteInfo,
@@ -33,7 +38,7 @@ from infra.schema import (
     ZoneKind,
 )
 
-__all__ = ["SITE_FILES", "Host", "Site", "load_site"]
+__all__ = ["LEDGER_FILE", "SITE_FILES", "Host", "Site", "display_path", "load_site", "parse_strict"]
 
 SITE_FILES = (
     "site.yml",
@@ -46,7 +51,10 @@ SITE_FILES = (
     "agencies.yml",
     "applications.yml",
 )
-"""Files every site folder has, besides `tenants/`."""
+"""Files every site folder has, besides `tenants/` and the ledger."""
+
+LEDGER_FILE = "ledger.yml"
+"""The allocation ledger: every prefix ever allocated (`infra.ledger`)."""
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -79,6 +87,8 @@ class Site:
     applications: tuple[Application, ...]
     tenants: tuple[TenantRequest, ...]
     tenant_files: Mapping[str, Path] = field(default_factory=dict)
+    ledger: tuple[LedgerEntry, ...] | None = None
+    """None when the site has no ledger.yml yet (`hatang ledger init` builds it)."""
 
     @property
     def name(self) -> str:
@@ -134,11 +144,20 @@ _HINTS = {
     "datetime_from_date_parsing": "write an ISO date-time, e.g. 2026-11-28T09:00:00+07:00",
     "datetime_parsing": "write an ISO date-time, e.g. 2026-11-28T09:00:00+07:00",
     "too_short": "give at least one entry",
+    "int_type": "write a whole number without quotes, e.g. 3",
+    "bool_type": "write true or false (yes/no/on/off are text)",
+    "string_type": "write text; quote it if it looks like a number or a boolean",
+    "float_type": "write a number, e.g. 1.5",
 }
+
+
+_ADDRESS_WORDS = ("octet", "netmask", "host bits", "IPv4", "IPv6", "Unexpected '/'", "address")
 
 
 def _hint(error: Mapping[str, Any]) -> str:
     kind = error["type"]
+    if kind == "value_error" and any(word in error["msg"] for word in _ADDRESS_WORDS):
+        return "write an address like 10.0.0.1 or a network with host bits zero like 10.0.0.0/24 (fd00:1::/64)"
     if kind == "enum":
         return f"use one of: {error.get('ctx', {}).get('expected', '')}"
     if kind == "literal_error":
@@ -161,9 +180,9 @@ def _problems(path: Path, file: str, exc: ValidationError, prefix: tuple[Any, ..
     out = []
     for error in exc.errors():
         loc = prefix + tuple(error["loc"])
-        message = error["msg"]
+        message = error["msg"].removeprefix("Value error, ")
         if error["type"] not in {"missing", "extra_forbidden"} and "input" in error:
-            message = f"{message} (got {error['input']!r})"
+            message = f"{message} (got {shorten(error['input'])})"
         out.append(
             Problem(
                 file=file,
@@ -176,6 +195,32 @@ def _problems(path: Path, file: str, exc: ValidationError, prefix: tuple[Any, ..
     return out
 
 
+@cache
+def _adapter(model: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(model)
+
+
+def parse_strict(model: Any, data: Any) -> Any:
+    """Validate plain YAML data as `model` in pydantic's strict mode.
+
+    Strict JSON mode: text becomes an address, a date or an enum, but a boolean is never a
+    number and a number never text, so what a reviewer reads is what the model holds.
+
+    Raises:
+        ValidationError: with every field error.
+    """
+    return _adapter(model).validate_json(json.dumps(data, ensure_ascii=False), strict=True)
+
+
+def display_path(path: Path) -> str:
+    """A path as the user would type it: relative to the working folder when inside it."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
+
+
 class _Reader:
     """Collects problems while it reads, so that every file is looked at before failing."""
 
@@ -184,47 +229,87 @@ class _Reader:
         self.problems: list[Problem] = []
 
     def rel(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self.root.parent))
-        except ValueError:
-            return str(path)
+        return display_path(path)
 
-    def document(self, path: Path) -> Any:
+    def document(self, path: Path, empty_hint: str) -> Any:
+        """The file's data; None (with a problem recorded) when it is unusable or empty."""
         try:
-            return _yaml.load_fast(path)
-        except _yaml.YamlSyntaxError as exc:
-            self.problems.append(
-                Problem(self.rel(path), "", f"YAML syntax error: {exc}", "fix the YAML syntax", exc.line)
-            )
+            document = load_strict(path)
+        except SiteFileError as exc:
+            self.problems.append(Problem(self.rel(path), "", str(exc), exc.hint, exc.line))
             return None
+        if document is None:
+            self.problems.append(Problem(self.rel(path), "", "the file is empty (or only comments)", empty_hint))
+        return document
 
-    def section(self, name: str, key: str, model: Any) -> Any:
+    def section(self, name: str, key: str, model: Any, allow_empty_list: bool = False, only: bool = False) -> Any:
         """Read `key` of file `name` as `model` (a model or a TypeAdapter type)."""
         path = self.root / name
-        document = self.document(path)
+        document = self.document(path, f"write its content (docs/site-model.md), starting with '{key or 'name'}:'")
         if document is None:
             return None
         if not isinstance(document, Mapping) or (key and key not in document):
             wanted = f"a mapping with a top-level '{key}' key" if key else "a mapping"
             self.problems.append(Problem(self.rel(path), key, f"expected {wanted}", f"start the file with '{key}:'"))
             return None
+        for extra in sorted(map(str, document)) if only and key else ():
+            if extra != key:
+                self.problems.append(
+                    Problem(self.rel(path), shorten(extra, 40), "unknown top-level key", f"{name} holds only '{key}:'")
+                )
         data = document[key] if key else document
+        if data is None and allow_empty_list:
+            data = []
         try:
-            return TypeAdapter(model).validate_python(_yaml.plain(data))
+            return parse_strict(model, _yaml.plain(data))
         except ValidationError as exc:
             self.problems.extend(_problems(path, self.rel(path), exc, (key,) if key else ()))
             return None
 
-    def tenants(self) -> tuple[list[TenantRequest], dict[str, Path]]:
+    def tenant_paths(self) -> list[Path]:
+        """The request files in `tenants/`; anything else there is a problem, never skipped."""
         folder = self.root / "tenants"
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            self.problems.append(
+                Problem(self.rel(folder), "", "is not a folder", "tenants/ is a plain folder of <code>.yml files")
+            )
+            return []
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name) if folder.exists() else []
+        except OSError as exc:
+            self.problems.append(
+                Problem(self.rel(folder), "", f"cannot be listed: {exc.strerror}", "make the folder readable")
+            )
+            return []
+        paths = []
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.name.startswith("."):
+                continue  # hidden files: editors' swap files, our own lock and temporary files
+            if not entry.name.endswith(".yml") or entry.name == ".yml":
+                self.problems.append(
+                    Problem(
+                        self.rel(path),
+                        "",
+                        "is not a tenant request file (tenants/ holds only <code>.yml files)",
+                        f"rename it to {shorten(Path(entry.name).stem, 40)}.yml if it is a request, or move it out",
+                    )
+                )
+                continue
+            paths.append(path)
+        return paths
+
+    def tenants(self) -> tuple[list[TenantRequest], dict[str, Path]]:
         requests: list[TenantRequest] = []
         files: dict[str, Path] = {}
-        for path in sorted(folder.glob("*.yml")) if folder.is_dir() else []:
-            document = self.document(path)
+        for path in self.tenant_paths():
+            document = self.document(
+                path, "a request file is never emptied; restore it from git (git checkout -- FILE)"
+            )
             if document is None:
                 continue
             try:
-                request = TenantRequest.model_validate(_yaml.plain(document))
+                request = parse_strict(TenantRequest, _yaml.plain(document))
             except ValidationError as exc:
                 self.problems.extend(_problems(path, self.rel(path), exc))
                 continue
@@ -233,7 +318,7 @@ class _Reader:
                     Problem(
                         self.rel(path),
                         "code",
-                        f"code {request.code!r} differs from the file name",
+                        f"code {shorten(request.code)} differs from the file name",
                         f"rename the file to {request.code}.yml",
                         _yaml.line_of(_yaml.load(path), ("code",)),
                     )
@@ -268,6 +353,9 @@ def load_site(root: Path | str) -> Site:
     agencies = reader.section("agencies.yml", "agencies", tuple[Agency, ...])
     applications = reader.section("applications.yml", "applications", tuple[Application, ...])
     tenants, files = reader.tenants()
+    ledger = None
+    if os.path.lexists(root / LEDGER_FILE):
+        ledger = reader.section(LEDGER_FILE, "allocations", tuple[LedgerEntry, ...], allow_empty_list=True, only=True)
     if reader.problems:
         raise InventoryError(reader.problems)
     return Site(
@@ -284,11 +372,6 @@ def load_site(root: Path | str) -> Site:
         applications=applications,
         tenants=tuple(tenants),
         tenant_files=files,
+        ledger=ledger,
     )
 
-
-def iter_site_files(root: Path) -> Iterator[Path]:
-    """Every file that is part of the site model (for hashing and history)."""
-    for name in SITE_FILES:
-        yield root / name
-    yield from sorted((root / "tenants").glob("*.yml"))

@@ -8,20 +8,25 @@ write is atomic: a refused command changes nothing.
 from __future__ import annotations
 
 import getpass
+import os
 import subprocess
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from infra import _yaml
-from infra.errors import InventoryError, Problem, RequestError
+from infra._lock import site_lock
+from infra._strictyaml import SiteFileError, ambiguous, loads_strict, shorten
+from infra.errors import HatangError, InventoryError, Problem, RequestError
 from infra.ipam import allocate
-from infra.schema import TenantRequest, TenantState
-from infra.site import Site, load_site
+from infra.ledger import append_text, flatten, owners
+from infra.schema import LedgerEntry, TenantAllocation, TenantRequest, TenantState
+from infra.site import LEDGER_FILE, Site, display_path, load_site, parse_strict
 from infra.validate import validate_site
 
 __all__ = [
@@ -80,53 +85,93 @@ def _now() -> datetime:
     return datetime.now().astimezone().replace(microsecond=0)
 
 
+def _text(value: str) -> str:
+    """A string as it must be written so that every YAML reader reads it back as this string."""
+    if ambiguous(value) or any(ord(c) < 32 or c in "\x7f\u2028\u2029\ufeff" for c in value) or value != value.strip():
+        return cast(str, DoubleQuotedScalarString(value))
+    return value
+
+
 def _history_entry(state: TenantState, at: datetime, by: str, reason: str) -> CommentedMap:
     entry = CommentedMap()
     entry["state"] = state.value
     entry["at"] = at.isoformat()
-    entry["by"] = by
-    entry["reason"] = reason
+    entry["by"] = _text(by)
+    entry["reason"] = _text(reason)
     return entry
 
 
-def _check_and_write(site: Site, path: Path, document: Any) -> None:
-    """Validate the site as it would be with `document` at `path`; write only if it is valid."""
-    rel = path.relative_to(site.root.parent) if path.is_relative_to(site.root.parent) else path
+def _read_back(path: Path, text: str) -> TenantRequest:
+    """The request exactly as the site loader will read `text`: the round trip is proven first."""
+    where = display_path(path)
     try:
-        request = TenantRequest.model_validate(_yaml.plain(document))
+        return parse_strict(TenantRequest, loads_strict(text))  # type: ignore[no-any-return]
+    except SiteFileError as exc:
+        raise InventoryError([Problem(where, "", str(exc), exc.hint, exc.line)]) from None
     except ValidationError as exc:
-        raise InventoryError([Problem(str(rel), ".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]) from exc
+        raise InventoryError(
+            [
+                Problem(
+                    where,
+                    ".".join(map(str, e["loc"])),
+                    f"{e['msg']} (got {shorten(e.get('input'))})",
+                    "give a value the request schema accepts (docs/site-model.md)",
+                )
+                for e in exc.errors()
+            ]
+        ) from None
+
+
+def _check_and_write(site: Site, path: Path, document: Any, recorded: tuple[LedgerEntry, ...] = ()) -> None:
+    """Validate the site as it would be with `document` at `path` (and `recorded` appended to the
+    ledger); write only if it is valid. The ledger is written first: an approval killed between
+    the two writes is completed by running it again."""
+    text = _yaml.dump_text(document)
+    request = _read_back(path, text)
     others = tuple(t for t in site.tenants if t.code != request.code)
     candidate = replace(
         site,
         tenants=(*others, request),
         tenant_files={**site.tenant_files, request.code: path},
+        ledger=(*site.ledger, *recorded) if site.ledger is not None else None,
     )
     problems = validate_site(candidate)
     if problems:
         raise InventoryError(problems)
-    _yaml.write_atomic(path, _yaml.dump_text(document))
+    ledger_text = append_text(site, recorded) if recorded else None
+    try:
+        if ledger_text is not None:
+            _yaml.write_atomic(site.root / LEDGER_FILE, ledger_text)
+        _yaml.write_atomic(path, text)
+    except OSError as exc:
+        raise HatangError(
+            f"{display_path(path)}: cannot write: {exc.strerror} (fix: run from a writable checkout)"
+        ) from None
 
 
-def _load_valid(root: Path) -> Site:
-    site = load_site(root)
-    problems = validate_site(site)
-    if problems:
-        raise InventoryError(problems)
-    return site
+def _new_entries(site: Site, code: str, allocation: TenantAllocation, at: datetime, by: str) -> tuple[LedgerEntry, ...]:
+    """Ledger entries for the prefixes of `allocation` the ledger does not hold yet."""
+    recorded = owners(site)
+    return tuple(
+        LedgerEntry(prefix=prefix, tenant=code, network=network, at=at, by=by)
+        for prefix, network in flatten(allocation)
+        if prefix not in recorded
+    )
 
 
 def _request(site: Site, code: str) -> tuple[TenantRequest, Path, Any]:
     tenant = site.tenant(code)
     if tenant is None:
-        known = ", ".join(sorted(t.code for t in site.tenants)) or "none"
-        raise RequestError(f"no tenant {code!r} in {site.root / 'tenants'} (known: {known})")
+        known = ", ".join(sorted(t.code for t in site.tenants)[:20]) or "none"
+        raise RequestError(
+            f"{display_path(site.root / 'tenants')}: no tenant {shorten(code)} (known: {known}; "
+            "fix: check the code with `hatang tenant list`)"
+        )
     path = site.tenant_files[code]
     return tenant, path, _yaml.load(path)
 
 
-def _allocation_map(site: Site, tenant: TenantRequest) -> CommentedMap:
-    allocation = allocate(site, tenant)
+def _allocation_map(allocation: TenantAllocation) -> CommentedMap:
     out = CommentedMap()
     out["ipv4"] = str(allocation.ipv4)
     networks = CommentedMap()
@@ -148,13 +193,22 @@ def approve_tenant(root: Path, code: str, by: str, reason: str = "approved", at:
         RequestError: unknown tenant, a retired one, or an exhausted pool.
         InventoryError: the site (or the edited request) is invalid.
     """
-    site = _load_valid(root)
+    with site_lock(Path(root)):
+        return _approve(Path(root), code, by, reason, at or _now())
+
+
+def _approve(root: Path, code: str, by: str, reason: str, at: datetime) -> Change:
+    site = load_site(root)
     tenant, path, document = _request(site, code)
     if tenant.state == TenantState.RETIRED:
-        raise RequestError(f"tenant {code!r} is retired; file a new request with a new code")
-    allocation = _allocation_map(site, tenant)
+        raise RequestError(
+            f"{display_path(path)}: state: tenant {code!r} is retired (fix: file a new request with a new code)"
+        )
+    allocated = allocate(site, tenant)
+    allocation = _allocation_map(allocated)
     current = document.get("allocation")
     new_networks = [n for n in allocation["networks"] if current is None or n not in current["networks"]]
+    recorded = _new_entries(site, code, allocated, at, by)
     if tenant.state != TenantState.REQUESTED and not new_networks:
         return Change(path, False, f"{code}: already {tenant.state.value}, nothing to allocate")
     if current is None:
@@ -164,8 +218,8 @@ def approve_tenant(root: Path, code: str, by: str, reason: str = "approved", at:
             current["networks"][name] = allocation["networks"][name]
     if tenant.state == TenantState.REQUESTED:
         document["state"] = TenantState.APPROVED.value
-        document["history"].append(_history_entry(TenantState.APPROVED, at or _now(), by, reason))
-    _check_and_write(site, path, document)
+        document["history"].append(_history_entry(TenantState.APPROVED, at, by, reason))
+    _check_and_write(site, path, document, recorded)
     nets = ", ".join(
         f"{n} {allocation['networks'][n]['ipv4']} {allocation['networks'][n]['ipv6']}" for n in new_networks
     )
@@ -173,15 +227,22 @@ def approve_tenant(root: Path, code: str, by: str, reason: str = "approved", at:
 
 
 def _transition(root: Path, code: str, state: TenantState, by: str, reason: str, at: datetime | None) -> Change:
-    site = _load_valid(root)
+    with site_lock(Path(root)):
+        return _move(Path(root), code, state, by, reason, at)
+
+
+def _move(root: Path, code: str, state: TenantState, by: str, reason: str, at: datetime | None) -> Change:
+    site = load_site(root)
     tenant, path, document = _request(site, code)
     if tenant.state == state:
         return Change(path, False, f"{code}: already {state.value}")
     allowed = TRANSITIONS[state]
     if tenant.state not in allowed:
+        first = {TenantState.ACTIVE: "approve", TenantState.RETIRED: "approve"}.get(state, "")
         raise RequestError(
-            f"tenant {code!r} is {tenant.state.value}; only a "
+            f"{display_path(path)}: state: tenant {code!r} is {tenant.state.value}; only a "
             f"{' or '.join(s.value for s in allowed)} tenant can become {state.value}"
+            + (f" (fix: `hatang tenant {first} {code}` first)" if tenant.state == TenantState.REQUESTED else "")
         )
     document["state"] = state.value
     document["history"].append(_history_entry(state, at or _now(), by, reason))
@@ -209,35 +270,50 @@ def create_tenant(root: Path, request: NewTenant, by: str, reason: str, at: date
         RequestError: a file for the code exists already.
         InventoryError: the request or the site would be invalid.
     """
-    site = _load_valid(root)
+    with site_lock(Path(root)):
+        return _create(Path(root), request, by, reason, at or _now())
+
+
+def _create(root: Path, request: NewTenant, by: str, reason: str, at: datetime) -> Change:
+    site = load_site(root)
     path = site.root / "tenants" / f"{request.code}.yml"
-    if path.exists() or site.tenant(request.code) is not None:
-        raise RequestError(f"{path} exists: codes are never reused; choose another code")
+    if os.path.lexists(path) or site.tenant(request.code) is not None:
+        raise RequestError(
+            f"{display_path(path)}: code: exists; codes are never reused (fix: choose another --code)"
+        )
+    if any(owner == request.code for owner, _ in owners(site).values()):
+        raise RequestError(
+            f"{display_path(site.root / LEDGER_FILE)}: code: {request.code!r} held addresses before; codes are "
+            "never reused (fix: choose another --code, or restore the old request file from git)"
+        )
     document = CommentedMap()
     document.yaml_set_start_comment(
         f"Tenant request of {request.name}.\nReviewed as a change to this folder; approve with "
         f"`hatang tenant approve {request.code}`."
     )
-    document["code"] = request.code
-    document["agency"] = request.agency
-    document["name"] = request.name
+    document["code"] = _text(request.code)
+    document["agency"] = _text(request.agency)
+    document["name"] = _text(request.name)
     document["security_level"] = request.security_level
-    document["quota_profile"] = request.quota_profile
-    contacts = CommentedSeq()
-    for contact in request.contacts:
-        entry = CommentedMap(contact)
-        entry.fa.set_flow_style()
-        contacts.append(entry)
-    document["contacts"] = contacts
-    networks = CommentedSeq()
-    for network in request.networks:
-        entry = CommentedMap(network)
-        entry.fa.set_flow_style()
-        networks.append(entry)
-    document["networks"] = networks
-    document["applications"] = CommentedSeq(request.applications)
+    document["quota_profile"] = _text(request.quota_profile)
+    document["contacts"] = _flow_list(request.contacts)
+    document["networks"] = _flow_list(request.networks)
+    document["applications"] = CommentedSeq(_text(a) for a in request.applications)
     document["applications"].fa.set_flow_style()
     document["state"] = TenantState.REQUESTED.value
-    document["history"] = CommentedSeq([_history_entry(TenantState.REQUESTED, at or _now(), by, reason)])
+    document["history"] = CommentedSeq([_history_entry(TenantState.REQUESTED, at, by, reason)])
     _check_and_write(site, path, document)
-    return Change(path, True, f"{request.code}: requested ({path})")
+    return Change(path, True, f"{request.code}: requested ({display_path(path)})")
+
+
+def _flow_list(items: tuple[dict[str, Any], ...]) -> CommentedSeq:
+    """One flow-style mapping per item, every string quoted where a reader could misread it."""
+    out = CommentedSeq()
+    for item in items:
+        entry = CommentedMap(
+            (key, _text(v) if isinstance(v, str) else CommentedSeq(_text(x) for x in v) if isinstance(v, list) else v)
+            for key, v in item.items()
+        )
+        entry.fa.set_flow_style()
+        out.append(entry)
+    return out

@@ -18,7 +18,7 @@ from infra.errors import InventoryError, Problem
 from infra.policy import ADMIN_PORTS, FlowPolicy, port_ranges
 from infra.quotas import ProfileError, capacity_totals, resolve_profile
 from infra.schema import ENDPOINT_ANY, ENDPOINT_TENANTS, Hosting, NetworkAccess, TenantState, ZoneKind
-from infra.site import Site, load_site
+from infra.site import Site, display_path, load_site
 
 __all__ = ["RESERVED_PROJECT_NAMES", "check_site", "load_valid_site", "validate_site"]
 
@@ -46,10 +46,7 @@ class _Report:
         self.problems: list[Problem] = []
 
     def rel(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self.site.root.parent))
-        except ValueError:
-            return str(path)
+        return display_path(path)
 
     def add(self, file: str | Path, loc: tuple[Any, ...], message: str, hint: str = "") -> None:
         path = file if isinstance(file, Path) else self.site.root / file
@@ -632,6 +629,12 @@ def _check_quotas(site: Site, report: _Report) -> None:
             )
 
 
+def _check_ledger(site: Site, report: _Report) -> None:
+    from infra.ledger import check_ledger  # the ledger module builds on this one's site model
+
+    check_ledger(site, report.add)
+
+
 RULES = (
     _check_duplicates,
     _check_zones,
@@ -641,6 +644,7 @@ RULES = (
     _check_tenants,
     _check_applications,
     _check_quotas,
+    _check_ledger,
 )
 
 

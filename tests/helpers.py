@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from infra import _yaml
+from infra._lock import LOCK_NAME
 
 Editor = Callable[[Path, str, Callable[[Any], None]], None]
 
@@ -33,5 +34,12 @@ def renamed_site(source: Path, parent: Path, name: str) -> Path:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file under `root` with its bytes, to prove a refused command wrote nothing."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file under `root` with its bytes, to prove a refused command wrote nothing.
+
+    The write lock (git-ignored, not a site file) is left out: every writer takes it.
+    """
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != LOCK_NAME
+    }

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from infra._strictyaml import shorten
 from infra.commands._common import DEFAULT_INVENTORY, EXIT_ERROR, err, out, user_errors
 from infra.errors import RequestError
 from infra.site import load_site
@@ -82,7 +83,7 @@ def new(
     code: Annotated[str | None, typer.Option(help="Project code: ASCII slug, stable, never reused.")] = None,
     agency: Annotated[str | None, typer.Option(help="Agency code from agencies.yml.")] = None,
     name: Annotated[str | None, typer.Option(help="Display name (Vietnamese).")] = None,
-    level: Annotated[int | None, typer.Option(help="Security level 1-5 of the systems it hosts.")] = None,
+    level: Annotated[str | None, typer.Option(help="Security level 1-5 of the systems it hosts.")] = None,
     profile: Annotated[str | None, typer.Option(help="Quota profile from profiles.yml.")] = None,
     contact: Annotated[list[str] | None, typer.Option(help="'Name <email>' (repeatable).")] = None,
     network: Annotated[list[str] | None, typer.Option(help="NAME or NAME:gov,dmz,internet (repeatable).")] = None,
@@ -97,12 +98,15 @@ def new(
     code = _ask(code, "Project code (e.g. so-yte)", interactive, missing, "--code")
     agency = _ask(agency, "Agency code", interactive, missing, "--agency")
     name = _ask(name, "Display name", interactive, missing, "--name")
-    level_text = _ask(str(level) if level else None, "Security level (1-5)", interactive, missing, "--level")
+    level_text = _ask(level, "Security level (1-5)", interactive, missing, "--level")
     profile = _ask(profile, "Quota profile", interactive, missing, "--profile")
     contacts = contact or ([_ask(None, "Contact 'Name <email>'", interactive, missing, "--contact")])
     networks = network or ([_ask(None, "Network NAME[:gov,dmz,internet]", interactive, missing, "--network")])
     if missing:
-        err.print(f"error: missing {', '.join(missing)} (no terminal to ask); give them as options")
+        err.print(
+            f"error: {', '.join(missing)}: missing, and there is no terminal to ask (fix: give them as options)",
+            markup=False,
+        )
         raise typer.Exit(EXIT_ERROR)
     with user_errors():
         request = NewTenant(
@@ -119,14 +123,16 @@ def new(
 
 
 def _level(text: str) -> int:
-    if not text.isdigit():
-        raise RequestError(f"--level: {text!r} is not a number 1-5")
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 5):
+        raise RequestError(f"--level: {shorten(text)} is not a security level (fix: give a number 1-5)")
     return int(text)
 
 
 def _contact(text: str) -> dict[str, str]:
     if "<" not in text or not text.rstrip().endswith(">"):
-        raise RequestError(f"--contact: {text!r} is not 'Name <email>'")
+        raise RequestError(
+            f"--contact: {shorten(text)} is not a contact (fix: write 'Name <email>', e.g. 'An <an@example.org>')"
+        )
     person, email = text.rstrip()[:-1].split("<", 1)
     return {"name": person.strip(), "email": email.strip(), "role": "requester"}
 
@@ -164,5 +170,6 @@ def show(code: str, inventory: InventoryOption = DEFAULT_INVENTORY) -> None:
         site = load_site(inventory)
         tenant = site.tenant(code)
         if tenant is None:
-            raise RequestError(f"no tenant {code!r} (known: {', '.join(sorted(t.code for t in site.tenants))})")
+            known = ", ".join(sorted(t.code for t in site.tenants)[:20]) or "none"
+            raise RequestError(f"{shorten(code)}: no such tenant (known: {known}; fix: check `hatang tenant list`)")
     out.print_json(tenant.model_dump_json(by_alias=True))

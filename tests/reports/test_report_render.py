@@ -108,7 +108,11 @@ def test_adoption_report_has_no_capacity_section() -> None:
     assert re.findall(r'<svg data-chart="([a-z]+)"', html) == ["progress", "hosting"]
 
 
-def test_unknown_owner_is_a_data_problem_in_report_and_stderr(site_copy: Path, tmp_path: Path) -> None:
+def test_unknown_owner_is_a_data_problem_in_report_and_stderr(
+    site_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(site_copy.parent)
+
     def change(document: object) -> None:
         document["applications"][0]["owner"] = "nobody"  # type: ignore[index]
 

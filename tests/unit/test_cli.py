@@ -108,7 +108,7 @@ def test_tenant_new_without_terminal_names_missing_flags(site_copy: Path) -> Non
     before = snapshot(site_copy)
     result = runner.invoke(app, ["tenant", "new", "-i", str(site_copy), "--code", "so-xd"], input="")
     assert result.exit_code == 2
-    assert "missing --agency, --name, --level, --profile, --contact, --network" in result.stderr
+    assert "--agency, --name, --level, --profile, --contact, --network: missing" in result.stderr
     assert snapshot(site_copy) == before
 
 
@@ -137,7 +137,7 @@ def test_tenant_new_bad_contact(site_copy: Path) -> None:
         ],
     )
     assert result.exit_code == 2
-    assert "--contact: 'an@example.org' is not 'Name <email>'" in result.stderr
+    assert "--contact: 'an@example.org' is not a contact (fix: write 'Name <email>'" in result.stderr
 
 
 def test_tenant_retire_requires_reason(site_copy: Path) -> None:
@@ -152,7 +152,7 @@ def test_tenant_list_and_show(site_copy: Path) -> None:
     shown = runner.invoke(app, ["tenant", "show", "hcc", "-i", str(site_copy)])
     assert shown.exit_code == 0 and json.loads(shown.stdout)["allocation"]["ipv4"] == "10.64.12.0/22"
     missing = runner.invoke(app, ["tenant", "show", "nope", "-i", str(site_copy)])
-    assert missing.exit_code == 2 and "no tenant 'nope'" in missing.stderr
+    assert missing.exit_code == 2 and "'nope': no such tenant" in missing.stderr
 
 
 def test_console_script_runs(site_copy: Path) -> None:

@@ -1,0 +1,86 @@
+"""Benchmark: `hatang tenant approve` with the allocation ledger, on synthetic sites of growing size.
+
+Each size: a synthetic site (benchmarks/synthetic.py) plus one new request, approved in a fresh
+process (what an approver runs), best of 3; then two approvals started at the same moment, to
+show the lock serialising them. Targets (issue 11): 1,000 tenants <= 1 s, 5,000 <= 3 s.
+Usage: python benchmarks/approve.py [SIZES...]   (default 1000 5000)
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synthetic import REPO, generate
+
+HATANG = str(Path(sys.executable).with_name("hatang"))
+
+
+def _request(site: Path, code: str) -> None:
+    (site / "tenants" / f"{code}.yml").write_text(
+        f"""code: {code}
+agency: agency-00000
+name: Yêu cầu {code}
+security_level: 2
+quota_profile: S
+contacts: [{{name: A, email: a@example.org, role: requester}}]
+networks: [{{name: app, access: [gov]}}, {{name: db}}]
+state: requested
+history: [{{state: requested, at: '2026-12-01T09:00:00+07:00', by: a@example.org, reason: new}}]
+""",
+        encoding="utf-8",
+    )
+
+
+def _approve(site: Path, code: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [HATANG, "tenant", "approve", code, "-i", str(site), "--by", "bench@example.org"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+    )
+
+
+def measure(count: int, work: Path) -> tuple[float, float, bool]:
+    """Best-of-3 approve seconds, wall seconds of two concurrent approvals, and whether they differ."""
+    base = generate(count, work / f"site-{count}")
+    best = float("inf")
+    for attempt in range(3):
+        site = work / f"try-{count}-{attempt}"
+        shutil.copytree(base, site)
+        _request(site, "new-one")
+        start = time.perf_counter()
+        process = _approve(site, "new-one")
+        _, err = process.communicate()
+        best = min(best, time.perf_counter() - start)
+        if process.returncode != 0:
+            raise SystemExit(f"approve failed: {err.decode()}")
+        shutil.rmtree(site)
+    site = work / f"race-{count}"
+    shutil.copytree(base, site)
+    _request(site, "race-a")
+    _request(site, "race-b")
+    start = time.perf_counter()
+    both = [_approve(site, "race-a"), _approve(site, "race-b")]
+    outputs = [p.communicate()[0].decode() for p in both]
+    wall = time.perf_counter() - start
+    prefixes = {line.partition("approved, ")[2].partition(";")[0] for line in outputs}
+    return best, wall, len(prefixes) == 2 and all(p.returncode == 0 for p in both)
+
+
+def main() -> None:
+    sizes = [int(a) for a in sys.argv[1:]] or [1000, 5000]
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"{'tenants':>8} {'approve s':>10} {'2 at once s':>12} {'distinct':>9}")
+        for count in sizes:
+            best, wall, distinct = measure(count, Path(tmp))
+            print(f"{count:>8} {best:>10.2f} {wall:>12.2f} {'yes' if distinct else 'NO':>9}")
+
+
+if __name__ == "__main__":
+    main()

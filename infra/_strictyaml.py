@@ -1,0 +1,222 @@
+"""The strict reader of site files: a record must mean what a reviewer reads.
+
+libyaml parses (fast); the constructor and resolver are ours, so that:
+- scalars follow the YAML 1.2 core schema: only true/false are booleans, `yes`, `no`, `on`, `1:20`
+  and dates stay text, so `security_level: yes` can never become level 1;
+- a key written twice is an error, not "the last one wins" while the reviewer reads the first;
+- aliases are refused, so a kilobyte of nested references cannot expand to gigabytes;
+- a symbolic link, a device or a pipe is never opened as a site file, and a file is capped in size.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+import os
+import re
+import stat
+from pathlib import Path
+from typing import Any
+
+import yaml as pyyaml
+from yaml.cyaml import CParser  # type: ignore[attr-defined]
+
+__all__ = ["MAX_BYTES", "SiteFileError", "ambiguous", "load_strict", "loads_strict", "read_text", "shorten"]
+
+MAX_BYTES = 16 * 1024 * 1024
+"""Largest site file read: the biggest real one (a 5,000-tenant ledger) is under 2 MiB."""
+
+
+class SiteFileError(Exception):
+    """A site file that cannot be read as a record; `line` is 1-based when known."""
+
+    def __init__(self, message: str, hint: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+        self.line = line
+
+
+def read_text(path: Path) -> str:
+    """The UTF-8 text of a regular file, never following a symbolic link.
+
+    Raises:
+        SiteFileError: a link, not a regular file, unreadable, too large, or not UTF-8.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SiteFileError(
+                "is a symbolic link; site files are never followed",
+                "replace the link with the file itself (git tracks the content, reviewers see it)",
+            ) from None
+        raise SiteFileError(f"cannot be read: {exc.strerror}", "check that the file exists and is readable") from None
+    with os.fdopen(fd, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise SiteFileError("is not a regular file", "site files are plain files in the repository")
+        if info.st_size > MAX_BYTES:
+            raise SiteFileError(
+                f"is {info.st_size} bytes, over the {MAX_BYTES // (1024 * 1024)} MiB a site file may have",
+                "split the data or remove what does not belong in a site file",
+            )
+        data = stream.read(MAX_BYTES + 1)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SiteFileError(f"is not UTF-8 text ({exc.reason})", "save the file as UTF-8", line) from None
+
+
+class _CoreResolver(pyyaml.resolver.BaseResolver):
+    """Implicit types of the YAML 1.2 core schema (yaml.org/spec/1.2.2 §10.3)."""
+
+
+_CORE = (
+    ("tag:yaml.org,2002:bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    ("tag:yaml.org,2002:int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+    (
+        "tag:yaml.org,2002:float",
+        r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+        "-+0123456789.",
+    ),
+    ("tag:yaml.org,2002:null", r"~|null|Null|NULL|", ["~", "n", "N", ""]),
+)
+for _tag, _pattern, _first in _CORE:
+    _CoreResolver.add_implicit_resolver(_tag, re.compile(rf"^(?:{_pattern})$"), list(_first))
+
+
+class _Refused(pyyaml.constructor.ConstructorError):
+    """A construct the strict reader refuses, with how to fix it."""
+
+    def __init__(self, problem: str, hint: str, node: pyyaml.Node) -> None:
+        super().__init__(None, None, problem, node.start_mark)
+        self.hint = hint
+
+
+class _StrictConstructor(pyyaml.constructor.SafeConstructor):
+    def construct_mapping(self, node: pyyaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, pyyaml.MappingNode):
+            raise _Refused("expected a mapping", "write key: value pairs", node)
+        mapping: dict[Any, Any] = {}
+        first_line: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                raise _Refused("a key must be a plain value", "use a name as the key", key_node)
+            if key in mapping:
+                raise _Refused(
+                    f"duplicate key {shorten(key)} (first at line {first_line[key]}): readers disagree on which counts",
+                    "keep one of the two",
+                    key_node,
+                )
+            first_line[key] = key_node.start_mark.line + 1
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+    def construct_yaml_map(self, node: pyyaml.Node) -> Any:
+        data: dict[Any, Any] = {}
+        yield data
+        data.update(self.construct_mapping(node))
+
+    def construct_yaml_int(self, node: pyyaml.ScalarNode) -> int:
+        text = str(self.construct_scalar(node))
+        if text.startswith("0o"):
+            return int(text[2:], 8)
+        if text.startswith("0x"):
+            return int(text[2:], 16)
+        return int(text, 10)
+
+    def construct_yaml_float(self, node: pyyaml.ScalarNode) -> float:
+        text = str(self.construct_scalar(node)).lower()
+        if text.endswith(".inf"):
+            return -math.inf if text.startswith("-") else math.inf
+        if text == ".nan":
+            return math.nan
+        return float(text)
+
+
+_StrictConstructor.add_constructor("tag:yaml.org,2002:map", _StrictConstructor.construct_yaml_map)  # type: ignore[type-var]
+_StrictConstructor.add_constructor("tag:yaml.org,2002:int", _StrictConstructor.construct_yaml_int)  # type: ignore[type-var]
+_StrictConstructor.add_constructor("tag:yaml.org,2002:float", _StrictConstructor.construct_yaml_float)  # type: ignore[type-var]
+for _tag in ("timestamp", "binary", "set", "omap", "pairs"):  # YAML 1.1 types: text, or an error
+    _StrictConstructor.yaml_constructors.pop(f"tag:yaml.org,2002:{_tag}", None)
+
+
+class _AliasRefusingConstructor(_StrictConstructor):
+    """Used only for text with a '*' in it: the check costs a Python call per node."""
+
+    def construct_object(self, node: pyyaml.Node, deep: bool = False) -> Any:
+        if node in self.constructed_objects or node in self.recursive_objects:
+            raise _Refused(
+                "this value is reused through an anchor and alias (&name, *name), which site files may not use",
+                "write the value out where it is used",
+                node,
+            )
+        return super().construct_object(node, deep=deep)
+
+
+class _StrictLoader(CParser, _StrictConstructor, _CoreResolver):
+    def __init__(self, stream: str) -> None:
+        CParser.__init__(self, stream)
+        _StrictConstructor.__init__(self)
+        _CoreResolver.__init__(self)
+
+
+class _AliasRefusingLoader(CParser, _AliasRefusingConstructor, _CoreResolver):
+    def __init__(self, stream: str) -> None:
+        CParser.__init__(self, stream)
+        _AliasRefusingConstructor.__init__(self)
+        _CoreResolver.__init__(self)
+
+
+def load_strict(path: Path) -> Any:
+    """Parse one site file strictly; None for an empty or comment-only file.
+
+    Raises:
+        SiteFileError: unreadable, a link, a syntax error, a duplicate key, an alias, a tag.
+    """
+    return loads_strict(read_text(path))
+
+
+def loads_strict(text: str) -> Any:
+    """Parse YAML text strictly (see `load_strict`)."""
+    loader = _AliasRefusingLoader(text) if "*" in text else _StrictLoader(text)  # no '*', no alias
+    try:
+        return loader.get_single_data()
+    except pyyaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        if isinstance(exc, _Refused):
+            raise SiteFileError(str(exc.problem), exc.hint, line) from None
+        problem = f"YAML syntax error: {exc.problem or exc}"
+        raise SiteFileError(problem, "fix the YAML syntax at that line", line) from None
+    except pyyaml.YAMLError as exc:
+        raise SiteFileError(f"YAML error: {exc}", "fix the YAML syntax") from None
+    except RecursionError:
+        raise SiteFileError("is nested too deeply to be a site file", "flatten the structure") from None
+    finally:
+        loader.dispose()
+
+
+_LEGACY_RESOLVER = pyyaml.resolver.Resolver()
+_CORE_RESOLVER = _CoreResolver()
+
+
+def ambiguous(text: str) -> bool:
+    """True when a plain (unquoted) `text` would read back as something other than this text.
+
+    Checked under both YAML 1.2 (our reader) and YAML 1.1 (yamllint, Ansible, older tools):
+    `no`, `on`, `1:20`, `2026-01-01`, `0x1F`, `~`, `1e3` all need quotes.
+    """
+    node, implicit = pyyaml.ScalarNode, (True, False)
+    text_tag = "tag:yaml.org,2002:str"
+    legacy = _LEGACY_RESOLVER.resolve(node, text, implicit)  # type: ignore[no-untyped-call]
+    core = _CORE_RESOLVER.resolve(node, text, implicit)  # type: ignore[no-untyped-call]
+    return bool(legacy != text_tag or core != text_tag)
+
+
+def shorten(value: Any, limit: int = 60) -> str:
+    """`repr(value)` cut to `limit` characters, so a message never echoes a whole file."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"

@@ -1,0 +1,313 @@
+"""The allocation ledger: every prefix ever handed out, to whom, when, by which approval.
+
+`inventories/<site>/ledger.yml` is append-only and reviewed like the tenant files. Approval
+allocates against it (not only against the files present), so an emptied, renamed or deleted
+tenant file can never free an address; `hatang validate` checks files and ledger both ways.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml as pyyaml
+from pydantic import ValidationError
+
+from infra import _yaml
+from infra._strictyaml import read_text, shorten
+from infra.errors import HatangError, RequestError
+from infra.schema import LedgerEntry, TenantAllocation, TenantRequest, TenantState
+from infra.site import LEDGER_FILE, Site, display_path, load_site
+
+__all__ = [
+    "HEADER",
+    "Owner",
+    "append_text",
+    "check_ledger",
+    "flatten",
+    "history_entries",
+    "init_ledger",
+    "owners",
+    "render",
+]
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Owner = tuple[str, str | None]
+"""(tenant code, network name or None for the tenant's IPv4 prefix)."""
+
+HEADER = """\
+# Allocation ledger: every prefix this site ever handed out, appended by `hatang tenant approve`.
+# Append-only. Never edit, reorder or delete an entry: a prefix recorded here is never given to
+# anyone else, even when its tenant file is emptied or removed (docs/tenancy.md).
+allocations:
+"""
+
+
+def flatten(allocation: TenantAllocation) -> list[tuple[Network, str | None]]:
+    """Every prefix of an allocation with the network it serves (None: the tenant prefix)."""
+    out: list[tuple[Network, str | None]] = [(allocation.ipv4, None)]
+    for name, net in allocation.networks.items():
+        out += [(net.ipv4, name), (net.ipv6, name)]
+    return out
+
+
+def owners(site: Site) -> dict[Network, Owner]:
+    """The ledger as prefix -> owner (the first entry wins when a hand edit recorded one twice)."""
+    recorded: dict[Network, Owner] = {}
+    for entry in site.ledger or ():
+        recorded.setdefault(entry.prefix, (entry.tenant, entry.network))
+    return recorded
+
+
+def _line(entry: LedgerEntry) -> str:
+    """One entry in block style; every value double-quoted (JSON strings are YAML scalars)."""
+    fields = [("prefix", str(entry.prefix)), ("tenant", entry.tenant)]
+    if entry.network is not None:
+        fields.append(("network", entry.network))
+    fields += [("at", entry.at.isoformat()), ("by", entry.by)]
+    lines = [f"{key}: {json.dumps(value, ensure_ascii=False)}" for key, value in fields]
+    return "  - " + "\n    ".join(lines) + "\n"
+
+
+def render(entries: Iterable[LedgerEntry]) -> str:
+    """A whole ledger file holding `entries`."""
+    return HEADER + "".join(_line(e) for e in entries)
+
+
+def append_text(site: Site, entries: Iterable[LedgerEntry]) -> str:
+    """The ledger's text with `entries` appended; the existing text is kept byte for byte.
+
+    Appending lines is only sound when `allocations:` is the file's last top-level key and its
+    items are indented as hatang writes them; anything else is refused rather than rewritten.
+
+    Raises:
+        RequestError: the file was edited into a layout that appending would change.
+    """
+    path = site.root / LEDGER_FILE
+    if not site.ledger:
+        return render(entries)
+    text = read_text(path)
+    top_level = [
+        line.rstrip()
+        for line in text.splitlines()
+        if line.strip() and not line.startswith((" ", "#")) and not line.lstrip().startswith("#")
+    ]
+    indented = [line for line in text.splitlines() if line.startswith(" ") and line.strip()]
+    if top_level[-1:] != ["allocations:"] or not all(line.startswith(("  - ", "    ")) for line in indented):
+        raise RequestError(
+            f"{display_path(path)}: allocations: cannot append: the file is not in the layout hatang writes "
+            "(fix: keep `allocations:` as the last key, entries as `hatang ledger init` writes them)"
+        )
+    return text + ("" if text.endswith("\n") else "\n") + "".join(_line(e) for e in entries)
+
+
+def check_ledger(site: Site, add: Callable[[Path, tuple[Any, ...], str, str], None]) -> None:
+    """Files against the ledger and the ledger against the files; `add(file, loc, message, hint)`."""
+    ledger_path = site.root / LEDGER_FILE
+    if site.ledger is None:
+        add(
+            ledger_path,
+            (),
+            "missing: the allocation ledger, the record of every prefix ever handed out",
+            f"build it once with `hatang ledger init -i {display_path(site.root)}`, review and commit it",
+        )
+        return
+    recorded: dict[Network, tuple[Owner, int]] = {}
+    for index, entry in enumerate(site.ledger):
+        owner = (entry.tenant, entry.network)
+        first = recorded.setdefault(entry.prefix, (owner, index))
+        if first[1] != index:
+            add(
+                ledger_path,
+                ("allocations", index, "prefix"),
+                f"{entry.prefix} is recorded again (first as entry {first[1]}, for {_who(first[0])})",
+                "entries are never duplicated or edited; remove the line added by hand",
+            )
+    _check_ledger_overlaps(site, add)
+    files = {t.code: t for t in site.tenants}
+    for tenant in site.tenants:
+        if tenant.allocation is None:
+            continue
+        path = site.tenant_files.get(tenant.code, site.root / "tenants" / f"{tenant.code}.yml")
+        for prefix, network in flatten(tenant.allocation):
+            loc = ("allocation", "ipv4") if network is None else ("allocation", "networks", network)
+            found = recorded.get(prefix)
+            if found is None:
+                add(path, loc, f"{prefix} is not in the ledger", _unrecorded_hint(tenant))
+            elif found[0] != (tenant.code, network):
+                add(
+                    path,
+                    loc,
+                    f"{prefix} is recorded in the ledger for {_who(found[0])}",
+                    "a prefix never changes owner; let `hatang tenant approve` allocate a new one",
+                )
+    for index, entry in enumerate(site.ledger):
+        holder = files.get(entry.tenant)
+        if holder is None:
+            add(
+                ledger_path,
+                ("allocations", index),
+                f"{entry.prefix} is recorded for tenant {entry.tenant!r}, whose file tenants/{entry.tenant}.yml "
+                "is missing",
+                f"restore the file from git (git log --diff-filter=D -- tenants/{entry.tenant}.yml shows where "
+                "it went); a tenant file is never deleted, retire the tenant instead",
+            )
+        elif (entry.prefix, entry.network) not in (flatten(holder.allocation) if holder.allocation else []):
+            path = site.tenant_files[holder.code]
+            add(
+                path,
+                ("allocation",),
+                f"the ledger records {entry.prefix} for {_who((entry.tenant, entry.network))} "
+                f"(ledger entry {index}) but this file does not hold it",
+                f"run `hatang tenant approve {holder.code}` to write it back"
+                if holder.state in (TenantState.REQUESTED, TenantState.APPROVED)
+                else "restore the allocation from git; allocations are never removed",
+            )
+
+
+def _check_ledger_overlaps(site: Site, add: Callable[[Path, tuple[Any, ...], str, str], None]) -> None:
+    """Two tenants' prefixes never overlap (a tenant's subnets sit inside its own prefix)."""
+    entries = sorted(
+        enumerate(site.ledger or ()), key=lambda e: (e[1].prefix.version, int(e[1].prefix.network_address))
+    )
+    open_: list[tuple[int, LedgerEntry]] = []
+    for index, entry in entries:
+        open_ = [
+            (j, other)
+            for j, other in open_
+            if other.prefix.version == entry.prefix.version
+            and int(other.prefix.broadcast_address) >= int(entry.prefix.network_address)
+        ]
+        for j, other in open_:
+            if other.tenant != entry.tenant:
+                add(
+                    site.root / LEDGER_FILE,
+                    ("allocations", max(index, j), "prefix"),
+                    f"{entry.prefix} ({entry.tenant}) overlaps {other.prefix} ({other.tenant})",
+                    "prefixes of two tenants never overlap; remove the entry added by hand",
+                )
+        open_.append((index, entry))
+
+
+def _who(owner: Owner) -> str:
+    tenant, network = owner
+    return f"tenant {tenant!r}" + (f" network {network!r}" if network else "")
+
+
+def _unrecorded_hint(tenant: TenantRequest) -> str:
+    return (
+        "allocations are made by `hatang tenant approve`, which records them in ledger.yml; "
+        f"remove what was written by hand and run `hatang tenant approve {tenant.code}`"
+    )
+
+
+# --------------------------------------------------------------------------- migration
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """What `init_ledger` built: the entries, and prefixes history gave to two owners."""
+
+    path: Path
+    entries: tuple[LedgerEntry, ...]
+    conflicts: tuple[str, ...]
+
+
+def _approval(tenant: dict[str, Any]) -> tuple[datetime, str]:
+    for change in tenant.get("history") or ():
+        if isinstance(change, dict) and change.get("state") == TenantState.APPROVED.value:
+            at = change.get("at")
+            when = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+            return when, str(change.get("by") or "unknown")
+    return datetime.fromtimestamp(0).astimezone(), "unknown"
+
+
+def _entries_of(document: Any) -> list[LedgerEntry]:
+    """Ledger entries for one version of a tenant file; none when it holds no readable allocation."""
+    if not isinstance(document, dict) or not isinstance(document.get("allocation"), dict):
+        return []
+    try:
+        allocation = TenantAllocation.model_validate(document["allocation"])
+        at, by = _approval(document)
+        code = str(document["code"])
+        return [LedgerEntry(prefix=p, tenant=code, network=n, at=at, by=by) for p, n in flatten(allocation)]
+    except (ValidationError, KeyError, ValueError, TypeError):
+        return []
+
+
+def _git(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    result = subprocess.run(["git", "-C", str(root), *args], input=stdin, capture_output=True, check=False)
+    return result.stdout if result.returncode == 0 else b""
+
+
+def history_entries(root: Path) -> list[LedgerEntry]:
+    """Entries from every version of every tenant file git has seen (deleted files included)."""
+    blobs: list[bytes] = []
+    for line in _git(root, "log", "--format=", "--raw", "--no-abbrev", "--no-renames", "--", "tenants").splitlines():
+        parts = line.split()
+        if line.startswith(b":") and len(parts) >= 4:
+            blobs += [sha for sha in parts[2:4] if sha.strip(b"0")]
+    unique = list(dict.fromkeys(blobs))
+    if not unique:
+        return []
+    out = _git(root, "cat-file", "--batch", stdin=b"\n".join(unique) + b"\n")
+    entries: list[LedgerEntry] = []
+    position = 0
+    while position < len(out):
+        header_end = out.index(b"\n", position)
+        header = out[position:header_end].split()
+        size = int(header[2]) if len(header) == 3 else 0
+        body = out[header_end + 1 : header_end + 1 + size]
+        position = header_end + 1 + size + (1 if size else 0)
+        try:
+            entries += _entries_of(pyyaml.safe_load(body.decode("utf-8", "replace")))
+        except pyyaml.YAMLError:
+            continue
+    return entries
+
+
+def init_ledger(root: Path) -> Recovered:
+    """Build `ledger.yml` from the tenant files and their git history (once, for existing sites).
+
+    Entries are ordered by approval time; when history gave one prefix to two tenants the earlier
+    approval keeps it, and the conflict is reported so the later tenant can be re-approved.
+
+    Raises:
+        RequestError: the ledger exists already.
+    """
+    site = load_site(root)
+    path = site.root / LEDGER_FILE
+    if site.ledger is not None:
+        raise RequestError(f"{display_path(path)}: exists; the ledger is append-only and is never rebuilt")
+    found: list[LedgerEntry] = []
+    for tenant in site.tenants:
+        if tenant.allocation is not None:
+            at, by = _approval(tenant.model_dump(mode="json"))
+            found += [
+                LedgerEntry(prefix=p, tenant=tenant.code, network=n, at=at, by=by)
+                for p, n in flatten(tenant.allocation)
+            ]
+    found += history_entries(site.root)
+    found.sort(key=lambda e: (e.at, e.tenant, e.network or "", e.prefix.version, str(e.prefix)))
+    kept: dict[Network, LedgerEntry] = {}
+    conflicts: list[str] = []
+    for entry in found:
+        first = kept.setdefault(entry.prefix, entry)
+        if (first.tenant, first.network) != (entry.tenant, entry.network):
+            kept_for, also = _who((first.tenant, first.network)), _who((entry.tenant, entry.network))
+            note = f"{entry.prefix}: kept for {kept_for}, also held by {also}"
+            if note not in conflicts:
+                conflicts.append(note)
+    entries = tuple(kept.values())
+    text = render(entries)
+    try:
+        _yaml.write_atomic(path, text)
+    except OSError as exc:
+        raise HatangError(f"{display_path(path)}: cannot write: {exc.strerror}") from None
+    return Recovered(path, entries, tuple(shorten(c, 300) for c in conflicts))
