@@ -60,8 +60,11 @@ def test_cli_plan_resources_exit_codes(site_copy: Path) -> None:
     assert "NOT a `pulumi preview`" in ok.output and "vp-ubnd" in ok.output
     edit_yaml(site_copy, "flows.yml", _world_ssh)
     bad = runner.invoke(app, ["plan", "--resources", str(site_copy)])
-    assert bad.exit_code == 1
-    assert "no-world-open-admin-ports" in bad.output
+    # the site itself is invalid (the validator refuses world-open admin ports before the policy
+    # pack could): bad input, exit 2, with the located problem and nothing rendered
+    assert bad.exit_code == 2
+    assert "flows.yml:" in bad.stderr and "nothing was changed" in bad.stderr
+    assert "NOT a `pulumi preview`" not in bad.stdout
 
 
 def test_cli_plan_resources_json_and_against(aio_copy: Path, tmp_path: Path) -> None:
