@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,7 @@ from rich.table import Table
 
 from infra import aio
 from infra.commands._common import user_errors
+from infra.site import display_path
 from infra.validate import load_valid_site
 
 app = typer.Typer(
@@ -50,7 +52,8 @@ def up(inventory: InventoryOption = DEFAULT_AIO) -> None:
         f"{report.host_seconds:.0f} s, deploy {report.deploy_seconds:.0f} s)"
     )
     out.print(f"APIs on {report.api_address}; admin credentials in {report.clouds_yaml}")
-    out.print(f"try: OS_CLIENT_CONFIG_FILE={report.clouds_yaml} openstack --os-cloud {aio.CLOUD_NAME} catalog list")
+    client = display_path(Path(sys.executable).with_name("openstack"))
+    out.print(f"try: OS_CLIENT_CONFIG_FILE={report.clouds_yaml} {client} --os-cloud {aio.CLOUD_NAME} catalog list")
 
 
 @app.command()

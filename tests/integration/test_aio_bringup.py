@@ -12,8 +12,10 @@ Every resource a test creates is deleted again.
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import ssl
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +30,7 @@ from typer.testing import CliRunner
 from infra import aio
 from infra.cli import app
 from infra.validate import load_valid_site
-from tests.conftest import AIO
+from tests.conftest import AIO, REPO
 
 pytestmark = pytest.mark.aio
 
@@ -50,6 +52,24 @@ def cloud() -> Iterator[openstack.connection.Connection]:
 @pytest.fixture
 def name() -> str:
     return f"hatang-test-aio-{uuid.uuid4().hex[:8]}"
+
+
+def test_readme_openstack_command_runs_as_written(cloud: openstack.connection.Connection) -> None:
+    """The README's `openstack ... catalog list`, from a shell with no virtualenv activated."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    (command,) = [line for line in readme.splitlines() if "openstack --os-cloud" in line]
+    result = subprocess.run(
+        ["bash", "-c", command],
+        cwd=REPO,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": os.environ.get("HOME", "/root")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
+    for service in ("keystone", "nova", "neutron", "glance", "cinderv3", "placement", "barbican"):
+        assert service in result.stdout, f"{service} missing from `{command}`:\n{result.stdout}"
 
 
 def test_aio_token_issued(cloud: openstack.connection.Connection) -> None:
