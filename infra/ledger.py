@@ -8,7 +8,6 @@ tenant file can never free an address; `hatang validate` checks files and ledger
 from __future__ import annotations
 
 import ipaddress
-import json
 import subprocess
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -20,13 +19,13 @@ import yaml as pyyaml
 from pydantic import ValidationError
 
 from infra import _yaml
+from infra._ledgerfile import HEADER, entry_text
 from infra._strictyaml import read_text, shorten
 from infra.errors import HatangError, RequestError
 from infra.schema import LedgerEntry, TenantAllocation, TenantRequest, TenantState
 from infra.site import LEDGER_FILE, Site, display_path, load_site
 
 __all__ = [
-    "HEADER",
     "Owner",
     "append_text",
     "check_ledger",
@@ -41,12 +40,6 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Owner = tuple[str, str | None]
 """(tenant code, network name or None for the tenant's IPv4 prefix)."""
 
-HEADER = """\
-# Allocation ledger: every prefix this site ever handed out, appended by `hatang tenant approve`.
-# Append-only. Never edit, reorder or delete an entry: a prefix recorded here is never given to
-# anyone else, even when its tenant file is emptied or removed (docs/tenancy.md).
-allocations:
-"""
 
 
 def flatten(allocation: TenantAllocation) -> list[tuple[Network, str | None]]:
@@ -66,13 +59,10 @@ def owners(site: Site) -> dict[Network, Owner]:
 
 
 def _line(entry: LedgerEntry) -> str:
-    """One entry in block style; every value double-quoted (JSON strings are YAML scalars)."""
     fields = [("prefix", str(entry.prefix)), ("tenant", entry.tenant)]
     if entry.network is not None:
         fields.append(("network", entry.network))
-    fields += [("at", entry.at.isoformat()), ("by", entry.by)]
-    lines = [f"{key}: {json.dumps(value, ensure_ascii=False)}" for key, value in fields]
-    return "  - " + "\n    ".join(lines) + "\n"
+    return entry_text([*fields, ("at", entry.at.isoformat()), ("by", entry.by)])
 
 
 def render(entries: Iterable[LedgerEntry]) -> str:
@@ -131,6 +121,7 @@ def check_ledger(site: Site, add: Callable[[Path, tuple[Any, ...], str, str], No
             )
     _check_ledger_overlaps(site, add)
     files = {t.code: t for t in site.tenants}
+    held = {t.code: set(flatten(t.allocation)) if t.allocation else set() for t in site.tenants}
     for tenant in site.tenants:
         if tenant.allocation is None:
             continue
@@ -158,7 +149,7 @@ def check_ledger(site: Site, add: Callable[[Path, tuple[Any, ...], str, str], No
                 f"restore the file from git (git log --diff-filter=D -- tenants/{entry.tenant}.yml shows where "
                 "it went); a tenant file is never deleted, retire the tenant instead",
             )
-        elif (entry.prefix, entry.network) not in (flatten(holder.allocation) if holder.allocation else []):
+        elif (entry.prefix, entry.network) not in held[holder.code]:
             path = site.tenant_files[holder.code]
             add(
                 path,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from infra import _yaml
-from infra._strictyaml import SiteFileError, load_strict, shorten
+from infra._ledgerfile import read_fast
+from infra._strictyaml import SiteFileError, loads_strict, read_text, shorten
 from infra.errors import InventoryError, Problem, SiteNotFoundError
 from infra.schema import (
     SLUG_PATTERN,
@@ -231,10 +232,17 @@ class _Reader:
     def rel(self, path: Path) -> str:
         return display_path(path)
 
-    def document(self, path: Path, empty_hint: str) -> Any:
-        """The file's data; None (with a problem recorded) when it is unusable or empty."""
+    def document(self, path: Path, empty_hint: str, fast: Callable[[str], Any] | None = None) -> Any:
+        """The file's data; None (with a problem recorded) when it is unusable or empty.
+
+        `fast` may read a machine-written layout quickly; it returns None to leave the text to
+        the strict YAML loader.
+        """
         try:
-            document = load_strict(path)
+            text = read_text(path)
+            document = fast(text) if fast is not None else None
+            if document is None:
+                document = loads_strict(text)
         except SiteFileError as exc:
             self.problems.append(Problem(self.rel(path), "", str(exc), exc.hint, exc.line))
             return None
@@ -242,10 +250,19 @@ class _Reader:
             self.problems.append(Problem(self.rel(path), "", "the file is empty (or only comments)", empty_hint))
         return document
 
-    def section(self, name: str, key: str, model: Any, allow_empty_list: bool = False, only: bool = False) -> Any:
+    def section(
+        self,
+        name: str,
+        key: str,
+        model: Any,
+        allow_empty_list: bool = False,
+        only: bool = False,
+        fast: Callable[[str], Any] | None = None,
+    ) -> Any:
         """Read `key` of file `name` as `model` (a model or a TypeAdapter type)."""
         path = self.root / name
-        document = self.document(path, f"write its content (docs/site-model.md), starting with '{key or 'name'}:'")
+        hint = f"write its content (docs/site-model.md), starting with '{key or 'name'}:'"
+        document = self.document(path, hint, fast)
         if document is None:
             return None
         if not isinstance(document, Mapping) or (key and key not in document):
@@ -355,7 +372,9 @@ def load_site(root: Path | str) -> Site:
     tenants, files = reader.tenants()
     ledger = None
     if os.path.lexists(root / LEDGER_FILE):
-        ledger = reader.section(LEDGER_FILE, "allocations", tuple[LedgerEntry, ...], allow_empty_list=True, only=True)
+        ledger = reader.section(
+            LEDGER_FILE, "allocations", tuple[LedgerEntry, ...], allow_empty_list=True, only=True, fast=read_fast
+        )
     if reader.problems:
         raise InventoryError(reader.problems)
     return Site(
