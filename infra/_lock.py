@@ -88,7 +88,7 @@ def site_lock(root: Path, timeout: float | None = None) -> Iterator[None]:
         command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:200]
         os.ftruncate(fd, 0)
         holder = f"pid {os.getpid()}, {getpass.getuser()}, since {datetime.now():%H:%M:%S}: {command}\n"
-        os.pwrite(fd, holder.encode(), 0)
+        os.pwrite(fd, holder.encode("utf-8", "backslashreplace"), 0)
         _remove_stale_temporaries(root)
         yield
     finally:

@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema
 
 __all__ = [
+    "PRINTABLE_PATTERN",
     "SLUG_PATTERN",
     "Agency",
     "AgencyKind",
@@ -49,7 +50,11 @@ SLUG_PATTERN = r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$"
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 ProfileName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,31}$")]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)]
+PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\x{2028}\x{2029}]*$"
+"""One line of printable text: no control characters or line separators (they break records)."""
+Text = Annotated[
+    str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True, pattern=PRINTABLE_PATTERN)
+]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
@@ -98,6 +103,7 @@ class SiteInfo(_Model):
     retire_grace_days: int = Field(
         90,
         ge=0,
+        le=3650,
         description="Days a retired tenant's project stays (disabled) before the tenants program "
         "removes it.",
     )

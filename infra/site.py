@@ -22,6 +22,7 @@ from infra._ledgerfile import read_fast
 from infra._strictyaml import SiteFileError, loads_strict, read_text, shorten
 from infra.errors import InventoryError, Problem, SiteNotFoundError
 from infra.schema import (
+    PRINTABLE_PATTERN,
     SLUG_PATTERN,
     Agency,
     Application,
@@ -39,7 +40,7 @@ from infra.schema import (
     ZoneKind,
 )
 
-__all__ = ["LEDGER_FILE", "SITE_FILES", "Host", "Site", "display_path", "load_site", "parse_strict"]
+__all__ = ["LEDGER_FILE", "SITE_FILES", "Host", "Site", "describe", "display_path", "load_site", "parse_strict"]
 
 SITE_FILES = (
     "site.yml",
@@ -167,9 +168,23 @@ def _hint(error: Mapping[str, Any]) -> str:
     if kind in bound:
         limit = next(iter(error.get("ctx", {}).values()), "")
         return f"use a value {bound[kind]} {limit}"
+    if kind == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == PRINTABLE_PATTERN:
+        return "write it on one line, without control characters"
+    if kind == "value_error":
+        return "see this field in docs/site-model.md"
     if kind == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") != SLUG_PATTERN:
         return f"match the pattern {error['ctx']['pattern']}"
     return _HINTS.get(kind, "")
+
+
+def describe(error: Mapping[str, Any]) -> tuple[str, str]:
+    """One pydantic error as (message, hint), the offending value cut short."""
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == PRINTABLE_PATTERN:
+        message = "must be one line of printable text (no control characters or line breaks)"
+    if error["type"] not in {"missing", "extra_forbidden"} and "input" in error:
+        message = f"{message} (got {shorten(error['input'])})"
+    return message, _hint(error) or "see this field in docs/site-model.md"
 
 
 def _problems(path: Path, file: str, exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[Problem]:
@@ -181,15 +196,13 @@ def _problems(path: Path, file: str, exc: ValidationError, prefix: tuple[Any, ..
     out = []
     for error in exc.errors():
         loc = prefix + tuple(error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] not in {"missing", "extra_forbidden"} and "input" in error:
-            message = f"{message} (got {shorten(error['input'])})"
+        message, hint = describe(error)
         out.append(
             Problem(
                 file=file,
                 field=".".join(str(part) for part in loc),
                 message=message,
-                hint=_hint(error),
+                hint=hint,
                 line=_yaml.line_of(document, loc),
             )
         )

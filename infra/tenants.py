@@ -26,7 +26,7 @@ from infra.errors import HatangError, InventoryError, Problem, RequestError
 from infra.ipam import allocate
 from infra.ledger import append_text, flatten, owners
 from infra.schema import LedgerEntry, TenantAllocation, TenantRequest, TenantState
-from infra.site import LEDGER_FILE, Site, display_path, load_site, parse_strict
+from infra.site import LEDGER_FILE, Site, describe, display_path, load_site, parse_strict
 from infra.validate import validate_site
 
 __all__ = [
@@ -109,17 +109,8 @@ def _read_back(path: Path, text: str) -> TenantRequest:
     except SiteFileError as exc:
         raise InventoryError([Problem(where, "", str(exc), exc.hint, exc.line)]) from None
     except ValidationError as exc:
-        raise InventoryError(
-            [
-                Problem(
-                    where,
-                    ".".join(map(str, e["loc"])),
-                    f"{e['msg']} (got {shorten(e.get('input'))})",
-                    "give a value the request schema accepts (docs/site-model.md)",
-                )
-                for e in exc.errors()
-            ]
-        ) from None
+        problems = [Problem(where, ".".join(map(str, e["loc"])), *describe(e)) for e in exc.errors()]
+        raise InventoryError(problems) from None
 
 
 def _check_and_write(site: Site, path: Path, document: Any, recorded: tuple[LedgerEntry, ...] = ()) -> None:
