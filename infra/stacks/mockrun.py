@@ -137,10 +137,14 @@ class MockRun:
         """Cloud resources only (no components, no stack)."""
         return [r for r in self.resources if r.custom and not r.type.startswith("pulumi:providers:")]
 
-    def find(self, type_: str, **inputs: Any) -> RegisteredResource | None:
-        """The first resource of `type_` whose inputs contain `inputs`."""
+    def find(self, type_: str, tags: Sequence[str] = (), **inputs: Any) -> RegisteredResource | None:
+        """The first resource of `type_` whose inputs contain `inputs` and carry every tag of `tags`."""
         for resource in self.resources:
-            if resource.type == type_ and all(resource.inputs.get(k) == v for k, v in inputs.items()):
+            if (
+                resource.type == type_
+                and all(resource.inputs.get(k) == v for k, v in inputs.items())
+                and set(tags) <= set(resource.inputs.get("tags") or ())
+            ):
                 return resource
         return None
 
@@ -191,10 +195,13 @@ class _Mocks(Mocks):
 
     def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
         name = args.args.get("name")
+        tags = list(args.args.get("tags") or ())
         target = _LOOKUP_TYPES.get(args.token)
-        found = self.run.find(target, name=name) if target and name else None
+        # like the provider: a lookup by tags ignores the name
+        by = {"tags": tags} if tags else {"name": name} if name else None
+        found = self.run.find(target, **by) if target and by else None
         if found is not None and found.id is not None:
-            result: dict[str, Any] = {"name": name, "id": found.id}
+            result: dict[str, Any] = {"name": found.inputs.get("name"), "id": found.id}
         elif args.token == "openstack:identity/getRole:getRole":
             result = {"name": name, "id": f"lookup:role:{name}"}
         else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
@@ -77,8 +77,9 @@ def _snake(key: str) -> str:
 
 
 def _is_platform(props: Mapping[str, Any]) -> bool:
+    # the engine hands lists over as its own read-only sequence type, the SDK's mocks as lists
     tags = props.get("tags")
-    return isinstance(tags, list) and PLATFORM_SCOPE_TAG in tags
+    return isinstance(tags, Sequence) and not isinstance(tags, str) and PLATFORM_SCOPE_TAG in tags
 
 
 def _is_tenant_project(resource_type: str, props: Mapping[str, Any]) -> bool:

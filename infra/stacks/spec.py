@@ -8,7 +8,7 @@ from the flows into the pseudo-zone 'tenants'. The components only map these spe
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -83,9 +83,12 @@ def tag(key: str, value: object) -> str:
 
 
 def parse_tags(tags: object) -> dict[str, list[str]]:
-    """`hatang:` tags as key -> values (other tags ignored; anything not a list gives {})."""
+    """`hatang:` tags as key -> values (other tags ignored; anything not a sequence gives {}).
+
+    The engine's policy library hands lists over as its own read-only sequence type.
+    """
     out: dict[str, list[str]] = {}
-    if not isinstance(tags, list | tuple):
+    if not isinstance(tags, Sequence) or isinstance(tags, str):
         return out
     for item in tags:
         if isinstance(item, str) and item.startswith("hatang:") and "=" in item:

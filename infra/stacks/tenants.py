@@ -15,7 +15,7 @@ from infra.stacks.spec import (
     BUILTIN_ROLES,
     PLATFORM_SCOPE_TAG,
     SUBNET_POOL_NAMES,
-    external_network_name,
+    tag,
     tenants_plan,
 )
 from infra.stacks.tenant_components import AgencyTenant, AgencyTenantArgs
@@ -39,12 +39,11 @@ def main(*, lenient: bool = False) -> None:
     zones = sorted({router.zone for spec in plan.tenants for router in spec.routers})
     # Not `external=True`: a zone's network becomes router:external only when its first tenant
     # grant is created (platform_components.ExternalNetwork), so that filter would miss it for
-    # the first tenant. The platform's tag narrows the name: an agency network that merely
-    # shares it (agencies name their networks) does not match or make the lookup ambiguous.
+    # the first tenant. By the platform's tags, not the name: the provider's data source drops
+    # every other filter (the name included) once tags are given, so an agency network that
+    # shares the name would make a name-and-scope lookup ambiguous (seen with the real engine).
     external_ids = {
-        zone: openstack.networking.get_network(
-            name=external_network_name(zone), tags=[PLATFORM_SCOPE_TAG], opts=invoke
-        ).id
+        zone: openstack.networking.get_network(tags=[PLATFORM_SCOPE_TAG, tag("zone", zone)], opts=invoke).id
         for zone in zones
     }
     pool_ids = {

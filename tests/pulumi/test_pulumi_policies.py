@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from pulumi_policy import (
 )
 
 from infra.site import load_site
+from infra.stacks import policies
 from infra.stacks.policies import (
     POLICY_NAMES,
     QUOTA_TYPES,
@@ -25,6 +27,7 @@ from infra.stacks.policies import (
     T_SUBNET,
     make_policies,
 )
+from infra.stacks.spec import PLATFORM_SCOPE_TAG, parse_tags
 from tests.conftest import SAMPLE
 
 POLICIES = {p.name: p for p in make_policies(load_site(SAMPLE))}
@@ -164,3 +167,23 @@ def test_tenant_networks_dual_stack() -> None:
     assert _stack_violations(policy, [network, v4]) == [
         ("tenant network 'app' has no IPv6 subnet; every tenant network is dual-stack", network.urn)
     ]
+
+
+class _EngineList(Sequence[str]):
+    """What the engine's policy library hands over for a list: a read-only sequence, not a list."""
+
+    def __init__(self, items: list[str]) -> None:
+        self._items = items
+
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+        return self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def test_tags_are_read_from_the_engines_sequences_too() -> None:
+    tags = _EngineList([PLATFORM_SCOPE_TAG, "hatang:zone=gov", "hatang:zone=dmz", "other"])
+    assert parse_tags(tags) == {"scope": ["platform"], "zone": ["gov", "dmz"]}
+    assert parse_tags("hatang:zone=gov") == {}
+    assert policies._is_platform({"tags": tags})
