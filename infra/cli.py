@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from infra import __version__
-from infra.commands import aio, audit, ledger, tenant, testhosts
+from infra.commands import aio, audit, cloud, ledger, tenant, testhosts
 from infra.commands._common import DEFAULT_INVENTORY, EXIT_ERROR, EXIT_FINDINGS, Inventory, err, out, user_errors
 from infra.commands.report import app as report_app
 from infra.errors import InventoryError
@@ -24,6 +24,7 @@ app = typer.Typer(
 )
 app.add_typer(tenant.app, name="tenant")
 app.add_typer(ledger.app, name="ledger")
+app.add_typer(cloud.app, name="cloud")
 app.add_typer(testhosts.app, name="testhosts")
 app.add_typer(audit.app, name="audit")
 app.add_typer(report_app, name="report")
@@ -86,6 +87,18 @@ def plan(
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         render_plan(data, out)
+
+
+@app.command()
+def doctor() -> None:
+    """Say which Pulumi engine, language host and OpenStack plugin hatang will use (exit 2 if none)."""
+    from infra import engine
+
+    with user_errors():
+        tools = engine.find_tools()
+    out.print(f"engine folder: {tools.root} -> {tools.root.resolve()}", markup=False, highlight=False)
+    for what, version in engine.tool_versions(tools).items():
+        out.print(f"{what}: {version}", markup=False, highlight=False)
 
 
 def _plan_resources(inventory: Path, format: Format, against: Path | None) -> int:

@@ -1,36 +1,58 @@
-"""`pulumi preview` of the aio stacks with a local file backend (only where the CLI is installed)."""
+"""The real Pulumi engine (scripts/pulumi-tools) runs the programs; no cloud needed here.
+
+`hatang cloud preview` without cloud credentials: the engine starts the language host, the host
+runs the real platform program, the OpenStack plugin is loaded and refuses for lack of auth. That
+error must reach the user as one located message and exit 2, never a traceback. The previews
+against the AIO are in tests/integration/test_engine_aio.py.
+"""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from tests.conftest import REPO
+from infra import engine
+from infra.cli import app
+from tests.conftest import AIO
 
-pytestmark = pytest.mark.pulumi_cli
+
+def test_doctor_names_the_engine_it_will_use() -> None:
+    result = CliRunner().invoke(app, ["doctor"])
+    assert result.exit_code == 0, result.output
+    assert "pulumi: v3.276.0" in result.stdout
+    assert "pulumi-language-python: v3.276.0" in result.stdout
+    assert "pulumi-resource-openstack: 5.5.3" in result.stdout
 
 
-_MISSING = [
-    what
-    for what, absent in (
-        ("the pulumi CLI is not on PATH", shutil.which("pulumi") is None),
-        ("OS_CLOUD is not set (the provider needs the AIO cloud)", not os.environ.get("OS_CLOUD")),
+def test_doctor_without_engine_says_how_to_build_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HATANG_TOOLS_CACHE", str(tmp_path))
+    result = CliRunner().invoke(app, ["doctor"])
+    assert result.exit_code == 2
+    assert "fix: run scripts/pulumi-tools" in result.stderr
+
+
+def test_engine_runs_the_program_and_reports_the_providers_refusal(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HATANG_STATE_DIR", str(tmp_path / "state"))
+    for variable in ("OS_CLOUD", "OS_CLIENT_CONFIG_FILE", "OS_AUTH_URL"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.config/openstack/clouds.yaml
+    result = CliRunner().invoke(app, ["cloud", "preview", "-i", str(AIO), "--stack", "platform"])
+    assert result.exit_code == 2, result.output
+    assert "pulumi preview of aio/platform failed" in result.stderr
+    assert "One of 'auth_url' or 'cloud' must be specified" in result.stderr
+    assert "Traceback" not in result.output
+    state = tmp_path / "state" / "aio"
+    assert (state / "passphrase").stat().st_mode & 0o777 == 0o600
+    assert (state / "platform" / "Pulumi.yaml").read_text(encoding="utf-8").endswith(
+        f"main: {engine.REPO / 'pulumi' / 'platform'}\n"
     )
-    if absent
-]
 
 
-@pytest.mark.skipif(bool(_MISSING), reason=f"{'; '.join(_MISSING)}: `pulumi preview` of the aio stack was NOT run")
-def test_pulumi_preview_aio_platform_with_file_backend(tmp_path: Path) -> None:
-    env = {**os.environ, "PULUMI_BACKEND_URL": f"file://{tmp_path}", "PULUMI_CONFIG_PASSPHRASE": "test",
-           "HATANG_INVENTORY": "inventories/aio"}
-    project = REPO / "pulumi" / "platform"
-    subprocess.run(["pulumi", "stack", "select", "--create", "aio", "-C", str(project)], env=env, check=True)
-    result = subprocess.run(["pulumi", "preview", "--non-interactive", "-C", str(project), "-s", "aio",
-                             "--policy-pack", str(REPO / "pulumi" / "policy")],
-                            env=env, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_unknown_stack_is_bad_input() -> None:
+    result = CliRunner().invoke(app, ["cloud", "preview", "-i", str(AIO), "--stack", "both"])
+    assert result.exit_code == 2
+    assert "--stack: 'both' is not a stack (fix: use platform, tenants or all)" in result.stderr

@@ -1,0 +1,81 @@
+"""`hatang cloud`: the site's Pulumi stacks with the real engine (logic in infra.engine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from infra import engine
+from infra.commands._common import DEFAULT_INVENTORY, EXIT_FINDINGS, err, out, user_errors
+from infra.validate import load_valid_site
+
+app = typer.Typer(help="Pulumi up, preview, refresh, destroy of a site's stacks (self-hosted state).",
+                  no_args_is_help=True)
+
+InventoryOption = Annotated[Path, typer.Option("--inventory", "-i", help="Site inventory folder.")]
+StackOption = Annotated[
+    str, typer.Option("--stack", "-s", help="platform, tenants, or all (platform then tenants).")
+]
+CloudOption = Annotated[str | None, typer.Option(help="Entry of clouds.yaml to use (default: $OS_CLOUD).")]
+CloudsYaml = Annotated[Path | None, typer.Option(help="clouds.yaml file (default: the usual places).")]
+NoPolicy = Annotated[bool, typer.Option("--no-policy-pack", help="Do not run the policy pack in the engine.")]
+
+
+def _stacks(stack: str) -> tuple[str, ...]:
+    if stack == "all":
+        return engine.STACKS
+    if stack not in engine.STACKS:
+        raise engine.EngineError(f"--stack: {stack!r} is not a stack (fix: use platform, tenants or all)")
+    return (stack,)
+
+
+def _operate(operation: engine.Operation, inventory: Path, stack: str, cloud: str | None,
+             clouds_yaml: Path | None, policy: bool) -> int:
+    changed = False
+    with user_errors():
+        site = load_valid_site(inventory)
+        for name in _stacks(stack) if operation != "destroy" else tuple(reversed(_stacks(stack))):
+            err.print(f"pulumi {operation} {site.name}/{name} ...", markup=False, highlight=False)
+            try:
+                outcome = engine.run(site, name, operation, cloud=cloud, clouds_yaml=clouds_yaml,
+                                     policy_pack=policy, on_output=lambda line: err.out(line.rstrip(), highlight=False))
+            except engine.PolicyViolationError as exc:
+                err.print(f"finding: {exc}", markup=False, highlight=False)
+                return EXIT_FINDINGS
+            counts = ", ".join(f"{kind} {n}" for kind, n in sorted(outcome.changes.items())) or "nothing"
+            out.print(f"{site.name}/{name}: {operation}: {counts}", markup=False, highlight=False)
+            changed = changed or outcome.changed
+    if operation in ("preview", "refresh") and changed:
+        err.print("changes found: site edits not yet applied, or drift in the cloud (exit 1)", markup=False)
+        return EXIT_FINDINGS
+    return 0
+
+
+@app.command()
+def preview(inventory: InventoryOption = DEFAULT_INVENTORY, stack: StackOption = "all", cloud: CloudOption = None,
+            clouds_yaml: CloudsYaml = None, no_policy_pack: NoPolicy = False) -> None:
+    """Compare the cloud (refreshed) with the site: exit 0 when nothing would change, 1 when something would."""
+    raise typer.Exit(_operate("preview", inventory, stack, cloud, clouds_yaml, not no_policy_pack))
+
+
+@app.command()
+def up(inventory: InventoryOption = DEFAULT_INVENTORY, stack: StackOption = "all", cloud: CloudOption = None,
+       clouds_yaml: CloudsYaml = None, no_policy_pack: NoPolicy = False) -> None:
+    """Apply the site to the cloud (the policy pack runs in the engine; a violation stops it: exit 1)."""
+    raise typer.Exit(_operate("up", inventory, stack, cloud, clouds_yaml, not no_policy_pack))
+
+
+@app.command()
+def refresh(inventory: InventoryOption = DEFAULT_INVENTORY, stack: StackOption = "all", cloud: CloudOption = None,
+            clouds_yaml: CloudsYaml = None) -> None:
+    """Read the cloud into the state; exit 1 when it differed (drift)."""
+    raise typer.Exit(_operate("refresh", inventory, stack, cloud, clouds_yaml, False))
+
+
+@app.command()
+def destroy(inventory: InventoryOption = DEFAULT_INVENTORY, stack: StackOption = "all", cloud: CloudOption = None,
+            clouds_yaml: CloudsYaml = None) -> None:
+    """Delete the stacks' resources (tenants first); protected resources refuse."""
+    raise typer.Exit(_operate("destroy", inventory, stack, cloud, clouds_yaml, False))
