@@ -51,16 +51,20 @@ def read_text(path: Path) -> str:
                 "replace the link with the file itself (git tracks the content, reviewers see it)",
             ) from None
         raise SiteFileError(f"cannot be read: {exc.strerror}", "check that the file exists and is readable") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise SiteFileError("is not a regular file", "site files are plain files in the repository")
     with os.fdopen(fd, "rb") as stream:
-        info = os.fstat(stream.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise SiteFileError("is not a regular file", "site files are plain files in the repository")
         if info.st_size > MAX_BYTES:
             raise SiteFileError(
                 f"is {info.st_size} bytes, over the {MAX_BYTES // (1024 * 1024)} MiB a site file may have",
                 "split the data or remove what does not belong in a site file",
             )
-        data = stream.read(MAX_BYTES + 1)
+        try:
+            data = stream.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise SiteFileError(f"cannot be read: {exc.strerror}", "check the disk and the file") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -95,6 +95,12 @@ def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
         load_strict(fifo)
 
 
+def test_directory_in_place_of_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "ledger.yml").mkdir()
+    with pytest.raises(SiteFileError, match="not a regular file"):
+        load_strict(tmp_path / "ledger.yml")
+
+
 def test_oversized_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_strictyaml, "MAX_BYTES", 100)
     big = tmp_path / "site.yml"
