@@ -185,6 +185,10 @@ def load_strict(path: Path) -> Any:
 
 def loads_strict(text: str) -> Any:
     """Parse YAML text strictly (see `load_strict`)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise SiteFileError("holds text that is not UTF-8", "save the file as UTF-8") from exc
     loader = _AliasRefusingLoader(text) if "*" in text else _StrictLoader(text)  # no '*', no alias
     try:
         return loader.get_single_data()

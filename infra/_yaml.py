@@ -14,7 +14,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-__all__ = ["YamlSyntaxError", "dump_text", "line_of", "load", "plain", "round_trip", "write_atomic"]
+__all__ = ["YamlSyntaxError", "dump_text", "line_of", "load", "load_for_edit", "plain", "round_trip", "write_atomic"]
 
 
 class YamlSyntaxError(Exception):
@@ -42,6 +42,21 @@ def load(path: Path) -> Any:
         raise YamlSyntaxError(str(exc.problem or exc), line) from exc
     except UnicodeDecodeError as exc:
         raise YamlSyntaxError(f"not UTF-8 text: {exc.reason}", None) from exc
+
+
+def load_for_edit(path: Path) -> Any:
+    """A site file for round-trip editing, read like the strict reader reads it (no link followed).
+
+    Trailing blanks are dropped first: libyaml accepts a tab after a value, ruamel's editor refuses it.
+    """
+    from infra._strictyaml import read_text
+
+    text = "\n".join(line.rstrip(" \t") for line in read_text(path).split("\n"))
+    try:
+        return round_trip().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        raise YamlSyntaxError(str(exc.problem or exc), mark.line + 1 if mark is not None else None) from exc
 
 
 def line_of(document: Any, loc: tuple[int | str, ...]) -> int | None:

@@ -322,7 +322,7 @@ class _Reader:
                         self.rel(path),
                         "",
                         "is not a tenant request file (tenants/ holds only <code>.yml files)",
-                        f"rename it to {shorten(Path(entry.name).stem, 40)}.yml if it is a request, or move it out",
+                        f"rename it to {Path(entry.name).stem[:40]}.yml if it is a request, or move it out",
                     )
                 )
                 continue

@@ -25,7 +25,7 @@ from infra._strictyaml import SiteFileError, ambiguous, loads_strict, shorten
 from infra.errors import HatangError, InventoryError, Problem, RequestError
 from infra.ipam import allocate
 from infra.ledger import append_text, flatten, owners
-from infra.schema import LedgerEntry, TenantAllocation, TenantRequest, TenantState
+from infra.schema import LedgerEntry, Slug, TenantAllocation, TenantRequest, TenantState, Text
 from infra.site import LEDGER_FILE, Site, describe, display_path, load_site, parse_strict
 from infra.validate import validate_site
 
@@ -85,9 +85,33 @@ def _now() -> datetime:
     return datetime.now().astimezone().replace(microsecond=0)
 
 
+def _check_arguments(**texts: str) -> None:
+    """Refuse, naming the option, text a record cannot hold: not UTF-8, empty, multi-line, too long.
+
+    Raises:
+        RequestError: with every bad option at once.
+    """
+    problems = []
+    for option, value in texts.items():
+        flag = f"--{option.replace('_', '-')}"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            problems.append(f"{flag}: is not UTF-8 text (fix: use a UTF-8 locale, e.g. LANG=C.UTF-8)")
+            continue
+        model = Slug if option == "code" else Text
+        try:
+            parse_strict(model, value)
+        except ValidationError as exc:
+            message, hint = describe(exc.errors()[0])
+            problems.append(f"{flag}: {message} (fix: {hint})")
+    if problems:
+        raise RequestError("\n".join(problems))
+
+
 def _text(value: str) -> str:
     """A string as it must be written so that every YAML reader reads it back as this string."""
-    if ambiguous(value) or any(ord(c) < 32 or c in "\x7f\u2028\u2029\ufeff" for c in value) or value != value.strip():
+    if ambiguous(value) or not value.isprintable() or value != value.strip():
         return cast(str, DoubleQuotedScalarString(value))
     return value
 
@@ -159,7 +183,12 @@ def _request(site: Site, code: str) -> tuple[TenantRequest, Path, Any]:
             "fix: check the code with `hatang tenant list`)"
         )
     path = site.tenant_files[code]
-    return tenant, path, _yaml.load(path)
+    try:
+        return tenant, path, _yaml.load_for_edit(path)
+    except (SiteFileError, _yaml.YamlSyntaxError) as exc:
+        raise InventoryError(
+            [Problem(display_path(path), "", f"cannot be edited: {exc}", "fix the YAML at that line", exc.line)]
+        ) from None
 
 
 def _allocation_map(allocation: TenantAllocation) -> CommentedMap:
@@ -184,6 +213,7 @@ def approve_tenant(root: Path, code: str, by: str, reason: str = "approved", at:
         RequestError: unknown tenant, a retired one, or an exhausted pool.
         InventoryError: the site (or the edited request) is invalid.
     """
+    _check_arguments(by=by, reason=reason)
     with site_lock(Path(root)):
         return _approve(Path(root), code, by, reason, at or _now())
 
@@ -218,6 +248,7 @@ def _approve(root: Path, code: str, by: str, reason: str, at: datetime) -> Chang
 
 
 def _transition(root: Path, code: str, state: TenantState, by: str, reason: str, at: datetime | None) -> Change:
+    _check_arguments(by=by, reason=reason)
     with site_lock(Path(root)):
         return _move(Path(root), code, state, by, reason, at)
 
@@ -261,6 +292,8 @@ def create_tenant(root: Path, request: NewTenant, by: str, reason: str, at: date
         RequestError: a file for the code exists already.
         InventoryError: the request or the site would be invalid.
     """
+    contacts = {f"contact_{k}": v for c in request.contacts for k, v in c.items() if isinstance(v, str)}
+    _check_arguments(code=request.code, name=request.name, by=by, reason=reason, **contacts)
     with site_lock(Path(root)):
         return _create(Path(root), request, by, reason, at or _now())
 
@@ -279,7 +312,7 @@ def _create(root: Path, request: NewTenant, by: str, reason: str, at: datetime) 
         )
     document = CommentedMap()
     document.yaml_set_start_comment(
-        f"Tenant request of {request.name}.\nReviewed as a change to this folder; approve with "
+        f"Tenant request {request.code}.\nReviewed as a change to this folder; approve with "
         f"`hatang tenant approve {request.code}`."
     )
     document["code"] = _text(request.code)
