@@ -21,7 +21,16 @@ from typing import Any
 import yaml as pyyaml
 from yaml.cyaml import CParser  # type: ignore[attr-defined]
 
-__all__ = ["MAX_BYTES", "SiteFileError", "ambiguous", "load_strict", "loads_strict", "read_text", "shorten"]
+__all__ = [
+    "MAX_BYTES",
+    "SiteFileError",
+    "ambiguous",
+    "load_strict",
+    "loads_strict",
+    "read_file",
+    "read_text",
+    "shorten",
+]
 
 MAX_BYTES = 16 * 1024 * 1024
 """Largest site file read: the biggest real one (a 5,000-tenant ledger) is under 2 MiB."""
@@ -41,6 +50,15 @@ def read_text(path: Path) -> str:
 
     Raises:
         SiteFileError: a link, not a regular file, unreadable, too large, or not UTF-8.
+    """
+    return read_file(path)[0]
+
+
+def read_file(path: Path) -> tuple[str, os.stat_result]:
+    """`read_text`, with the status of the file that was opened (what a parse cache keys on).
+
+    Raises:
+        SiteFileError: as `read_text`.
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -66,7 +84,7 @@ def read_text(path: Path) -> str:
         except OSError as exc:
             raise SiteFileError(f"cannot be read: {exc.strerror}", "check the disk and the file") from None
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8"), info
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise SiteFileError(f"is not UTF-8 text ({exc.reason})", "save the file as UTF-8", line) from None

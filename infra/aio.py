@@ -27,7 +27,7 @@ import ansible_mitogen
 import jinja2
 from ruamel.yaml import YAML
 
-from infra import testhosts
+from infra import engine, testhosts
 from infra.errors import HatangError
 from infra.schema import ZoneKind
 from infra.site import Site
@@ -415,6 +415,9 @@ def down(site: Site, state_base: Path | None = None, forget: bool = False) -> li
         The podman objects (and folder) removed.
     """
     removed = testhosts.down(site.name)
+    stacks = engine.Workspace.of(site)
+    if stacks.forget():  # the Pulumi state described the cloud just removed
+        removed.append(str(stacks.root))
     paths = AioPaths.for_site(site, state_base)
     if forget and paths.root.exists():
         shutil.rmtree(paths.root)

@@ -10,10 +10,13 @@ pointing at it (`main:`) and the stack's config, so the repository is never writ
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import shutil
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +28,7 @@ __all__ = [
     "EngineError",
     "Outcome",
     "PolicyViolationError",
+    "ProtectedDeletionError",
     "Tools",
     "Workspace",
     "find_tools",
@@ -128,7 +132,14 @@ class Workspace:
     def project_dir(self, stack: str) -> Path:
         return self.root / stack
 
-    def prepare(self, stack: str) -> Path:
+    def forget(self) -> bool:
+        """Remove the state (the cloud it described is gone, e.g. `hatang aio down`)."""
+        if not self.root.exists():
+            return False
+        shutil.rmtree(self.root)
+        return True
+
+    def prepare(self, stack: str, program: Path | None = None) -> Path:
         """Create the backend folder, the passphrase (once) and the stack's project file."""
         self.backend.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not self.passphrase_file.exists():
@@ -142,7 +153,7 @@ class Workspace:
             f"name: hatang-{stack}\n"
             "runtime:\n  name: python\n  options:\n"
             f"    virtualenv: {REPO / '.venv'}\n    toolchain: pip\n"
-            f"main: {REPO / 'pulumi' / stack}\n",
+            f"main: {program or REPO / 'pulumi' / stack}\n",
             encoding="utf-8",
         )
         return project
@@ -182,6 +193,26 @@ def _counts(summary: Mapping[Any, int] | None) -> dict[str, int]:
     return {str(getattr(kind, "value", kind)): count for kind, count in (summary or {}).items()}
 
 
+class ProtectedDeletionError(EngineError):
+    """The change would delete or replace protected resources: refused before anything changed."""
+
+
+_PROTECTED = re.compile(r'resource "(urn:pulumi:[^"]+)" cannot be deleted\s+because it is protected')
+
+
+def _refuse_protected(stack: str, operation: str, urns: list[str]) -> None:
+    """Refuse a change that would delete protected resources, naming them."""
+    if not urns:
+        return
+    names = sorted({urn.rsplit("::", 1)[-1] for urn in urns})
+    shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+    raise ProtectedDeletionError(
+        f"{operation} of {stack} would delete {len(names)} protected resource(s): {shown}; nothing was "
+        "changed (fix: a tenant leaves only by `hatang tenant retire` and its grace period; restore "
+        "a tenant file or ledger entry removed by mistake from git)"
+    )
+
+
 def run(
     site: Site,
     stack: str,
@@ -190,9 +221,19 @@ def run(
     cloud: str | None = None,
     clouds_yaml: Path | None = None,
     policy_pack: bool = True,
+    refresh: bool = False,
+    as_of: datetime | None = None,
+    program: Path | None = None,
     on_output: Callable[[str], None] | None = None,
 ) -> Outcome:
     """Run one engine operation on one of the site's stacks.
+
+    Args:
+        refresh: `up` reads the cloud into the state first (a resource deleted by hand is
+            created again); `preview` always does.
+        as_of: the moment retirement grace periods are measured against (`hatang:asOf`):
+            shows or applies what the site means on that day.
+        program: another program folder in place of the repository's pulumi/<stack> (tests).
 
     Raises:
         EngineError: the engine is missing or the operation failed (its last lines in the message).
@@ -203,7 +244,7 @@ def run(
         raise EngineError(f"--stack: {stack!r} is not a stack of a site (fix: use one of {', '.join(STACKS)})")
     tools = find_tools()
     workspace = Workspace.of(site)
-    project = workspace.prepare(stack)
+    project = workspace.prepare(stack, program)
     env = _environment(workspace, tools, clouds_yaml, cloud)
     options = auto.LocalWorkspaceOptions(
         work_dir=str(project),
@@ -218,19 +259,30 @@ def run(
         handle.set_config("hatang:inventory", auto.ConfigValue(str(site.root.resolve())))
         if cloud is not None:
             handle.set_config("hatang:cloud", auto.ConfigValue(cloud))
+        if as_of is not None:
+            handle.set_config("hatang:asOf", auto.ConfigValue(as_of.isoformat()))
+        else:
+            handle.remove_config("hatang:asOf")
         if operation == "preview":
             result = handle.preview(on_output=on_output, policy_packs=policy, refresh=True)
             return Outcome(operation, stack, _counts(result.change_summary))
         if operation == "up":
-            done = handle.up(on_output=on_output, policy_packs=policy)
+            # The engine honours `protect` only when it reaches such a resource, after deleting
+            # the unprotected ones before it (a tenant file removed by mistake would lose its
+            # router, groups and rules first); its preview refuses the whole change instead.
+            handle.preview(policy_packs=policy, refresh=refresh)
+            done = handle.up(on_output=on_output, policy_packs=policy, refresh=refresh)
             return Outcome(operation, stack, _counts(done.summary.resource_changes))
         if operation == "refresh":
             refreshed = handle.refresh(on_output=on_output)
             return Outcome(operation, stack, _counts(refreshed.summary.resource_changes))
+        kept = [r["urn"] for r in (handle.export_stack().deployment or {}).get("resources", []) if r.get("protect")]
+        _refuse_protected(f"{site.name}/{stack}", "destroy", kept)
         destroyed = handle.destroy(on_output=on_output)
         return Outcome(operation, stack, _counts(destroyed.summary.resource_changes))
     except auto.CommandError as exc:
         lines = [line for line in str(exc).splitlines() if line.strip()]
+        _refuse_protected(f"{site.name}/{stack}", operation, _PROTECTED.findall(str(exc)))
         if any("[mandatory]" in line for line in lines):
             violations = [line.strip() for line in lines if "[mandatory]" in line or "Policy Violation" in line]
             raise PolicyViolationError(

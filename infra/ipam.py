@@ -15,9 +15,11 @@ from infra.errors import RequestError
 from infra.schema import NetworkAllocation, TenantAllocation, TenantRequest
 from infra.site import Site
 
-__all__ = ["PoolExhaustedError", "allocate", "first_free", "used_networks"]
+__all__ = ["PoolExhaustedError", "allocate", "first_free", "span", "used_networks"]
 
 N = TypeVar("N", ipaddress.IPv4Network, ipaddress.IPv6Network)
+Span = tuple[int, int, int]
+"""(IP version, first address, last address) of a prefix, as integers."""
 
 
 class PoolExhaustedError(RequestError):
@@ -41,6 +43,13 @@ def used_networks(site: Site) -> tuple[list[ipaddress.IPv4Network], list[ipaddre
     return v4, v6
 
 
+def span(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Span:
+    """A prefix as integers: overlap and containment tests on tens of thousands of prefixes
+    without `ipaddress`' broadcast_address and subnet_of, which build objects on every call."""
+    start = int(net.network_address)
+    return net.version, start, start + (1 << (net.max_prefixlen - net.prefixlen)) - 1
+
+
 def first_free(pool: N, prefix: int, used: Iterable[N]) -> N:
     """The lowest prefix of length `prefix` in `pool` overlapping nothing in `used`.
 
@@ -48,8 +57,10 @@ def first_free(pool: N, prefix: int, used: Iterable[N]) -> N:
         PoolExhaustedError: when none is left.
     """
     size = 1 << (pool.max_prefixlen - prefix)
-    start, end = int(pool.network_address), int(pool.broadcast_address)
-    spans = sorted((int(n.network_address), int(n.broadcast_address)) for n in used if n.overlaps(pool))
+    version, start, end = span(pool)
+    spans = sorted(
+        (low, high) for v, low, high in map(span, used) if v == version and low <= end and high >= start
+    )
     candidate = start
     for low, high in spans:
         if high < candidate:

@@ -350,7 +350,10 @@ class TenantAllocation(_Model):
 class LedgerEntry(_Model):
     """One prefix handed out, to whom, when and by which approval (ledger.yml)."""
 
-    prefix: ipaddress.IPv4Network | ipaddress.IPv6Network = Field(description="The allocated prefix.")
+    prefix: ipaddress.IPv4Network | ipaddress.IPv6Network = Field(
+        description="The allocated prefix.",
+        union_mode="left_to_right",  # no text is both: stop at the first match, half the parses of 25,000 entries
+    )
     tenant: Slug = Field(description="Tenant code it was allocated to.")
     network: Slug | None = Field(None, description="Tenant network it serves; absent for the tenant's IPv4 prefix.")
     at: datetime = Field(description="When the approval allocated it.")

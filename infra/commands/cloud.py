@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,25 @@ StackOption = Annotated[
 CloudOption = Annotated[str | None, typer.Option(help="Entry of clouds.yaml to use (default: $OS_CLOUD).")]
 CloudsYaml = Annotated[Path | None, typer.Option(help="clouds.yaml file (default: the usual places).")]
 NoPolicy = Annotated[bool, typer.Option("--no-policy-pack", help="Do not run the policy pack in the engine.")]
+AsOf = Annotated[
+    str | None,
+    typer.Option(help="Measure retirement grace periods at this ISO date-time instead of now "
+                      "(see what the site means that day)."),
+]
+Refresh = Annotated[bool, typer.Option(help="Read the cloud into the state first (recreates what was deleted by hand).",
+                                       show_default=False)]
+
+
+def _as_of(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise engine.EngineError(
+            f"--as-of: {value[:60]!r} is not an ISO date-time (fix: e.g. 2027-01-31 or 2027-01-31T09:00:00+07:00)"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.astimezone()
 
 
 def _stacks(stack: str) -> tuple[str, ...]:
@@ -32,15 +52,18 @@ def _stacks(stack: str) -> tuple[str, ...]:
 
 
 def _operate(operation: engine.Operation, inventory: Path, stack: str, cloud: str | None,
-             clouds_yaml: Path | None, policy: bool) -> int:
+             clouds_yaml: Path | None, policy: bool, as_of: str | None = None, refresh: bool = False) -> int:
     changed = False
     with user_errors():
+        moment = _as_of(as_of)
+        stacks = _stacks(stack)
         site = load_valid_site(inventory)
-        for name in _stacks(stack) if operation != "destroy" else tuple(reversed(_stacks(stack))):
+        for name in stacks if operation != "destroy" else tuple(reversed(stacks)):
             err.print(f"pulumi {operation} {site.name}/{name} ...", markup=False, highlight=False)
             try:
                 outcome = engine.run(site, name, operation, cloud=cloud, clouds_yaml=clouds_yaml,
-                                     policy_pack=policy, on_output=lambda line: err.out(line.rstrip(), highlight=False))
+                                     policy_pack=policy, as_of=moment, refresh=refresh,
+                                     on_output=lambda line: err.out(line.rstrip(), highlight=False))
             except engine.PolicyViolationError as exc:
                 err.print(f"finding: {exc}", markup=False, highlight=False)
                 return EXIT_FINDINGS
@@ -55,16 +78,17 @@ def _operate(operation: engine.Operation, inventory: Path, stack: str, cloud: st
 
 @app.command()
 def preview(inventory: InventoryOption = DEFAULT_INVENTORY, stack: StackOption = "all", cloud: CloudOption = None,
-            clouds_yaml: CloudsYaml = None, no_policy_pack: NoPolicy = False) -> None:
+            clouds_yaml: CloudsYaml = None, no_policy_pack: NoPolicy = False, as_of: AsOf = None) -> None:
     """Compare the cloud (refreshed) with the site: exit 0 when nothing would change, 1 when something would."""
-    raise typer.Exit(_operate("preview", inventory, stack, cloud, clouds_yaml, not no_policy_pack))
+    raise typer.Exit(_operate("preview", inventory, stack, cloud, clouds_yaml, not no_policy_pack, as_of))
 
 
 @app.command()
 def up(inventory: InventoryOption = DEFAULT_INVENTORY, stack: StackOption = "all", cloud: CloudOption = None,
-       clouds_yaml: CloudsYaml = None, no_policy_pack: NoPolicy = False) -> None:
+       clouds_yaml: CloudsYaml = None, no_policy_pack: NoPolicy = False, as_of: AsOf = None,
+       refresh: Refresh = False) -> None:
     """Apply the site to the cloud (the policy pack runs in the engine; a violation stops it: exit 1)."""
-    raise typer.Exit(_operate("up", inventory, stack, cloud, clouds_yaml, not no_policy_pack))
+    raise typer.Exit(_operate("up", inventory, stack, cloud, clouds_yaml, not no_policy_pack, as_of, refresh))
 
 
 @app.command()

@@ -1,13 +1,15 @@
 """`hatang audit cloud` on the real all-in-one cloud.
 
-After the platform and the AIO site's tenants are replayed onto the AIO (tests/integration/replay.py),
-the audit passes; then each automated cloud check is shown to FAIL on a cloud that violates it,
-and every violation is removed again (each test proves the check passes once it is cleaned up).
+After the platform and the AIO site's tenants are applied to the AIO by the real Pulumi engine
+(`hatang cloud up`, fixture `applied` in tests/integration/conftest.py), the audit passes; then
+each automated cloud check is shown to FAIL on a cloud that violates it, and every violation is
+removed again (each test proves the check passes once it is cleaned up).
 Also proven on the cloud itself: a tenant member cannot see another tenant, quotas are enforced
 (networks; volumes, which become available on the AIO's fake volume backend),
 and retiring a tenant in the site model disables its project.
 
-Requires the AIO (`hatang aio up`; scripts/test brings it up first). Without it these tests FAIL.
+Requires the AIO (`hatang aio up`; the fixture brings it up when it is not) and the engine built
+by scripts/pulumi-tools. Without them these tests FAIL.
 The AIO's admin clouds.yaml is the one `hatang aio up` writes (infra.aio.AioPaths), or
 $HATANG_AIO_CLOUDS_YAML; the cloud name infra.aio.CLOUD_NAME, or $HATANG_AIO_CLOUD.
 """
@@ -15,7 +17,6 @@ $HATANG_AIO_CLOUDS_YAML; the cloud name infra.aio.CLOUD_NAME, or $HATANG_AIO_CLO
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -28,9 +29,8 @@ import openstack.exceptions
 import pytest
 from typer.testing import CliRunner
 
-from infra.aio import CLOUD_NAME, AioPaths
 from infra.audit import Outcome
-from infra.audit.cloud import CloudError, Prober, connect, run_checks
+from infra.audit.cloud import Prober, run_checks
 from infra.audit.cloud._probes import keystone_security_compliance_set, strong_password
 from infra.catalogue import load_catalogue
 from infra.cli import app
@@ -39,7 +39,7 @@ from infra.site import Site, load_site
 from infra.stacks.mockrun import MockRun, run_programs
 from infra.tenants import retire_tenant
 from tests.conftest import AIO
-from tests.integration.replay import HANDLERS, Replay, replay
+from tests.integration.conftest import AioCloud, cloud_cli
 
 pytestmark = pytest.mark.aio
 
@@ -49,32 +49,6 @@ BIG = "so-khcn"  # gov and dmz
 
 
 # --------------------------------------------------------------------------- the AIO
-
-
-def _clouds_yaml() -> Path:
-    env = os.environ.get("HATANG_AIO_CLOUDS_YAML")
-    return Path(env) if env else AioPaths.for_site(load_site(AIO)).clouds_yaml
-
-
-@dataclass(frozen=True)
-class Aio:
-    clouds_yaml: Path
-    cloud: str
-    conn: Any
-
-
-@pytest.fixture(scope="module")
-def aio() -> Iterator[Aio]:
-    path = _clouds_yaml()
-    if not path.is_file():
-        pytest.fail(f"the AIO cloud is not up: no {path} (run `hatang aio up`)")
-    name = os.environ.get("HATANG_AIO_CLOUD", CLOUD_NAME)
-    try:
-        conn = connect(name, path)
-    except CloudError as exc:
-        pytest.fail(f"the AIO cloud is not reachable: {exc}")
-    yield Aio(path, name, conn)
-    conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -88,17 +62,22 @@ def programs() -> MockRun:
 
 
 @dataclass(frozen=True)
-class Replayed(Aio):
+class Applied(AioCloud):
     external_check: Any = None
-    """HC-NET-01's check right after the replay, nothing removed or changed."""
+    """HC-NET-01's check right after `hatang cloud up`, nothing removed or changed."""
 
 
 @pytest.fixture(scope="module")
-def replayed(aio: Aio, programs: MockRun, site: Site) -> Replayed:
-    """The platform and the AIO tenants, created on the AIO (idempotent)."""
-    replay(programs, aio.conn)
-    after = run_checks(site, aio.conn, ["external_networks_as_allowed"])["external_networks_as_allowed"]
-    return Replayed(aio.clouds_yaml, aio.cloud, aio.conn, after)
+def cloud(applied: AioCloud, site: Site) -> Applied:
+    """The platform and the AIO tenants, applied by the engine (tests/integration/conftest.py)."""
+    after = run_checks(site, applied.conn, ["external_networks_as_allowed"])["external_networks_as_allowed"]
+    return Applied(applied.clouds_yaml, applied.cloud, applied.conn, after)
+
+
+def _reapply(cloud: AioCloud) -> None:
+    """Create again, through the engine, what a test deleted by hand."""
+    code, out, err = cloud_cli(cloud, "up", "--refresh")
+    assert code == 0, out + err
 
 
 def _project(conn: Any, code: str) -> Any:
@@ -116,7 +95,7 @@ def _assert(results: dict[str, Any], outcome: Outcome, *check_ids: str) -> None:
         assert got.outcome is outcome, f"{cid}: {got.outcome.value} ({got.message}) observed={got.observed}"
 
 
-def _audit_cli(aio: Aio, out: Path, *extra: str) -> tuple[int, str, float]:
+def _audit_cli(aio: AioCloud, out: Path, *extra: str) -> tuple[int, str, float]:
     """`hatang audit cloud` on the AIO, no control waived."""
     started = time.monotonic()
     result = CliRunner().invoke(
@@ -130,11 +109,11 @@ def _audit_cli(aio: Aio, out: Path, *extra: str) -> tuple[int, str, float]:
 # --------------------------------------------------------------------------- compliant
 
 
-def test_replayed_platform_opens_external_networks_per_tenant_only(replayed: Replayed) -> None:
+def test_applied_platform_opens_external_networks_per_tenant_only(cloud: Applied) -> None:
     """The platform creates its provider networks not external (no Neutron '*' entry); the
     tenants' grants make them external, for exactly the tenants whose request asks for them."""
-    conn = replayed.conn
-    check = replayed.external_check
+    conn = cloud.conn
+    check = cloud.external_check
     assert check.outcome is Outcome.PASS, check.observed
     wanted = {"ext-gov": [BIG], "ext-dmz": sorted([BIG, SMALL])}
     assert {k: v for k, v in check.observed["attachable_by"].items() if k in wanted} == wanted
@@ -145,17 +124,17 @@ def test_replayed_platform_opens_external_networks_per_tenant_only(replayed: Rep
         assert "*" not in {g.target_project_id for g in grants}, f"{name}: open to every project"
 
 
-def test_audit_passes_after_replay(replayed: Replayed, site: Site, tmp_path: Path) -> None:
-    code, output, seconds = _audit_cli(replayed, tmp_path / "report")
+def test_audit_passes_after_engine_up(cloud: Applied, site: Site, tmp_path: Path) -> None:
+    code, output, seconds = _audit_cli(cloud, tmp_path / "report")
     assert code == 0, output
     for name in ("evidence.json", "junit.xml", "report.vi.html", "report.en.html"):
         assert (tmp_path / "report" / name).is_file()
     print(f"audit cloud wall time: {seconds:.1f} s")
     # TLS on every endpoint (the TLS front) and an encrypted volume type (roles/cinder) included
-    _assert(_check(site, replayed.conn, "api_endpoints_tls", "volume_encryption_available"), Outcome.PASS,
+    _assert(_check(site, cloud.conn, "api_endpoints_tls", "volume_encryption_available"), Outcome.PASS,
             "api_endpoints_tls", "volume_encryption_available")
     # no throwaway account left behind
-    assert not [u.name for u in replayed.conn.identity.users() if u.name.startswith("hatang-audit-")]
+    assert not [u.name for u in cloud.conn.identity.users() if u.name.startswith("hatang-audit-")]
 
 
 # --------------------------------------------------------------------------- each check fails
@@ -173,8 +152,8 @@ def _cleanup(*actions: Any) -> Iterator[list[Any]]:
                 action()
 
 
-def test_world_open_ssh_rule_fails(replayed: Replayed, site: Site) -> None:
-    conn = replayed.conn
+def test_world_open_ssh_rule_fails(cloud: Applied, site: Site) -> None:
+    conn = cloud.conn
     project = _project(conn, SMALL)
     group = next(iter(conn.network.security_groups(project_id=project.id, name="from-mgmt")))
     with _cleanup() as undo:
@@ -190,8 +169,8 @@ def test_world_open_ssh_rule_fails(replayed: Replayed, site: Site) -> None:
             "no_world_open_admin_ports", "security_group_rules_dual_stack")  # fmt: skip
 
 
-def test_unlimited_quota_fails(replayed: Replayed, site: Site) -> None:
-    conn = replayed.conn
+def test_unlimited_quota_fails(cloud: Applied, site: Site) -> None:
+    conn = cloud.conn
     project = _project(conn, SMALL)
     tenant = site.tenant(SMALL)
     assert tenant is not None
@@ -206,8 +185,8 @@ def test_unlimited_quota_fails(replayed: Replayed, site: Site) -> None:
     _assert(_check(site, conn, "project_quotas_explicit"), Outcome.PASS, "project_quotas_explicit")
 
 
-def test_external_network_attached_without_request_fails(replayed: Replayed, site: Site) -> None:
-    conn = replayed.conn
+def test_external_network_attached_without_request_fails(cloud: Applied, site: Site) -> None:
+    conn = cloud.conn
     project = _project(conn, SMALL)  # asked for dmz only
     gov = conn.network.find_network("ext-gov", ignore_missing=False)
     with _cleanup() as undo:
@@ -222,10 +201,10 @@ def test_external_network_attached_without_request_fails(replayed: Replayed, sit
     _assert(_check(site, conn, "external_networks_as_allowed"), Outcome.PASS, "external_networks_as_allowed")
 
 
-def test_external_network_open_to_every_project_fails(replayed: Replayed, site: Site) -> None:
+def test_external_network_open_to_every_project_fails(cloud: Applied, site: Site) -> None:
     """The entry Neutron adds to a network created with router:external (target '*'), created
     here deliberately as the violation: ext-gov would be attachable by every project."""
-    conn = replayed.conn
+    conn = cloud.conn
     gov = conn.network.find_network("ext-gov", ignore_missing=False)
     with _cleanup() as undo:
         rbac = conn.network.create_rbac_policy(
@@ -242,20 +221,21 @@ def test_external_network_open_to_every_project_fails(replayed: Replayed, site: 
 PROBE = "hatang-audit-ext-probe"
 
 
-def _probe_network(replayed: Replayed, programs: MockRun, physnet: str) -> Any:
-    """A network created by the replay handler with ext-gov's own arguments (so: not external),
+def _probe_network(cloud: Applied, programs: MockRun, physnet: str) -> Any:
+    """A network created with the platform program's arguments for ext-gov (so: not external),
     renamed and on a physnet of its own (Neutron allows one flat network per physnet)."""
     platform = programs.find("openstack:networking/network:Network", name="ext-gov")
     assert platform is not None and platform.inputs["external"] is False, platform
-    segment = {**platform.inputs["segments"][0], "physicalNetwork": physnet}
-    inputs = {**platform.inputs, "name": PROBE, "segments": [segment], "tags": []}
-    state = Replay(replayed.conn)
-    return replayed.conn.network.get_network(HANDLERS["openstack:networking/network:Network"](state, inputs))
+    segment = platform.inputs["segments"][0]
+    return cloud.conn.network.create_network(
+        name=PROBE, is_router_external=platform.inputs["external"], is_shared=platform.inputs.get("shared", False),
+        provider_network_type=segment["networkType"], provider_physical_network=physnet,
+    )  # fmt: skip
 
 
-def test_neutron_opens_a_network_created_external_to_every_project(replayed: Replayed) -> None:
+def test_neutron_opens_a_network_created_external_to_every_project(cloud: Applied) -> None:
     """Why the platform does not create its networks with router:external=True."""
-    conn = replayed.conn
+    conn = cloud.conn
     with _cleanup() as undo:
         network = conn.network.create_network(
             name=PROBE, is_router_external=True, provider_network_type="flat",
@@ -266,17 +246,17 @@ def test_neutron_opens_a_network_created_external_to_every_project(replayed: Rep
         assert [g.target_project_id for g in grants] == ["*"]
 
 
-def test_neutron_grant_makes_a_network_external_for_that_project_only(replayed: Replayed, programs: MockRun) -> None:
+def test_neutron_grant_makes_a_network_external_for_that_project_only(cloud: Applied, programs: MockRun) -> None:
     """Created as the platform creates ext-gov, a network is not external and grants nothing;
     an access_as_external entry for one project makes Neutron mark it external, that project
     can use it as its router gateway and a project without an entry cannot; deleting the last
     entry makes it internal again."""
-    conn = replayed.conn
+    conn = cloud.conn
     prober = Prober.from_connection(conn)
     password = strong_password()
     domain = conn.identity.get_user(conn.current_user_id).domain_id
     with _cleanup() as undo, prober.throwaway_user("ext", password=password) as user:
-        network = _probe_network(replayed, programs, "physnet-hatang-probe")
+        network = _probe_network(cloud, programs, "physnet-hatang-probe")
         undo.append(lambda: conn.network.delete_network(network))
         assert network.is_router_external is False
         assert not list(conn.network.rbac_policies(object_id=network.id))
@@ -316,8 +296,8 @@ def test_neutron_grant_makes_a_network_external_for_that_project_only(replayed: 
         assert conn.network.get_network(network.id).is_router_external is False
 
 
-def test_removed_ipv6_subnet_fails(replayed: Replayed, site: Site, programs: MockRun) -> None:
-    conn = replayed.conn
+def test_removed_ipv6_subnet_fails(cloud: Applied, site: Site) -> None:
+    conn = cloud.conn
     project = _project(conn, SMALL)
     network = conn.network.find_network("app", project_id=project.id, ignore_missing=False)
     v6 = next(s for s in conn.network.subnets(network_id=network.id) if s.ip_version == 6)
@@ -332,25 +312,25 @@ def test_removed_ipv6_subnet_fails(replayed: Replayed, site: Site, programs: Moc
             {k: d[k] for k in ("tenant", "item", "problem")} for d in drift
         ]
     finally:
-        replay(programs, conn)  # the programs' resources again: the subnet and its router interface
+        _reapply(cloud)  # the engine creates the subnet and its router interface again
     _assert(_check(site, conn, "tenant_networks_dual_stack", "cloud_matches_site_model"), Outcome.PASS,
             "tenant_networks_dual_stack", "cloud_matches_site_model")  # fmt: skip
 
 
-def test_unexpected_network_is_drift(replayed: Replayed, site: Site, tmp_path: Path) -> None:
-    conn = replayed.conn
+def test_unexpected_network_is_drift(cloud: Applied, site: Site, tmp_path: Path) -> None:
+    conn = cloud.conn
     project = _project(conn, BIG)
     with _cleanup() as undo:
         network = conn.network.create_network(name="rogue", project_id=project.id)
         undo.append(lambda: conn.network.delete_network(network))
-        code, output, _ = _audit_cli(replayed, tmp_path / "report")
+        code, output, _ = _audit_cli(cloud, tmp_path / "report")
         assert code == 1, output
         assert f"drift: {BIG}: network rogue: not in the site model" in output
     _assert(_check(site, conn, "cloud_matches_site_model"), Outcome.PASS, "cloud_matches_site_model")
 
 
-def test_provider_network_outside_the_zones_fails(replayed: Replayed, site: Site) -> None:
-    conn = replayed.conn
+def test_provider_network_outside_the_zones_fails(cloud: Applied, site: Site) -> None:
+    conn = cloud.conn
     with _cleanup() as undo:
         network = conn.network.create_network(name="hatang-audit-rogue-ext", is_router_external=True)
         undo.append(lambda: conn.network.delete_network(network))
@@ -359,8 +339,8 @@ def test_provider_network_outside_the_zones_fails(replayed: Replayed, site: Site
     _assert(_check(site, conn, "provider_networks_match_zones"), Outcome.PASS, "provider_networks_match_zones")
 
 
-def test_network_shared_between_tenants_fails_sharing_and_isolation(replayed: Replayed, site: Site) -> None:
-    conn = replayed.conn
+def test_network_shared_between_tenants_fails_sharing_and_isolation(cloud: Applied, site: Site) -> None:
+    conn = cloud.conn
     owner, other = _project(conn, BIG), _project(conn, SMALL)
     network = conn.network.find_network("app", project_id=owner.id, ignore_missing=False)
     checks = ("network_sharing_approved", "tenant_isolation_enforced")
@@ -377,8 +357,8 @@ def test_network_shared_between_tenants_fails_sharing_and_isolation(replayed: Re
     _assert(_check(site, conn, *checks), Outcome.PASS, *checks)
 
 
-def test_agency_public_image_fails(replayed: Replayed, site: Site) -> None:
-    conn = replayed.conn
+def test_agency_public_image_fails(cloud: Applied, site: Site) -> None:
+    conn = cloud.conn
     project = _project(conn, SMALL)
     with _cleanup() as undo:
         response = conn.image.post(
@@ -393,8 +373,8 @@ def test_agency_public_image_fails(replayed: Replayed, site: Site) -> None:
     _assert(_check(site, conn, "image_sharing_approved"), Outcome.PASS, "image_sharing_approved")
 
 
-def test_unknown_agency_project_fails(replayed: Replayed, site: Site) -> None:
-    conn = replayed.conn
+def test_unknown_agency_project_fails(cloud: Applied, site: Site) -> None:
+    conn = cloud.conn
     domain = conn.identity.find_domain("agencies", ignore_missing=False)
     checks = ("one_project_per_agency", "cloud_matches_site_model")
     with _cleanup() as undo:
@@ -404,8 +384,8 @@ def test_unknown_agency_project_fails(replayed: Replayed, site: Site) -> None:
     _assert(_check(site, conn, *checks), Outcome.PASS, *checks)
 
 
-def test_admin_role_to_an_agency_group_fails(replayed: Replayed, site: Site) -> None:
-    conn = replayed.conn
+def test_admin_role_to_an_agency_group_fails(cloud: Applied, site: Site) -> None:
+    conn = cloud.conn
     project = _project(conn, SMALL)
     domain = conn.identity.find_domain("agencies", ignore_missing=False)
     group = conn.identity.find_group(f"{SMALL}-admins", domain_id=domain.id, ignore_missing=False)
@@ -416,8 +396,8 @@ def test_admin_role_to_an_agency_group_fails(replayed: Replayed, site: Site) -> 
     _assert(_check(site, conn, "admin_role_restricted"), Outcome.PASS, "admin_role_restricted")
 
 
-def test_plain_http_endpoint_fails(replayed: Replayed, site: Site) -> None:
-    conn = replayed.conn
+def test_plain_http_endpoint_fails(cloud: Applied, site: Site) -> None:
+    conn = cloud.conn
     with _cleanup() as undo:
         service = conn.identity.create_service(name="hatang-audit-probe", type="hatang-audit-probe")
         undo.append(lambda: conn.identity.delete_service(service))
@@ -433,9 +413,9 @@ def test_plain_http_endpoint_fails(replayed: Replayed, site: Site) -> None:
     _assert(_check(site, conn, "api_endpoints_tls"), Outcome.PASS, "api_endpoints_tls")
 
 
-def test_no_encrypted_volume_type_fails(replayed: Replayed, site: Site) -> None:
+def test_no_encrypted_volume_type_fails(cloud: Applied, site: Site) -> None:
     """Take the encryption off roles/cinder's `encrypted` type: HC-VOL-01 fails; put it back."""
-    conn = replayed.conn
+    conn = cloud.conn
     vtype = conn.block_storage.find_type("encrypted", ignore_missing=False)
     encryption = conn.block_storage.get_type_encryption(vtype)
     spec = {k: getattr(encryption, k) for k in ("provider", "cipher", "key_size", "control_location")}
@@ -459,8 +439,8 @@ class _ExemptProber(Prober):
             yield user
 
 
-def test_keystone_lockout_not_in_force_fails(replayed: Replayed) -> None:
-    conn = replayed.conn
+def test_keystone_lockout_not_in_force_fails(cloud: Applied) -> None:
+    conn = cloud.conn
     params = {"max_failed_logins": load_catalogue().control("HT-AUTH-01").parameters["max_deny"]}
     proven = keystone_security_compliance_set(Prober.from_connection(conn), params)
     assert proven.outcome is Outcome.PASS, proven.observed
@@ -475,8 +455,8 @@ def test_keystone_lockout_not_in_force_fails(replayed: Replayed) -> None:
 # --------------------------------------------------------------------------- the cloud enforces the model
 
 
-def test_tenant_member_cannot_see_another_tenant(replayed: Replayed, site: Site) -> None:
-    conn = replayed.conn
+def test_tenant_member_cannot_see_another_tenant(cloud: Applied, site: Site) -> None:
+    conn = cloud.conn
     results = _check(site, conn, "tenant_isolation_enforced")
     _assert(results, Outcome.PASS, "tenant_isolation_enforced")
     seen = results["tenant_isolation_enforced"].observed["tenants"]
@@ -487,9 +467,9 @@ def test_tenant_member_cannot_see_another_tenant(replayed: Replayed, site: Site)
 
 
 @contextlib.contextmanager
-def _member_of(replayed: Replayed, site: Site, code: str, purpose: str) -> Iterator[tuple[Any, Quotas, Any]]:
+def _member_of(cloud: Applied, site: Site, code: str, purpose: str) -> Iterator[tuple[Any, Quotas, Any]]:
     """A throwaway member of tenant `code`: (its project, the tenant's quotas, a connection as it)."""
-    conn = replayed.conn
+    conn = cloud.conn
     project = _project(conn, code)
     tenant = site.tenant(code)
     assert tenant is not None
@@ -505,9 +485,9 @@ def _member_of(replayed: Replayed, site: Site, code: str, purpose: str) -> Itera
             tenant_conn.close()
 
 
-def test_network_quota_is_enforced(replayed: Replayed, site: Site) -> None:
+def test_network_quota_is_enforced(cloud: Applied, site: Site) -> None:
     created: list[Any] = []
-    with _member_of(replayed, site, SMALL, "quota") as (project, quotas, tenant_conn):
+    with _member_of(cloud, site, SMALL, "quota") as (project, quotas, tenant_conn):
         try:
             have = len(list(tenant_conn.network.networks(project_id=project.id)))
             for i in range(quotas.network.network - have):
@@ -516,15 +496,15 @@ def test_network_quota_is_enforced(replayed: Replayed, site: Site) -> None:
                 created.append(tenant_conn.network.create_network(name="hatang-audit-quota-over"))
         finally:
             for network in created:
-                replayed.conn.network.delete_network(network, ignore_missing=True)
+                cloud.conn.network.delete_network(network, ignore_missing=True)
 
 
-def test_volume_quota_is_enforced(replayed: Replayed, site: Site) -> None:
+def test_volume_quota_is_enforced(cloud: Applied, site: Site) -> None:
     """The tenant's volumes become available on the AIO's backend (Cinder's fake driver), count
     against its quota, and one volume past the quota is refused by Cinder."""
-    conn = replayed.conn
+    conn = cloud.conn
     created: list[Any] = []
-    with _member_of(replayed, site, SMALL, "volume-quota") as (project, quotas, tenant_conn):
+    with _member_of(cloud, site, SMALL, "volume-quota") as (project, quotas, tenant_conn):
         limit = quotas.volume.volumes
         try:
             have = len(list(tenant_conn.block_storage.volumes()))
@@ -543,11 +523,11 @@ def test_volume_quota_is_enforced(replayed: Replayed, site: Site) -> None:
                 conn.block_storage.wait_for_delete(volume, wait=120)
 
 
-def test_encrypted_volume_keeps_its_key_in_barbican(replayed: Replayed, site: Site) -> None:
+def test_encrypted_volume_keeps_its_key_in_barbican(cloud: Applied, site: Site) -> None:
     """Volume encryption is usable, not only offered: a tenant member's volume of the `encrypted`
     type becomes available, and its key is a secret of the tenant's project in Barbican."""
-    conn = replayed.conn
-    with _member_of(replayed, site, SMALL, "encrypted-volume") as (_, _quotas, tenant_conn):
+    conn = cloud.conn
+    with _member_of(cloud, site, SMALL, "encrypted-volume") as (_, _quotas, tenant_conn):
         before = {s.id for s in tenant_conn.key_manager.secrets()}
         volume = tenant_conn.block_storage.create_volume(name="hatang-audit-encrypted", size=1, volume_type="encrypted")
         try:
@@ -562,19 +542,20 @@ def test_encrypted_volume_keeps_its_key_in_barbican(replayed: Replayed, site: Si
             conn.block_storage.wait_for_delete(volume, wait=120)
 
 
-def test_retiring_a_tenant_disables_its_project(replayed: Replayed, tmp_path: Path, programs: MockRun) -> None:
-    conn = replayed.conn
+def test_retiring_a_tenant_disables_its_project(cloud: Applied, tmp_path: Path) -> None:
+    conn = cloud.conn
     root = tmp_path / "aio"
     shutil.copytree(AIO, root)
     retire_tenant(root, SMALL, by="test@aio.example", reason="retirement test", at=datetime.now(UTC))
     retired = load_site(root)
     try:
-        replay(run_programs(root, lenient=False), conn)
+        code, out, err = cloud_cli(cloud, "up", "--stack", "tenants", inventory=root)
+        assert code == 0, out + err
         assert _project(conn, SMALL).is_enabled is False
         _assert(_check(retired, conn, "cloud_matches_site_model"), Outcome.PASS, "cloud_matches_site_model")
         # the unchanged model now sees the disabled project as drift
         results = _check(load_site(AIO), conn, "cloud_matches_site_model")
         _assert(results, Outcome.FAIL, "cloud_matches_site_model")
     finally:
-        replay(programs, conn)
+        _reapply(cloud)
     assert _project(conn, SMALL).is_enabled is True
