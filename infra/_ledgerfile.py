@@ -21,8 +21,8 @@ HEADER = """\
 allocations:
 """
 
-_FIRST = re.compile(r'  - ([a-z]+): ("(?:[^"\\]|\\.)*")\n?')
-_NEXT = re.compile(r'    ([a-z]+): ("(?:[^"\\]|\\.)*")\n?')
+_LINE = re.compile(r'(  - |    )([a-z]+): ("(?:[^"\\]|\\.)*")\n?')
+"""A line of an entry: `  - key: "value"` starts one, `    key: "value"` continues it."""
 
 
 def entry_text(fields: list[tuple[str, str]]) -> str:
@@ -37,15 +37,17 @@ def read_fast(text: str) -> dict[str, Any] | None:
         return None
     entries: list[dict[str, str]] = []
     for line in text[len(HEADER) :].splitlines(keepends=True):
-        first = _FIRST.fullmatch(line)
-        match = first or _NEXT.fullmatch(line)
-        if match is None or (first is None and not entries):
+        match = _LINE.fullmatch(line)
+        if match is None:
             return None
-        if first is not None:
+        lead, key, value = match.groups()
+        if lead == "  - ":
             entries.append({})
-        key, value = match.groups()
-        if key in entries[-1]:
+        elif not entries or key in entries[-1]:
             return None  # a duplicate key: the YAML loader reports it with its line
+        if "\\" not in value and value.isprintable():
+            entries[-1][key] = value[1:-1]  # what json.loads returns here, at a tenth of its cost
+            continue
         try:
             entries[-1][key] = json.loads(value)
         except ValueError:

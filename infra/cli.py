@@ -15,6 +15,7 @@ from infra.commands._common import DEFAULT_INVENTORY, EXIT_ERROR, EXIT_FINDINGS,
 from infra.commands.report import app as report_app
 from infra.errors import InventoryError
 from infra.plan import build_plan, render_plan
+from infra.site import gc_paused
 from infra.validate import load_valid_site
 
 app = typer.Typer(
@@ -54,7 +55,7 @@ def _root(
 @app.command()
 def validate(inventory: Inventory = DEFAULT_INVENTORY) -> None:
     """Check a site inventory: every problem at once, with file, field and fix; exit 2 on any."""
-    with user_errors():
+    with user_errors(), gc_paused():  # a short command: what it builds lives to its end
         site = load_valid_site(inventory)
     out.print(
         f"{inventory}: valid ({len(site.zones)} zones, {len(site.flows)} flows, {len(site.host_specs)} hosts, "

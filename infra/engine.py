@@ -208,8 +208,9 @@ def _refuse_protected(stack: str, operation: str, urns: list[str]) -> None:
     shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
     raise ProtectedDeletionError(
         f"{operation} of {stack} would delete {len(names)} protected resource(s): {shown}; nothing was "
-        "changed (fix: a tenant leaves only by `hatang tenant retire` and its grace period; restore "
-        "a tenant file or ledger entry removed by mistake from git)"
+        "changed (fix: restore a tenant file or ledger entry removed by mistake from git; a tenant "
+        "leaves by `hatang tenant retire`, an `up` during its grace period lifting the protection, "
+        "then an `up` after it: `--as-of` a day within the grace period lifts it late)"
     )
 
 
@@ -288,7 +289,8 @@ def run(
             raise PolicyViolationError(
                 f"pulumi {operation} of {site.name}/{stack} stopped by the policy pack:\n" + "\n".join(violations[:40])
             ) from None
+        errors = list(dict.fromkeys(line.strip() for line in lines if "error:" in line))
         raise EngineError(
-            f"pulumi {operation} of {site.name}/{stack} failed:\n" + "\n".join(lines[-25:])
+            f"pulumi {operation} of {site.name}/{stack} failed:\n" + "\n".join([*errors[:15], *lines[-10:]])
             + f"\n(state: {display_path(workspace.backend)})"
         ) from None

@@ -7,6 +7,7 @@ another agency, even when its file is emptied or deleted.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 from collections.abc import Iterable
 from typing import TypeVar
@@ -56,13 +57,17 @@ def first_free(pool: N, prefix: int, used: Iterable[N]) -> N:
     Raises:
         PoolExhaustedError: when none is left.
     """
+    return _first_free(pool, prefix, sorted(map(span, used)))
+
+
+def _first_free(pool: N, prefix: int, used: list[Span]) -> N:
+    """`first_free` against the sorted spans of the used prefixes (sorted once for many calls)."""
     size = 1 << (pool.max_prefixlen - prefix)
     version, start, end = span(pool)
-    spans = sorted(
-        (low, high) for v, low, high in map(span, used) if v == version and low <= end and high >= start
-    )
     candidate = start
-    for low, high in spans:
+    for v, low, high in used[bisect.bisect_left(used, (version,)) :]:  # a supernet may start before the pool
+        if v != version:
+            break
         if high < candidate:
             continue
         if low > candidate + size - 1:
@@ -88,12 +93,12 @@ def allocate(site: Site, tenant: TenantRequest) -> TenantAllocation:
     Deterministic: the same site and request always give the same answer.
     """
     pools = site.pools
-    used4, used6 = used_networks(site)
+    used4, used6 = (sorted(set(map(span, nets))) for nets in used_networks(site))
     current = tenant.allocation
     recorded = _recorded(site, tenant.code)
     tenant_v4 = current.ipv4 if current else recorded.get((None, 4))
     if not isinstance(tenant_v4, ipaddress.IPv4Network):
-        tenant_v4 = first_free(pools.ipv4, pools.tenant_prefix_v4, used4)
+        tenant_v4 = _first_free(pools.ipv4, pools.tenant_prefix_v4, used4)
     networks = dict(current.networks) if current else {}
     inside = [n.ipv4 for n in networks.values()]
     for network in tenant.networks:
@@ -111,8 +116,8 @@ def allocate(site: Site, tenant: TenantRequest) -> TenantAllocation:
                 f"tenant prefix {tenant_v4} of {tenant.code} has no room for network "
                 f"{network.name!r} (/{pools.network_prefix_v4} each)"
             ) from exc
-        v6 = first_free(pools.ipv6, pools.network_prefix_v6, used6)
+        v6 = _first_free(pools.ipv6, pools.network_prefix_v6, used6)
         inside.append(v4)
-        used6.append(v6)
+        bisect.insort(used6, span(v6))
         networks[network.name] = NetworkAllocation(ipv4=v4, ipv6=v6)
     return TenantAllocation(ipv4=tenant_v4, networks=networks)

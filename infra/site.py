@@ -280,6 +280,8 @@ class _Reader:
         self.cache = ReadCache(root)
         self.info: os.stat_result | None = None
         """Status of the file `document` read last (None when it could not be read)."""
+        self.plain = False
+        """Whether `document` read it with its `fast` reader, which returns plain dicts and lists."""
 
     def rel(self, path: Path) -> str:
         return display_path(path)
@@ -290,10 +292,11 @@ class _Reader:
         `fast` may read a machine-written layout quickly; it returns None to leave the text to
         the strict YAML loader.
         """
-        self.info = None
+        self.info, self.plain = None, False
         try:
             text, info = read_file(path)
             document = fast(text) if fast is not None else None
+            self.plain = document is not None
             if document is None:
                 document = loads_strict(text)
         except SiteFileError as exc:
@@ -335,7 +338,7 @@ class _Reader:
         data = document[key] if key else document
         if data is None and allow_empty_list:
             data = []
-        text = _json_text(_yaml.plain(data))
+        text = _json_text(data if self.plain else _yaml.plain(data))
         try:
             value = _adapter(model).validate_json(text, strict=True)
         except ValidationError as exc:

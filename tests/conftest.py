@@ -7,9 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from infra._parsecache import CACHE_DIR
+
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "inventories" / "thainguyen"
 AIO = REPO / "inventories" / "aio"
+
+LOCAL_STATE = shutil.ignore_patterns(CACHE_DIR)
+"""What a checkout accumulates that is not part of the site (git-ignored): not copied."""
 
 # The compliance checks are the auditors' suite, run by `hatang audit`; not the project's tests.
 collect_ignore = ["compliance"]
@@ -19,7 +24,7 @@ collect_ignore = ["compliance"]
 def site_copy(tmp_path: Path) -> Path:
     """A private copy of the Thái Nguyên sample inventory."""
     target = tmp_path / "thainguyen"
-    shutil.copytree(SAMPLE, target)
+    shutil.copytree(SAMPLE, target, ignore=LOCAL_STATE)
     return target
 
 
@@ -27,5 +32,5 @@ def site_copy(tmp_path: Path) -> Path:
 def aio_copy(tmp_path: Path) -> Path:
     """A private copy of the all-in-one inventory."""
     target = tmp_path / "aio"
-    shutil.copytree(AIO, target)
+    shutil.copytree(AIO, target, ignore=LOCAL_STATE)
     return target

@@ -9,6 +9,7 @@ from typing import Any
 
 from infra import _yaml
 from infra._lock import LOCK_NAME
+from infra._parsecache import CACHE_DIR
 
 Editor = Callable[[Path, str, Callable[[Any], None]], None]
 
@@ -36,10 +37,11 @@ def renamed_site(source: Path, parent: Path, name: str) -> Path:
 def snapshot(root: Path) -> dict[str, bytes]:
     """Every file under `root` with its bytes, to prove a refused command wrote nothing.
 
-    The write lock (git-ignored, not a site file) is left out: every writer takes it.
+    The write lock and the read cache (git-ignored, not site files) are left out: every writer
+    takes the lock, and any command may cache what it read.
     """
     return {
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != LOCK_NAME
+        if p.is_file() and p.name != LOCK_NAME and CACHE_DIR not in p.relative_to(root).parts
     }

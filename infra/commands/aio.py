@@ -11,7 +11,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra import aio
 from infra.commands._common import user_errors
 from infra.site import display_path
 from infra.validate import load_valid_site
@@ -36,6 +35,8 @@ def up(inventory: InventoryOption = DEFAULT_AIO) -> None:
 
     Idempotent: a second run keeps the container and only converges (about a minute).
     """
+    from infra import aio  # Ansible, Jinja and the engine: loaded for aio commands only
+
     started = time.monotonic()
     with user_errors():
         site = load_valid_site(inventory)
@@ -64,6 +65,8 @@ def down(
     ] = False,
 ) -> None:
     """Remove the AIO container and its networks (the image stays for the next `up`)."""
+    from infra import aio  # Ansible, Jinja and the engine: loaded for aio commands only
+
     with user_errors():
         site = load_valid_site(inventory)
         removed = aio.down(site, forget=forget)
@@ -73,6 +76,8 @@ def down(
 @app.command()
 def status(inventory: InventoryOption = DEFAULT_AIO) -> None:
     """Show the AIO container, its addresses, and each service's state and sockets."""
+    from infra import aio  # Ansible, Jinja and the engine: loaded for aio commands only
+
     with user_errors():
         site = load_valid_site(inventory)
         found = aio.status(site)

@@ -12,7 +12,7 @@ from rich.table import Table
 from infra._strictyaml import shorten
 from infra.commands._common import DEFAULT_INVENTORY, EXIT_ERROR, err, out, user_errors
 from infra.errors import RequestError
-from infra.site import load_site
+from infra.site import gc_paused, load_site
 from infra.tenants import (
     Change,
     NewTenant,
@@ -41,7 +41,7 @@ def approve(
     reason: Annotated[str, typer.Option(help="Why it is approved.")] = "approved",
 ) -> None:
     """Approve a request and allocate its addresses (a second run changes nothing)."""
-    with user_errors():
+    with user_errors(), gc_paused():  # a short command: what it builds lives to its end
         _report(approve_tenant(inventory, code, by or current_user(), reason))
 
 
@@ -53,7 +53,7 @@ def activate(
     reason: Annotated[str, typer.Option(help="What was deployed.")] = "deployed",
 ) -> None:
     """Mark an approved tenant active once `pulumi up` has created it."""
-    with user_errors():
+    with user_errors(), gc_paused():  # a short command: what it builds lives to its end
         _report(activate_tenant(inventory, code, by or current_user(), reason))
 
 
@@ -65,7 +65,7 @@ def retire(
     by: By = None,
 ) -> None:
     """Retire a tenant: its project is disabled, then removed after the grace period."""
-    with user_errors():
+    with user_errors(), gc_paused():  # a short command: what it builds lives to its end
         _report(retire_tenant(inventory, code, by or current_user(), reason))
 
 
@@ -108,7 +108,7 @@ def new(
             markup=False,
         )
         raise typer.Exit(EXIT_ERROR)
-    with user_errors():
+    with user_errors(), gc_paused():  # a short command: what it builds lives to its end
         request = NewTenant(
             code=code,
             agency=agency,
@@ -145,7 +145,7 @@ def _network(text: str) -> dict[str, object]:
 @app.command("list")
 def list_(inventory: InventoryOption = DEFAULT_INVENTORY) -> None:
     """List the tenants with their state, level and addresses."""
-    with user_errors():
+    with user_errors(), gc_paused():  # a short command: what it builds lives to its end
         site = load_site(inventory)
     table = Table(title=f"Tenants of {site.name}", title_justify="left")
     for column in ("code", "agency", "state", "level", "profile", "IPv4", "networks"):
@@ -166,7 +166,7 @@ def list_(inventory: InventoryOption = DEFAULT_INVENTORY) -> None:
 @app.command()
 def show(code: str, inventory: InventoryOption = DEFAULT_INVENTORY) -> None:
     """Show one tenant request as the model reads it."""
-    with user_errors():
+    with user_errors(), gc_paused():  # a short command: what it builds lives to its end
         site = load_site(inventory)
         tenant = site.tenant(code)
         if tenant is None:

@@ -53,7 +53,8 @@ class AgencyTenant(pulumi.ComponentResource):
         )
         project_id = self.project.id
         self._identity(project_id, child)
-        self._quotas(project_id, child)
+        self._network_quota = self._quotas(project_id, child)
+        self._last: dict[str, pulumi.Resource] = {}
         self.routers = {r.access.value: self._router(r, project_id) for r in spec.routers}
         self.networks = {n.name: self._network(n, project_id, kept) for n in spec.networks}
         self._security_groups(project_id, child)
@@ -86,7 +87,7 @@ class AgencyTenant(pulumi.ComponentResource):
                     opts=child,
                 )
 
-    def _quotas(self, project_id: pulumi.Output[str], child: pulumi.ResourceOptions) -> None:
+    def _quotas(self, project_id: pulumi.Output[str], child: pulumi.ResourceOptions) -> openstack.networking.QuotaV2:
         # Every key written out: an unset QuotaV2 argument would be created as 0. A key missing
         # from the spec (only in a lenient offline plan) stays unset, and the policy pack names it.
         name = self._name
@@ -103,7 +104,7 @@ class AgencyTenant(pulumi.ComponentResource):
             server_group_members=c.get("server_group_members"),
             opts=child,
         )
-        openstack.networking.QuotaV2(
+        network = openstack.networking.QuotaV2(
             f"{name}-quota-network",
             project_id=project_id,
             network=n.get("network"),
@@ -129,8 +130,21 @@ class AgencyTenant(pulumi.ComponentResource):
             groups=v.get("groups"),
             opts=child,
         )
+        return network
 
     # -- routing
+
+    def _in_turn(self, kind: str, opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+        """Options that create this Neutron resource after the quota and the previous one of its kind.
+
+        A profile's quota may be exactly what the tenant needs, and Neutron's quota check counts a
+        resource being committed twice (as a row and as its reservation): two routers of one
+        project created at once were refused `OverQuota` on the AIO. One at a time per kind and
+        tenant; tenants still run in parallel.
+        """
+        previous = self._last.get(kind)
+        after = [self._network_quota, *([previous] if previous is not None else [])]
+        return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=after))
 
     def _router(self, router: RouterSpec, project_id: pulumi.Output[str]) -> openstack.networking.Router:
         spec, name = self._spec, self._name
@@ -143,7 +157,7 @@ class AgencyTenant(pulumi.ComponentResource):
             target_tenant=project_id,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        return openstack.networking.Router(
+        created = openstack.networking.Router(
             f"{name}-router-{router.access.value}",
             name=f"{spec.code}-{router.access.value}",
             description=f"{spec.code}: gateway on zone {router.zone}",
@@ -151,8 +165,10 @@ class AgencyTenant(pulumi.ComponentResource):
             external_network_id=external_id,
             admin_state_up=True,
             tags=[*spec.resource_tags, tag("access", router.access.value), tag("zone", router.zone)],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[rbac]),
+            opts=self._in_turn("router", pulumi.ResourceOptions(parent=self, depends_on=[rbac])),
         )
+        self._last["router"] = created
+        return created
 
     # -- networks
 
@@ -171,8 +187,9 @@ class AgencyTenant(pulumi.ComponentResource):
             external=False,
             admin_state_up=True,
             tags=tags,
-            opts=kept,
+            opts=self._in_turn("network", kept),
         )
+        self._last["network"] = network
         v4 = openstack.networking.Subnet(
             f"{prefix}-v4",
             name=f"{net.name}-v4",
@@ -184,8 +201,9 @@ class AgencyTenant(pulumi.ComponentResource):
             enable_dhcp=True,
             dns_nameservers=list(net.dns4),
             tags=tags,
-            opts=kept,
+            opts=self._in_turn("subnet", kept),
         )
+        self._last["subnet"] = v4
         v6 = openstack.networking.Subnet(
             f"{prefix}-v6",
             name=f"{net.name}-v6",
@@ -199,8 +217,9 @@ class AgencyTenant(pulumi.ComponentResource):
             enable_dhcp=True,
             dns_nameservers=list(net.dns6),
             tags=tags,
-            opts=kept,
+            opts=self._in_turn("subnet", kept),
         )
+        self._last["subnet"] = v6
         if net.primary is not None:
             router = self.routers[net.primary.value]
             for family, subnet in (("v4", v4), ("v6", v6)):
@@ -243,8 +262,9 @@ class AgencyTenant(pulumi.ComponentResource):
                 description=f"Ingress allowed from {group_spec.source} by the site's flow policy; all else denied",
                 tenant_id=project_id,
                 tags=[*spec.resource_tags, tag("source", group_spec.source)],
-                opts=child,
+                opts=self._in_turn("security_group", child),
             )
+            self._last["security_group"] = group
             for rule in group_spec.rules:
                 openstack.networking.SecGroupRule(
                     f"{name}-sg-{group_spec.name}-{rule.suffix}",

@@ -36,6 +36,11 @@ def test_first_free_exhausted() -> None:
         first_free(pool, 24, [net("10.0.0.0/24"), net("10.0.1.0/24")])
 
 
+def test_first_free_supernet_starting_before_the_pool_fills_it() -> None:
+    with pytest.raises(PoolExhaustedError, match=r"pool 10.0.4.0/22 has no free /24 left"):
+        first_free(net("10.0.4.0/22"), 24, [net("10.0.0.0/16"), net("10.9.0.0/24")])
+
+
 def test_first_free_v6() -> None:
     pool = ipaddress.IPv6Network("fd00:1::/48")
     used = [ipaddress.IPv6Network("fd00:1::/64")]

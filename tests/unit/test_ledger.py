@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from infra._ledgerfile import HEADER, read_fast
 from infra.errors import InventoryError, RequestError
 from infra.ipam import allocate, used_networks
 from infra.ledger import init_ledger
@@ -189,3 +190,20 @@ def test_allocate_skips_every_recorded_prefix(site_copy: Path) -> None:
     recorded = {e.prefix for e in site.ledger or ()}
     assert allocation.ipv4 not in recorded
     assert all(n.ipv6 not in recorded for n in allocation.networks.values())
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('"so-yte"', "so-yte"),
+        ('"Nguyễn Văn An"', "Nguyễn Văn An"),
+        ('"a\\u00e9\\"b"', 'aé"b'),
+        ('"tab\\there"', "tab\there"),
+        ('"raw\x01control"', None),
+        ('"raw\u2028separator"', None),
+    ],
+)
+def test_read_fast_values_read_as_json_would(value: str, expected: str | None) -> None:
+    document = read_fast(f'{HEADER}  - tenant: {value}\n    by: "x"\n')
+    found = document["allocations"][0]["tenant"] if document is not None else None
+    assert found == expected
