@@ -1,9 +1,8 @@
 """Run the real platform and tenants programs under the Pulumi SDK's mocks: no engine, no cloud.
 
 `run_programs` returns every registered resource (type, name, inputs, parent, dependencies,
-protection) in registration order — the offline plan renders it, the policy pack checks it,
-and a replay against a real OpenStack can create it in that order (a resource is registered
-only after the resources its inputs depend on).
+protection) in registration order — the offline plan renders it, the policy pack checks it
+(a resource is registered only after the resources its inputs depend on).
 
 Lookups (`get_network`, `get_role`, ...) are answered from the platform resources registered
 earlier in the same run, so the tenants' inputs carry the mock ids of platform resources.

@@ -11,8 +11,10 @@ policy violation stops `up` before anything is created; `destroy` refuses protec
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +29,7 @@ from infra.quotas import resolve_profile
 from infra.site import load_site
 from infra.tenants import retire_tenant
 from infra.validate import load_valid_site
-from tests.conftest import AIO
+from tests.conftest import AIO, REPO
 from tests.integration.conftest import AioCloud, cloud_cli
 
 pytestmark = pytest.mark.aio
@@ -51,13 +53,21 @@ def _project(conn: Any, code: str) -> Any:
 # --------------------------------------------------------------------------- idempotence
 
 
-def test_up_then_preview_changes_nothing(applied: AioCloud) -> None:
-    code, out, err = cloud_cli(applied, "preview")
-    assert code == 0, out + err
+def test_up_then_the_readme_preview_changes_nothing(applied: AioCloud) -> None:
+    """The README's `hatang cloud preview`, as written, from a shell with no virtualenv activated."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    (line,) = [line for line in readme.splitlines() if "hatang cloud preview" in line]
+    command = line.split("#", 1)[0]
+    result = subprocess.run(
+        ["bash", "-c", command], cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": os.environ.get("HOME", "/root"),
+             **{k: v for k, v in os.environ.items() if k.startswith("HATANG_")}},
+    )  # fmt: skip
+    assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
     for stack in engine.STACKS:
-        counts = _counts(out, stack, "preview")
-        assert set(counts) == {"same"} and counts["same"] > 30, out
-    assert "hatang@v0.0.1" in err, "the policy pack did not run inside the engine"
+        counts = _counts(result.stdout, stack, "preview")
+        assert set(counts) == {"same"} and counts["same"] > 30, result.stdout
+    assert "hatang@v0.0.1" in result.stderr, "the policy pack did not run inside the engine"
 
 
 # --------------------------------------------------------------------------- a tenant's life

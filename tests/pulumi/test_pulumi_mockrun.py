@@ -33,7 +33,7 @@ def test_batched_run_registers_what_one_run_registers(tn_run: MockRun) -> None:
     assert batched.duplicates() == []
 
 
-def test_batched_run_keeps_registration_order_for_replay() -> None:
+def test_batched_run_keeps_registration_order_of_dependencies() -> None:
     run = run_programs(SAMPLE, now=NOW, lenient=False, batch=2)
     seen: set[str] = set()
     for r in run.resources:

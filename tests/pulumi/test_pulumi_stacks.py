@@ -104,7 +104,7 @@ def test_strict_program_refuses_an_invalid_site(aio_copy: Path) -> None:
         run_programs(aio_copy, now=NOW, lenient=False)
 
 
-def test_registered_resources_keep_registration_order_for_replay(aio_run: MockRun) -> None:
+def test_registered_resources_keep_registration_order_of_dependencies(aio_run: MockRun) -> None:
     seen: set[str] = set()
     for r in aio_run.resources:
         for dep in (*r.dependencies, *(u for urns in r.property_dependencies.values() for u in urns)):
