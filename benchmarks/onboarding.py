@@ -53,6 +53,8 @@ from infra.aio import CLOUD_NAME, AioPaths  # noqa: E402
 from infra.audit.cloud import connect  # noqa: E402
 from infra.site import load_site  # noqa: E402
 from infra.tenants import NewTenant, RequestError, approve_tenant, create_tenant, retire_tenant  # noqa: E402
+from infra.testhosts import exec_in  # noqa: E402
+from infra.testhosts._plan import container_name  # noqa: E402
 from infra.validate import load_valid_site  # noqa: E402
 
 SITE = REPO / "inventories" / "aio"
@@ -123,14 +125,68 @@ def rbac_room(conn: Any, needed: int) -> Iterator[None]:
         conn.network.update_quota(project, rbac_policies=limit)
 
 
-def _apply(site: Path, stack: str, label: str, cloud: str, path: Path, operation: engine.Operation = "up",
-           as_of: datetime | None = None) -> engine.Outcome:
+class ServerSide:
+    """What the AIO's services did during a phase: API requests per service (haproxy's log) and
+    the CPU seconds of the API workers and MariaDB. It tells the engine's own cost (the rest of
+    the wall time) from the cloud's, and how many requests the provider makes per resource."""
+
+    def __init__(self) -> None:
+        self.container = container_name("aio", "aio1")
+
+    def _read(self) -> tuple[int, dict[str, float]]:
+        script = (
+            "wc -l < /var/log/haproxy.log; "
+            "for pid in $(pgrep -f 'uwsgi_python3|mariadbd'); do "
+            "echo \"$(awk '{print $14+$15}' /proc/$pid/stat) $(tr '\\0' ' ' < /proc/$pid/cmdline)\"; done"
+        )
+        lines = exec_in(self.container, script).stdout.splitlines()
+        ticks = os.sysconf("SC_CLK_TCK")
+        cpu: dict[str, float] = {}
+        for line in lines[1:]:
+            jiffies, _, command = line.partition(" ")
+            service = "mariadb" if "mariadbd" in command else command.split("/etc/", 1)[-1].split("/", 1)[0]
+            cpu[service] = cpu.get(service, 0.0) + int(jiffies) / ticks
+        return int(lines[0]), cpu
+
+    @contextmanager
+    def phase(self, into: dict[str, Any]) -> Iterator[None]:
+        log_before, cpu_before = self._read()
+        yield
+        log_after, cpu_after = self._read()
+        new = exec_in(
+            self.container, f"tail -n +{log_before + 1} /var/log/haproxy.log | head -n {log_after - log_before}"
+        )
+        requests: dict[str, int] = {}
+        for line in new.stdout.splitlines():
+            fields = line.split()
+            if len(fields) > 8 and "~" in fields[5]:
+                service = fields[5].rstrip("~")
+                requests[service] = requests.get(service, 0) + 1
+        into["requests"] = requests
+        into["cpu"] = {k: cpu_after.get(k, 0.0) - v for k, v in cpu_before.items() if cpu_after.get(k, 0.0) - v > 0.5}
+
+
+def _apply(
+    site: Path,
+    stack: str,
+    label: str,
+    cloud: str,
+    path: Path,
+    operation: engine.Operation = "up",
+    as_of: datetime | None = None,
+) -> engine.Outcome:
     started = time.perf_counter()
-    with LOG.open("a", encoding="utf-8") as log:
+    server: dict[str, Any] = {}
+    with LOG.open("a", encoding="utf-8") as log, ServerSide().phase(server):
         outcome = engine.run(load_valid_site(site), stack, operation, cloud=cloud, clouds_yaml=path, as_of=as_of,
                              on_output=log.write)  # fmt: skip
     counts = ", ".join(f"{kind} {n}" for kind, n in sorted(outcome.changes.items()))
     print(f"{label:14s} {time.perf_counter() - started:7.2f} s  ({counts})", flush=True)
+    made = sum(n for kind, n in outcome.changes.items() if kind != "same")
+    calls = ", ".join(f"{k} {n}" for k, n in sorted(server["requests"].items(), key=lambda kv: -kv[1]))
+    cpu = ", ".join(f"{k} {v:.0f} s" for k, v in sorted(server["cpu"].items(), key=lambda kv: -kv[1]))
+    per = f", {sum(server['requests'].values()) / made:.1f} per resource changed" if made else ""
+    print(f"{'':14s} API requests: {calls or 'none'}{per}; services' CPU: {cpu or '< 1 s'}", flush=True)
     return outcome
 
 
@@ -157,8 +213,11 @@ def clouds_yaml() -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=50, help="tenants onboarded together (default 50)")
-    parser.add_argument("--skip-checkpoints", action="store_true",
-                        help="PULUMI_SKIP_CHECKPOINTS: write the state once at the end, not after every step")
+    parser.add_argument(
+        "--skip-checkpoints",
+        action="store_true",
+        help="PULUMI_SKIP_CHECKPOINTS: write the state once at the end, not after every step",
+    )
     args = parser.parse_args()
     if args.skip_checkpoints:
         os.environ["PULUMI_SKIP_CHECKPOINTS"] = "true"

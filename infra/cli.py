@@ -13,9 +13,10 @@ from infra import __version__
 from infra.commands import aio, audit, cloud, ledger, tenant, testhosts
 from infra.commands._common import DEFAULT_INVENTORY, EXIT_ERROR, EXIT_FINDINGS, Inventory, err, out, user_errors
 from infra.commands.report import app as report_app
-from infra.errors import InventoryError
+from infra.errors import InventoryError, Problem
+from infra.ledger_history import check_append_only
 from infra.plan import build_plan, render_plan
-from infra.site import gc_paused
+from infra.site import Site, gc_paused
 from infra.validate import load_valid_site
 
 app = typer.Typer(
@@ -53,10 +54,31 @@ def _root(
 
 
 @app.command()
-def validate(inventory: Inventory = DEFAULT_INVENTORY) -> None:
+def validate(
+    inventory: Inventory = DEFAULT_INVENTORY,
+    ledger_base: Annotated[
+        str | None,
+        typer.Option(
+            "--ledger-base",
+            metavar="REV",
+            help="Check that ledger.yml only appended to the ledger committed at REV (default: HEAD); "
+            "in CI on a merge request give the target branch or the merge base, e.g. origin/main.",
+        ),
+    ] = None,
+) -> None:
     """Check a site inventory: every problem at once, with file, field and fix; exit 2 on any."""
     with user_errors(), gc_paused():  # a short command: what it builds lives to its end
-        site = load_valid_site(inventory)
+        site: Site | None = None
+        problems: list[Problem] = []
+        try:
+            site = load_valid_site(inventory)
+        except InventoryError as exc:
+            problems = exc.problems
+        history = check_append_only(inventory, ledger_base)
+        if history.skipped is not None:
+            err.print(f"note: ledger.yml append-only check not done: {history.skipped}", markup=False, highlight=False)
+        if problems or history.problems or site is None:
+            raise InventoryError([*problems, *history.problems])
     out.print(
         f"{inventory}: valid ({len(site.zones)} zones, {len(site.flows)} flows, {len(site.host_specs)} hosts, "
         f"{len(site.tenants)} tenants, {len(site.applications)} applications)",
@@ -70,8 +92,11 @@ def plan(
     format: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.TABLE,
     resources: Annotated[
         bool,
-        typer.Option("--resources", help="Render the Pulumi programs offline (mocks), list every resource, "
-                     "check the policy pack; exit 1 on a mandatory violation."),
+        typer.Option(
+            "--resources",
+            help="Render the Pulumi programs offline (mocks), list every resource, "
+            "check the policy pack; exit 1 on a mandatory violation.",
+        ),
     ] = False,
     against: Annotated[
         Path | None,

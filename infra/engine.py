@@ -214,6 +214,37 @@ def _refuse_protected(stack: str, operation: str, urns: list[str]) -> None:
     )
 
 
+def _check_offline(
+    site: Site, stack: str, as_of: datetime | None, policy_pack: bool, deployment: Mapping[str, Any]
+) -> None:
+    """Refuse an `up` before the engine starts: a mandatory policy violation, or a protected
+    resource in the state that the program no longer declares (the engine would delete it).
+
+    The programs run under the SDK's mocks (infra.stacks.mockrun) on the same site and moment
+    as the engine will: the same resources, names and inputs, with placeholder ids.
+    """
+    from infra.offline_plan import evaluate_policies  # loads the SDK's mocks: only for `up`
+    from infra.stacks.mockrun import run_programs
+
+    programs = ("platform",) if stack == "platform" else ("platform", stack)
+    mocked = run_programs(site.root, now=as_of, programs=programs, lenient=False, site=site)
+    if policy_pack:
+        owner = {r.urn: r.program for r in mocked.resources} | {f"stack {p}": p for p in programs}
+        violations = [v for v in evaluate_policies(mocked, site) if owner.get(v.urn) == stack]
+        if violations:
+            raise PolicyViolationError(
+                f"pulumi up of {site.name}/{stack} refused by the policy pack before anything changed:\n"
+                + "\n".join(f"[mandatory] {v}" for v in violations[:40])
+            )
+    declared = {(r.type, r.name) for r in mocked.resources if r.program == stack}
+    kept = [
+        r["urn"]
+        for r in deployment.get("resources", [])
+        if r.get("protect") and (r.get("type"), r["urn"].rsplit("::", 1)[-1]) not in declared
+    ]
+    _refuse_protected(f"{site.name}/{stack}", "up", kept)
+
+
 def run(
     site: Site,
     stack: str,
@@ -270,8 +301,13 @@ def run(
         if operation == "up":
             # The engine honours `protect` only when it reaches such a resource, after deleting
             # the unprotected ones before it (a tenant file removed by mistake would lose its
-            # router, groups and rules first); its preview refuses the whole change instead.
-            handle.preview(policy_packs=policy, refresh=refresh)
+            # router, groups and rules first), and the pack stops `up` only at the resource that
+            # breaks it. So the change is checked whole first: offline for the repository's
+            # programs (a mock run, under a second), by the engine's preview for another program.
+            if program is None:
+                _check_offline(site, stack, as_of, policy_pack, handle.export_stack().deployment or {})
+            else:
+                handle.preview(policy_packs=policy, refresh=refresh)
             done = handle.up(on_output=on_output, policy_packs=policy, refresh=refresh)
             return Outcome(operation, stack, _counts(done.summary.resource_changes))
         if operation == "refresh":
