@@ -3,29 +3,29 @@
 A copy of inventories/aio gets 1 + N extra tenants (default N = 50), filed with the real
 `hatang tenant new` functions, shaped like the AIO's so-khcn (level 3, profile S, networks `app`
 [gov] and `web` [dmz]: two grants, two routers). They are applied in the AIO site's own stacks
-(state `.hatang/pulumi/aio`, what `scripts/quickstart` applied), the policy pack inside the engine:
+(state `.hatang/pulumi/aio`, what `scripts/quickstart` applied), the policy pack inside the engine,
+each tenant in its own stack, `--jobs` stacks at once (default as `hatang cloud up`):
 
   platform up     the platform stack (nothing to do once the quick start applied it)
-  1 tenant        the first tenant approved, then `up` of the tenants stack
+  1 tenant        the first tenant approved, then `up --tenant` of its stack alone (created)
   N tenants       the other N approved at once, then one `up`
-  preview         `preview` of the stack now holding 2 + 1 + N tenants, nothing to change
+  preview         `preview` of the 2 + 1 + N tenants' stacks, nothing to change
   retirement      all retired, then `up`: projects disabled, protection lifted
-  removal         `up --as-of` past the grace period deletes them
+  removal         `up --as-of` past the grace period deletes them (and their stacks)
 
-Targets (issue 12): <= 10 s per tenant, 50 tenants <= 2 min. The engine's fixed cost per run
-(starting the CLI, the language host, the plugin and the pack; reading the stack's state and the
-site) is part of every figure; the preview says how much of it a no-change run costs.
-Everything the benchmark adds is removed again, also when it fails.
+Targets (issue 12): <= 10 s per tenant, 50 tenants <= 2 min. Each phase also prints what the
+AIO's services did (API requests per service from haproxy's log, CPU seconds of the API workers
+and MariaDB), which tells the cloud's share of the time from the engine's, and how many
+requests the provider makes per resource. Everything the benchmark adds is removed again, also
+when it fails.
 
 Needs the AIO up (`hatang aio up`); its admin clouds.yaml is the one `hatang aio up` writes, or
 $HATANG_AIO_CLOUDS_YAML. Never run against a production cloud: it creates and deletes projects.
 
-The file backend writes the whole state (and a backup of it) twice per resource step, one step
-at a time: with ~2,000 resources in the stack that is ~7 MB per write, and it dominates.
-`--skip-checkpoints` shows the engine without it (Pulumi then writes the state only at the end:
-an engine killed mid-run forgets what it created in that run).
+`--skip-checkpoints` (PULUMI_SKIP_CHECKPOINTS: each stack's state written once at the end, not
+after every step) shows what the file backend's writes still cost.
 
-Usage: .venv/bin/python benchmarks/onboarding.py [--tenants 50] [--skip-checkpoints]
+Usage: .venv/bin/python benchmarks/onboarding.py [--tenants 50] [--jobs 4] [--skip-checkpoints]
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ SITE = REPO / "inventories" / "aio"
 LOG = REPO / ".hatang" / "onboarding-benchmark.log"
 """The engine's own output (git-ignored), to see where a failed run stopped."""
 PREFIX = "bench"
+JOBS = engine.TENANT_JOBS
 BY = "benchmark@aio.example"
 
 
@@ -174,12 +175,21 @@ def _apply(
     path: Path,
     operation: engine.Operation = "up",
     as_of: datetime | None = None,
+    only: list[str] | None = None,
 ) -> engine.Outcome:
     started = time.perf_counter()
     server: dict[str, Any] = {}
     with LOG.open("a", encoding="utf-8") as log, ServerSide().phase(server):
-        outcome = engine.run(load_valid_site(site), stack, operation, cloud=cloud, clouds_yaml=path, as_of=as_of,
-                             on_output=log.write)  # fmt: skip
+        outcomes = engine.run_stacks(
+            load_valid_site(site), stack, operation, cloud=cloud, clouds_yaml=path, as_of=as_of, jobs=JOBS,
+            tenants=only,
+            on_output=lambda label, line: log.write(f"{label} | {line.rstrip()}\n"),
+        )  # fmt: skip
+    total: dict[str, int] = {}
+    for one in outcomes:
+        for kind, n in one.changes.items():
+            total[kind] = total.get(kind, 0) + n
+    outcome = engine.Outcome(operation, stack, total)
     counts = ", ".join(f"{kind} {n}" for kind, n in sorted(outcome.changes.items()))
     print(f"{label:14s} {time.perf_counter() - started:7.2f} s  ({counts})", flush=True)
     made = sum(n for kind, n in outcome.changes.items() if kind != "same")
@@ -218,7 +228,10 @@ def main() -> None:
         action="store_true",
         help="PULUMI_SKIP_CHECKPOINTS: write the state once at the end, not after every step",
     )
+    parser.add_argument("--jobs", type=int, default=engine.TENANT_JOBS, help="tenant stacks run at once")
     args = parser.parse_args()
+    global JOBS
+    JOBS = args.jobs
     if args.skip_checkpoints:
         os.environ["PULUMI_SKIP_CHECKPOINTS"] = "true"
     print(f"load average before: {Path('/proc/loadavg').read_text().split()[:3]}", flush=True)
@@ -238,7 +251,7 @@ def main() -> None:
             _apply(site, "platform", "platform up", cloud, path)
             with rbac_room(conn, 2 * len(everyone)), removed_afterwards(site, everyone, cloud, path):
                 approve_tenant(site, one[0], by=BY, reason="onboarding benchmark")
-                _apply(site, "tenants", "1 tenant", cloud, path)
+                _apply(site, "tenants", "1 tenant", cloud, path, only=one)  # `up --tenant CODE`
                 started = time.perf_counter()
                 for code in many:
                     approve_tenant(site, code, by=BY, reason="onboarding benchmark")

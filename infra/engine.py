@@ -14,7 +14,8 @@ import re
 import secrets
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -148,14 +149,19 @@ class Workspace:
                 stream.write(secrets.token_urlsafe(32) + "\n")
         project = self.project_dir(stack)
         project.mkdir(parents=True, exist_ok=True)
-        (project / "Pulumi.yaml").write_text(
+        text = (
             f"# Written by hatang (infra/engine.py): the program is the repository's pulumi/{stack}.\n"
             f"name: hatang-{stack}\n"
             "runtime:\n  name: python\n  options:\n"
             f"    virtualenv: {REPO / '.venv'}\n    toolchain: pip\n"
-            f"main: {program or REPO / 'pulumi' / stack}\n",
-            encoding="utf-8",
+            f"main: {program or REPO / 'pulumi' / stack}\n"
         )
+        target = project / "Pulumi.yaml"
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            # Replaced whole: a tenant stack's engine may be reading it in another thread.
+            temporary = project / f".Pulumi.yaml.{os.getpid()}.{threading.get_ident()}"
+            temporary.write_text(text, encoding="utf-8")
+            temporary.replace(target)
         return project
 
 
@@ -214,20 +220,27 @@ def _refuse_protected(stack: str, operation: str, urns: list[str]) -> None:
     )
 
 
-def _check_offline(
-    site: Site, stack: str, as_of: datetime | None, policy_pack: bool, deployment: Mapping[str, Any]
-) -> None:
-    """Refuse an `up` before the engine starts: a mandatory policy violation, or a protected
-    resource in the state that the program no longer declares (the engine would delete it).
+Declared = frozenset[tuple[str, str]]
+"""(type, logical name) of every resource a program declares."""
 
-    The programs run under the SDK's mocks (infra.stacks.mockrun) on the same site and moment
-    as the engine will: the same resources, names and inputs, with placeholder ids.
+
+def check_offline(
+    site: Site, stack: str, as_of: datetime | None, policy_pack: bool, tenants: Collection[str] | None = None
+) -> Declared:
+    """Run the repository's programs under the SDK's mocks (infra.stacks.mockrun) on the same
+    site and moment as the engine will, and refuse a mandatory policy violation before the
+    engine starts. Returns what the stack's program declares (same names and inputs, with
+    placeholder ids), to compare with the protected resources of the state. `tenants`: only
+    these tenants are declared (the stacks about to run; a 1,000-tenant site's mock run takes 24 s).
+
+    Raises:
+        PolicyViolationError: the pack refuses a declared resource.
     """
     from infra.offline_plan import evaluate_policies  # loads the SDK's mocks: only for `up`
     from infra.stacks.mockrun import run_programs
 
     programs = ("platform",) if stack == "platform" else ("platform", stack)
-    mocked = run_programs(site.root, now=as_of, programs=programs, lenient=False, site=site)
+    mocked = run_programs(site.root, now=as_of, programs=programs, lenient=False, site=site, tenants=tenants)
     if policy_pack:
         owner = {r.urn: r.program for r in mocked.resources} | {f"stack {p}": p for p in programs}
         violations = [v for v in evaluate_policies(mocked, site) if owner.get(v.urn) == stack]
@@ -236,13 +249,146 @@ def _check_offline(
                 f"pulumi up of {site.name}/{stack} refused by the policy pack before anything changed:\n"
                 + "\n".join(f"[mandatory] {v}" for v in violations[:40])
             )
-    declared = {(r.type, r.name) for r in mocked.resources if r.program == stack}
-    kept = [
+    return frozenset((r.type, r.name) for r in mocked.resources if r.program == stack)
+
+
+def _would_lose(deployment: Mapping[str, Any], declared: Declared | None) -> list[str]:
+    """Protected resources of a state that the program no longer declares (None: destroy, all)."""
+    return [
         r["urn"]
         for r in deployment.get("resources", [])
-        if r.get("protect") and (r.get("type"), r["urn"].rsplit("::", 1)[-1]) not in declared
+        if r.get("protect") and (declared is None or (r.get("type"), r["urn"].rsplit("::", 1)[-1]) not in declared)
     ]
-    _refuse_protected(f"{site.name}/{stack}", "up", kept)
+
+
+def _holds_nothing(deployment: Mapping[str, Any]) -> bool:
+    """Only the stack itself and its providers left: the tenant's stack can go."""
+    return all(str(r.get("type", "")).startswith(("pulumi:pulumi:Stack", "pulumi:providers:"))
+               for r in deployment.get("resources", []))  # fmt: skip
+
+
+@dataclass
+class _Engine:
+    """One site's engine session: the tools, the state's workspace, the stacks' options."""
+
+    site: Site
+    tools: Tools
+    workspace: Workspace
+    env: dict[str, str]
+    cloud: str | None
+    as_of: datetime | None
+    program: Path | None
+
+    @classmethod
+    def open(cls, site: Site, stack: str, cloud: str | None, clouds_yaml: Path | None, as_of: datetime | None,
+             program: Path | None) -> _Engine:  # fmt: skip
+        if stack not in STACKS:
+            raise EngineError(f"--stack: {stack!r} is not a stack of a site (fix: use one of {', '.join(STACKS)})")
+        tools = find_tools()
+        workspace = Workspace.of(site)
+        workspace.prepare(stack, program)
+        return cls(site, tools, workspace, _environment(workspace, tools, clouds_yaml, cloud), cloud, as_of, program)
+
+    def options(self, stack: str) -> Any:
+        from pulumi import automation as auto
+
+        return auto.LocalWorkspaceOptions(
+            work_dir=str(self.workspace.project_dir(stack)),
+            pulumi_home=str(self.tools.home),
+            pulumi_command=auto.PulumiCommand(root=str(self.tools.root), skip_version_check=True),
+            env_vars=self.env,
+            secrets_provider="passphrase",
+        )
+
+    def stack_names(self, stack: str) -> list[str]:
+        """The stacks of the project that exist in the state (names without organisation)."""
+        from pulumi import automation as auto
+
+        local = auto.LocalWorkspace(**vars(self.options(stack)))
+        return [summary.name.rsplit("/", 1)[-1] for summary in local.list_stacks()]
+
+    def select(self, stack: str, name: str) -> Any:
+        """The stack `name` of the project, created when new, configured for this run."""
+        from pulumi import automation as auto
+
+        handle = auto.create_or_select_stack(stack_name=name, work_dir=str(self.workspace.project_dir(stack)),
+                                             opts=self.options(stack))  # fmt: skip
+        config = {
+            "hatang:inventory": str(self.site.root.resolve()),
+            "hatang:asOf": self.as_of.isoformat() if self.as_of is not None else "",  # "": now
+        }
+        if self.cloud is not None:
+            config["hatang:cloud"] = self.cloud
+        handle.set_all_config({key: auto.ConfigValue(value) for key, value in config.items()})  # one CLI call
+        return handle
+
+    def failed(self, label: str, operation: str, exc: Exception) -> EngineError:
+        """The engine's error as hatang's: protected, policy, or its own lines."""
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        protected = _PROTECTED.findall(str(exc))
+        if protected:
+            try:
+                _refuse_protected(label, operation, protected)
+            except ProtectedDeletionError as refused:
+                return refused
+        if any("[mandatory]" in line for line in lines):
+            violations = [line.strip() for line in lines if "[mandatory]" in line or "Policy Violation" in line]
+            return PolicyViolationError(
+                f"pulumi {operation} of {label} stopped by the policy pack:\n" + "\n".join(violations[:40])
+            )
+        errors = list(dict.fromkeys(line.strip() for line in lines if "error:" in line))
+        return EngineError(
+            f"pulumi {operation} of {label} failed:\n" + "\n".join([*errors[:15], *lines[-10:]])
+            + f"\n(state: {display_path(self.workspace.backend)})"
+        )
+
+
+def _operate(
+    engine: _Engine,
+    stack: str,
+    name: str,
+    operation: Operation,
+    *,
+    policy: list[str] | None,
+    refresh: bool,
+    declared: Declared | None,
+    on_output: Callable[[str], None] | None,
+    selected: Any = None,
+    pack_config: list[str] | None = None,
+) -> Outcome:
+    """One engine operation on one stack (the state's protected resources checked before up/destroy,
+    unless `selected` is the stack's handle, already checked)."""
+    from pulumi import automation as auto
+
+    tenant = name.partition(".")[2]
+    label = f"{engine.site.name}/{stack}" + (f"/{tenant}" if tenant else "")
+    try:
+        handle = selected if selected is not None else engine.select(stack, name)
+        if operation == "preview":
+            result = handle.preview(on_output=on_output, policy_packs=policy, policy_pack_configs=pack_config,
+                                    refresh=True)  # fmt: skip
+            return Outcome(operation, label.split("/", 1)[1], _counts(result.change_summary))
+        if operation == "refresh":
+            refreshed = handle.refresh(on_output=on_output)
+            return Outcome(operation, label.split("/", 1)[1], _counts(refreshed.summary.resource_changes))
+        if operation == "up" and declared is None:
+            # Another program (tests): the engine's own preview checks the change whole.
+            handle.preview(policy_packs=policy, refresh=refresh)
+        elif selected is None:
+            kept = _would_lose(handle.export_stack().deployment or {}, declared if operation == "up" else None)
+            _refuse_protected(label, operation, kept)
+        if operation == "up":
+            done = handle.up(on_output=on_output, policy_packs=policy, policy_pack_configs=pack_config,
+                             refresh=refresh)  # fmt: skip
+            changes = done.summary.resource_changes
+        else:
+            changes = handle.destroy(on_output=on_output).summary.resource_changes
+        if name != engine.site.name and (operation == "destroy" or _counts(changes).get("delete")) \
+                and _holds_nothing(handle.export_stack().deployment or {}):
+            handle.workspace.remove_stack(name, force=True)  # a removed tenant's, emptied: Stack and provider left
+        return Outcome(operation, label.split("/", 1)[1], _counts(changes))
+    except auto.CommandError as exc:
+        raise engine.failed(label, operation, exc) from None
 
 
 def run(
@@ -258,7 +404,10 @@ def run(
     program: Path | None = None,
     on_output: Callable[[str], None] | None = None,
 ) -> Outcome:
-    """Run one engine operation on one of the site's stacks.
+    """Run one engine operation on the site's stack `<site>` of a project (one stack, every tenant).
+
+    `hatang cloud` runs the tenants one stack each (`run_stacks`); this is for the platform, and
+    for another program in place of the repository's (`program`, tests).
 
     Args:
         refresh: `up` reads the cloud into the state first (a resource deleted by hand is
@@ -270,63 +419,174 @@ def run(
     Raises:
         EngineError: the engine is missing or the operation failed (its last lines in the message).
     """
-    from pulumi import automation as auto  # the SDK's Automation API: loaded only when used
-
-    if stack not in STACKS:
-        raise EngineError(f"--stack: {stack!r} is not a stack of a site (fix: use one of {', '.join(STACKS)})")
-    tools = find_tools()
-    workspace = Workspace.of(site)
-    project = workspace.prepare(stack, program)
-    env = _environment(workspace, tools, clouds_yaml, cloud)
-    options = auto.LocalWorkspaceOptions(
-        work_dir=str(project),
-        pulumi_home=str(tools.home),
-        pulumi_command=auto.PulumiCommand(root=str(tools.root), skip_version_check=True),
-        env_vars=env,
-        secrets_provider="passphrase",
-    )
+    engine = _Engine.open(site, stack, cloud, clouds_yaml, as_of, program)
     policy = [str(REPO / "pulumi" / "policy")] if policy_pack else None
+    declared = check_offline(site, stack, as_of, policy_pack) if operation == "up" and program is None else None
+    return _operate(engine, stack, site.name, operation, policy=policy, refresh=refresh, declared=declared,
+                    on_output=on_output)  # fmt: skip
+
+
+TENANT_JOBS = 4
+"""Tenant stacks run at once: the AIO's Neutron, not the engine, is then the limit (2 cores)."""
+
+
+def run_stacks(
+    site: Site,
+    stack: str,
+    operation: Operation,
+    *,
+    cloud: str | None = None,
+    clouds_yaml: Path | None = None,
+    policy_pack: bool = True,
+    refresh: bool = False,
+    as_of: datetime | None = None,
+    jobs: int = TENANT_JOBS,
+    tenants: Collection[str] | None = None,
+    on_output: Callable[[str, str], None] | None = None,
+) -> list[Outcome]:
+    """Run one engine operation on a site's stack: the platform, or every tenant's own stack.
+
+    Each tenant has its stack `<site>.<code>` (state of its own ~40 resources: the file backend
+    rewrites a stack's whole state after every step, so one stack of every tenant grew slower with
+    each tenant). The stacks are those of the tenants the site declares and those the state holds
+    (a tenant removed from the site keeps its stack until an `up` empties it). Before anything
+    runs, the change is checked whole: the policy pack offline, and every stack's protected
+    resources; one refusal and no stack changes. Then `jobs` stacks run at once; a failure in one
+    stops none of the others, and every failure is reported at the end.
+
+    `tenants` limits the run to these tenants' stacks (an agency onboarded alone); the offline
+    check still covers the whole site. `on_output(label, line)` gets the engines' lines, `label`
+    naming the stack.
+
+    Raises:
+        EngineError: one or more stacks failed (all named); ProtectedDeletionError and
+            PolicyViolationError before anything changed.
+    """
+    import concurrent.futures
+
+    from infra.stacks.spec import tenants_plan
+
+    def output(label: str) -> Callable[[str], None] | None:
+        return None if on_output is None else (lambda line: on_output(label, line))
+
+    if stack != "tenants":
+        return [run(site, stack, operation, cloud=cloud, clouds_yaml=clouds_yaml, policy_pack=policy_pack,
+                    refresh=refresh, as_of=as_of, on_output=output(stack))]  # fmt: skip
+    engine = _Engine.open(site, stack, cloud, clouds_yaml, as_of, None)
+    policy = [str(REPO / "pulumi" / "policy")] if policy_pack else None
+    names = engine.stack_names(stack)
+    if site.name in names:
+        _split_one_stack_of_all(engine, stack)
+        names = engine.stack_names(stack)
+    existing = [name for name in names if name.startswith(f"{site.name}.")]
+    codes = [name.partition(".")[2] for name in existing]
+    if operation in ("preview", "up"):
+        plan = tenants_plan(site, as_of if as_of is not None else datetime.now().astimezone())
+        codes = sorted({*codes, *(spec.code for spec in plan.tenants)})
+    if tenants is not None:
+        unknown = sorted(set(tenants) - set(codes))
+        if unknown:
+            raise EngineError(
+                f"--tenant: {', '.join(unknown)[:200]}: no such tenant stack to {operation} in {site.name} "
+                f"(fix: one of {', '.join(codes)[:400] or 'none'}; a requested tenant is approved first)"
+            )
+        codes = [code for code in codes if code in tenants]
+    declared = check_offline(site, stack, as_of, policy_pack, tenants=codes) if operation == "up" else None
+    pack_config = _pack_config(engine) if policy_pack and operation in ("preview", "up") else None
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        # Every stack selected (created when new) and, for up and destroy, its protected
+        # resources checked, before any of them changes.
+        checks = {code: pool.submit(_checked, engine, stack, f"{site.name}.{code}", declared, operation)
+                  for code in codes}  # fmt: skip
+        selected = {code: future.result() for code, future in checks.items()}
+        kept = [urn for _, lost in selected.values() for urn in lost]
+        _refuse_protected(f"{site.name}/{stack}", operation, kept)
+        futures = {
+            code: pool.submit(
+                _operate, engine, stack, f"{site.name}.{code}", operation, policy=policy, refresh=refresh,
+                declared=declared if declared is not None else frozenset(), on_output=output(code),
+                selected=selected[code][0], pack_config=pack_config,
+            )
+            for code in codes
+        }
+        outcomes, failures = [], []
+        for code, future in futures.items():
+            try:
+                outcomes.append(future.result())
+            except EngineError as exc:
+                failures.append((code, exc))
+    if failures:
+        kind = PolicyViolationError if all(isinstance(e, PolicyViolationError) for _, e in failures) else EngineError
+        done = ", ".join(o.stack for o in outcomes) or "none"
+        raise kind("\n".join(str(e) for _, e in failures) + f"\n(stacks done: {done})")
+    return outcomes
+
+
+def _checked(
+    engine: _Engine, stack: str, name: str, declared: Declared | None, operation: str
+) -> tuple[Any, list[str]]:
+    """A stack selected for this run, and the protected resources an `up` (or `destroy`) of it would delete."""
+    from pulumi import automation as auto
+
     try:
-        handle = auto.create_or_select_stack(stack_name=site.name, work_dir=str(project), opts=options)
-        handle.set_config("hatang:inventory", auto.ConfigValue(str(site.root.resolve())))
-        if cloud is not None:
-            handle.set_config("hatang:cloud", auto.ConfigValue(cloud))
-        if as_of is not None:
-            handle.set_config("hatang:asOf", auto.ConfigValue(as_of.isoformat()))
-        else:
-            handle.remove_config("hatang:asOf")
-        if operation == "preview":
-            result = handle.preview(on_output=on_output, policy_packs=policy, refresh=True)
-            return Outcome(operation, stack, _counts(result.change_summary))
-        if operation == "up":
-            # The engine honours `protect` only when it reaches such a resource, after deleting
-            # the unprotected ones before it (a tenant file removed by mistake would lose its
-            # router, groups and rules first), and the pack stops `up` only at the resource that
-            # breaks it. So the change is checked whole first: offline for the repository's
-            # programs (a mock run, under a second), by the engine's preview for another program.
-            if program is None:
-                _check_offline(site, stack, as_of, policy_pack, handle.export_stack().deployment or {})
-            else:
-                handle.preview(policy_packs=policy, refresh=refresh)
-            done = handle.up(on_output=on_output, policy_packs=policy, refresh=refresh)
-            return Outcome(operation, stack, _counts(done.summary.resource_changes))
-        if operation == "refresh":
-            refreshed = handle.refresh(on_output=on_output)
-            return Outcome(operation, stack, _counts(refreshed.summary.resource_changes))
-        kept = [r["urn"] for r in (handle.export_stack().deployment or {}).get("resources", []) if r.get("protect")]
-        _refuse_protected(f"{site.name}/{stack}", "destroy", kept)
-        destroyed = handle.destroy(on_output=on_output)
-        return Outcome(operation, stack, _counts(destroyed.summary.resource_changes))
+        handle = engine.select(stack, name)
+        if operation not in ("up", "destroy"):
+            return handle, []
+        deployment = handle.export_stack().deployment or {}
     except auto.CommandError as exc:
-        lines = [line for line in str(exc).splitlines() if line.strip()]
-        _refuse_protected(f"{site.name}/{stack}", operation, _PROTECTED.findall(str(exc)))
-        if any("[mandatory]" in line for line in lines):
-            violations = [line.strip() for line in lines if "[mandatory]" in line or "Policy Violation" in line]
-            raise PolicyViolationError(
-                f"pulumi {operation} of {site.name}/{stack} stopped by the policy pack:\n" + "\n".join(violations[:40])
-            ) from None
-        errors = list(dict.fromkeys(line.strip() for line in lines if "error:" in line))
+        raise engine.failed(f"{engine.site.name}/{stack}/{name.partition('.')[2]}", operation, exc) from None
+    return handle, _would_lose(deployment, declared if operation == "up" else None)
+
+
+def _pack_config(engine: _Engine) -> list[str] | None:
+    """The pack's config for the tenants' stacks: the platform's zone network ids (what its stack
+    exports), since the engine does not tell the pack which zone a network id is. None while the
+    platform has no state (the pack then judges a router by its gateway address and tags)."""
+    import json
+
+    from infra.stacks.policies import EXTERNAL_NETWORK_IDS, LEVEL3_POLICY
+    from pulumi import automation as auto
+
+    engine.workspace.prepare("platform")
+    try:
+        folder = str(engine.workspace.project_dir("platform"))
+        platform = auto.select_stack(stack_name=engine.site.name, work_dir=folder, opts=engine.options("platform"))
+        ids = platform.outputs().get(EXTERNAL_NETWORK_IDS)
+    except auto.CommandError:
+        return None
+    if ids is None or not ids.value:
+        return None
+    path = engine.workspace.project_dir("tenants") / "policy-config.json"
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary.write_text(json.dumps({LEVEL3_POLICY: {EXTERNAL_NETWORK_IDS: ids.value}}, indent=1), encoding="utf-8")
+    temporary.replace(path)
+    return [str(path)]
+
+
+def _split_one_stack_of_all(engine: _Engine, stack: str) -> None:
+    """A state from before one stack per tenant (stack `<site>` holding every tenant) is moved
+    into the tenants' stacks (`pulumi state move`, each tenant's component with its children)."""
+    from pulumi import automation as auto
+
+    name = engine.site.name
+    try:
+        handle = engine.select(stack, name)
+        resources = (handle.export_stack().deployment or {}).get("resources", [])
+        components = [r["urn"] for r in resources if r.get("type") == "hatang:tenants:AgencyTenant"]
+        for urn in components:
+            code = urn.rsplit("::", 1)[-1]
+            engine.select(stack, f"{name}.{code}")
+            subprocess.run(
+                [str(engine.tools.pulumi), "state", "move", "--source", name, "--dest", f"{name}.{code}",
+                 "--yes", "--non-interactive", urn],
+                cwd=engine.workspace.project_dir(stack), env={**os.environ, **engine.env}, check=True,
+                capture_output=True, text=True, timeout=600,
+            )  # fmt: skip
+        if _holds_nothing(handle.export_stack().deployment or {}):
+            handle.workspace.remove_stack(name, force=True)  # only its Stack and provider rows are left
+    except (auto.CommandError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
         raise EngineError(
-            f"pulumi {operation} of {site.name}/{stack} failed:\n" + "\n".join([*errors[:15], *lines[-10:]])
-            + f"\n(state: {display_path(workspace.backend)})"
+            f"the tenants of {name} are in one stack (before one stack per tenant) and moving them "
+            f"failed:\n{detail.strip()[-2000:]}\n(state: {display_path(engine.workspace.backend)})"
         ) from None

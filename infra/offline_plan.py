@@ -34,7 +34,7 @@ from rich.table import Table
 from infra.errors import HatangError, Problem
 from infra.site import Site, load_site
 from infra.stacks.mockrun import TENANT_COMPONENT, MockRun, RegisteredResource, gc_paused, run_programs
-from infra.stacks.policies import make_policies
+from infra.stacks.policies import EXTERNAL_NETWORK_IDS, make_policies, platform_external_networks
 from infra.stacks.spec import tenants_plan
 from infra.validate import validate_site
 
@@ -153,8 +153,15 @@ def _policy_resources(resources: list[RegisteredResource]) -> list[PolicyResourc
 
 
 def evaluate_policies(run: MockRun, site: Site, policies: list[Policy] | None = None) -> list[Violation]:
-    """Every violation of the pack's policies by the resources of a mock run, per stack."""
+    """Every violation of the pack's policies by the resources of a mock run, per stack.
+
+    The stack policies get the platform's zone network ids of the run as their config (what the
+    platform stack exports as `externalNetworkIds`): the tenants' router gateways, found by the
+    tenants program's lookups, are checked against the networks the platform declared.
+    """
     policies = policies if policies is not None else make_policies(site)
+    zone_networks = platform_external_networks([(r.urn, r.type, r.inputs, r.id) for r in run.resources])
+    config = {EXTERNAL_NETWORK_IDS: zone_networks}
     found: list[Violation] = []
     for program in dict.fromkeys(r.program for r in run.resources):
         resources = [r for r in run.resources if r.program == program]
@@ -169,18 +176,20 @@ def evaluate_policies(run: MockRun, site: Site, policies: list[Policy] | None = 
             if isinstance(policy, ResourceValidationPolicy):
                 for r, args in checked:
 
-                    def report(message: str, urn: str | None = None, _r: RegisteredResource = r,
-                               _p: Policy = policy) -> None:
+                    def report(
+                        message: str, urn: str | None = None, _r: RegisteredResource = r, _p: Policy = policy
+                    ) -> None:
                         found.append(Violation(_p.name, urn or _r.urn, message))
 
                     _settle(policy.validate(args, report))
             elif isinstance(policy, StackValidationPolicy):
 
-                def stack_report(message: str, urn: str | None = None, _p: Policy = policy,
-                                 _program: str = program) -> None:
+                def stack_report(
+                    message: str, urn: str | None = None, _p: Policy = policy, _program: str = program
+                ) -> None:
                     found.append(Violation(_p.name, urn or f"stack {_program}", message))
 
-                stack = stack if stack is not None else StackValidationArgs(_policy_resources(resources))
+                stack = stack if stack is not None else StackValidationArgs(_policy_resources(resources), config)
                 _settle(policy.validate(stack, stack_report))
     return sorted(set(found))
 
@@ -292,8 +301,17 @@ def diff_plans(old: Mapping[str, Any], new: Mapping[str, Any]) -> PlanDiff:
 
 # --------------------------------------------------------------------------- rendering
 
-_DETAIL_KEYS = ("name", "cidr", "ipVersion", "enabled", "remoteIpPrefix", "portRangeMin", "portRangeMax",
-                "action", "externalNetworkId")
+_DETAIL_KEYS = (
+    "name",
+    "cidr",
+    "ipVersion",
+    "enabled",
+    "remoteIpPrefix",
+    "portRangeMin",
+    "portRangeMax",
+    "action",
+    "externalNetworkId",
+)
 
 
 def _short(type_: str) -> str:
@@ -313,8 +331,9 @@ def render_resource_plan(plan: ResourcePlan, console: Console) -> None:
     for r in custom:
         grouped.setdefault(plan.owners[r.urn], []).append(r)
     owners = list(grouped)
-    console.print(f"site {plan.site}: {len(custom)} resources ({len(owners) - (PLATFORM in owners)} tenants)",
-                  markup=False)
+    console.print(
+        f"site {plan.site}: {len(custom)} resources ({len(owners) - (PLATFORM in owners)} tenants)", markup=False
+    )
     for owner in owners:
         resources = grouped[owner]
         counts = ", ".join(f"{n} {t}" for t, n in sorted(Counter(_short(r.type) for r in resources).items()))
@@ -352,10 +371,13 @@ def render_diff(diff: PlanDiff, console: Console, against: Path) -> None:
     for r in diff.added:
         console.print(f"+ add     {r['owner']}: {_short(r['type'])} {r['name']}  {_details(r['inputs'])}", markup=False)
     for r, delta in diff.changed:
-        changes = "; ".join(f"{k}: {json.dumps(a, ensure_ascii=False)} -> {json.dumps(b, ensure_ascii=False)}"
-                            for k, (a, b) in delta.items())
+        changes = "; ".join(
+            f"{k}: {json.dumps(a, ensure_ascii=False)} -> {json.dumps(b, ensure_ascii=False)}"
+            for k, (a, b) in delta.items()
+        )
         console.print(f"~ change  {r['owner']}: {_short(r['type'])} {r['name']}  {changes}", markup=False)
     for r in diff.removed:
         console.print(f"- remove  {r['owner']}: {_short(r['type'])} {r['name']}", markup=False)
-    console.print(f"{len(diff.added)} to add, {len(diff.changed)} to change, {len(diff.removed)} to remove",
-                  markup=False)
+    console.print(
+        f"{len(diff.added)} to add, {len(diff.changed)} to change, {len(diff.removed)} to remove", markup=False
+    )

@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from infra.schema import ENDPOINT_ANY, ENDPOINT_TENANTS, Flow
 from infra.site import Site
 
-__all__ = ["ADMIN_PORTS", "FlowPolicy", "PortRange", "port_ranges"]
+__all__ = [
+    "ADMIN_PORTS",
+    "IP_PROTOCOLS",
+    "FlowPolicy",
+    "PortRange",
+    "admin_ports_opened",
+    "ip_protocol",
+    "port_ranges",
+    "reaches_world",
+]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -30,6 +39,116 @@ ADMIN_PORTS: dict[int, str] = {
     623: "ipmi",
 }
 """Ports never opened to the world (0.0.0.0/0 or ::/0): remote administration and databases."""
+
+IP_PROTOCOLS: dict[str, int] = {
+    "hopopt": 0,
+    "icmp": 1,
+    "igmp": 2,
+    "ipip": 4,
+    "tcp": 6,
+    "egp": 8,
+    "udp": 17,
+    "dccp": 33,
+    "ipv6-encap": 41,
+    "ipv6-route": 43,
+    "ipv6-frag": 44,
+    "rsvp": 46,
+    "gre": 47,
+    "esp": 50,
+    "ah": 51,
+    "icmpv6": 58,
+    "ipv6-icmp": 58,
+    "ipv6-nonxt": 59,
+    "ipv6-opts": 60,
+    "ospf": 89,
+    "vrrp": 112,
+    "pgm": 113,
+    "sctp": 132,
+    "udplite": 136,
+}
+"""The protocol names Neutron accepts in a security-group rule (any case), by IP protocol number."""
+
+_TCP, _UDP, _EVERY = 6, 17, 0
+
+
+def ip_protocol(value: object) -> int:
+    """A security-group rule's protocol as Neutron reads it, as an IP protocol number.
+
+    Neutron takes a name in any case (`tcp`, `TCP`), a number (`6`) or a number as text (`"6"`,
+    `"006"`). None, `""` and `"any"` mean every protocol: 0 here. Protocol number 0 itself
+    (`0`, `"0"`, `"hopopt"`) is read as every protocol too, to be safe (as the cloud audit did).
+
+    Raises:
+        ValueError: not a protocol Neutron accepts (the callers treat it as every protocol).
+    """
+    if value is None or value == "":
+        return _EVERY
+    if isinstance(value, bool):
+        raise ValueError(f"protocol {value!r} is not a protocol")
+    if isinstance(value, float) and value.is_integer():  # the engine hands numbers over as floats
+        value = int(value)
+    if isinstance(value, str):
+        name = value.strip().lower()
+        if name == "any":
+            return _EVERY
+        if name in IP_PROTOCOLS:
+            return IP_PROTOCOLS[name]
+        try:
+            value = int(name)
+        except ValueError:
+            raise ValueError(f"protocol {value!r} is not a protocol name or number") from None
+    if isinstance(value, int) and 0 <= value <= 255:
+        return value
+    raise ValueError(f"protocol {value!r} is not a protocol name or number 0-255")
+
+
+def _port(value: object) -> int | None:
+    """A port bound of a rule (int, whole float, digits); None when unset, 0 or unreadable."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def admin_ports_opened(protocol: object, port_min: object, port_max: object) -> list[int]:
+    """The admin ports (ADMIN_PORTS) a security-group rule lets through, whoever it lets in.
+
+    Every protocol (None, "any", 0) or one Neutron would not accept: every admin port. TCP or
+    UDP, by name in any case or by number (6, "17"): the admin ports inside the port range; an
+    unset bound means the end of the range (no range at all: every port), a reversed range is
+    read low to high. Other protocols (ICMP, ...) reach no admin port.
+    """
+    try:
+        number = ip_protocol(protocol)
+    except ValueError:
+        number = _EVERY  # fail closed: what cannot be read is read as everything
+    if number == _EVERY:
+        return sorted(ADMIN_PORTS)
+    if number not in (_TCP, _UDP):
+        return []
+    low, high = _port(port_min) or 1, _port(port_max) or 65535
+    low, high = min(low, high), max(low, high)
+    return [port for port in sorted(ADMIN_PORTS) if low <= port <= high]
+
+
+def reaches_world(prefix: object) -> bool:
+    """True when a rule's remote prefix admits every address of its family.
+
+    No prefix (None, ""), a /0 however written (`0.0.0.0/0`, `::/0`, `0::/0`, `::0/0`,
+    `0.0.0.0/00`, `10.0.0.0/0`, `0.0.0.0/0.0.0.0`), and anything that is not a prefix (fail
+    closed: a value that cannot be read is never passed as narrow).
+    """
+    if prefix is None or prefix == "":
+        return True
+    if not isinstance(prefix, str):
+        return True
+    try:
+        return ipaddress.ip_network(prefix, strict=False).prefixlen == 0
+    except ValueError:
+        return True
 
 
 @dataclass(frozen=True, order=True)

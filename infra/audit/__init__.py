@@ -3,11 +3,22 @@
 site = load_site("inventories/aio")
 result = run_audit(site, "old-level3", targets(site, ["aio1"], Connection.PODMAN))
 write_reports(result, Path("reports/aio"))
-result.exit_code  # 0 compliant, 1 non-compliant, 2 error
+result.verdict    # compliant, compliant_with_unchecked, non_compliant, not_verified, error
+result.exit_code  # 0 compliant (with unchecked controls too, unless strict), 1 non-compliant,
+                  # 2 error or nothing verified
 """
 
 from infra.audit._facts import AllowedFlow, HostFacts, UnknownHostError, host_facts
-from infra.audit._model import AuditResult, CheckResult, ControlResult, HostResult, Outcome
+from infra.audit._model import (
+    UNCHECKED,
+    AuditResult,
+    CheckResult,
+    ControlResult,
+    HostResult,
+    Outcome,
+    Verdict,
+    judge,
+)
 from infra.audit._runner import (
     CHECKS_DIR,
     ChecksNotFoundError,
@@ -22,6 +33,7 @@ from infra.audit._runner import (
 
 __all__ = [
     "CHECKS_DIR",
+    "UNCHECKED",
     "AllowedFlow",
     "AuditResult",
     "CheckResult",
@@ -35,7 +47,9 @@ __all__ = [
     "Target",
     "UnknownControlError",
     "UnknownHostError",
+    "Verdict",
     "host_facts",
+    "judge",
     "run_audit",
     "select_hosts",
     "targets",

@@ -15,7 +15,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from infra import _yaml
-from infra.audit._model import AuditResult, ControlResult, Outcome
+from infra.audit._model import UNCHECKED, AuditResult, ControlResult, Outcome, Verdict
 from infra.catalogue import Control, Reference
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "messages",
     "render_html",
     "render_junit",
+    "verdict_label",
     "write_reports",
 ]
 
@@ -48,6 +49,11 @@ def _translator(lang: str) -> Callable[[str], str]:
             raise KeyError(f"messages.yml: no {lang!r} text for {key!r}") from None
 
     return t
+
+
+def verdict_label(verdict: Verdict, lang: str) -> str:
+    """The verdict in words, from the message catalogue (also what the terminal prints)."""
+    return _translator(lang)(f"verdict_{verdict.value}")
 
 
 def _show(value: Any) -> str:
@@ -105,6 +111,9 @@ def render_html(result: AuditResult, lang: str, other_file: str = "") -> str:
     def badge(outcome: str) -> Markup:
         return Markup('<span class="badge {0}">{1}</span>').format(outcome, t(outcome))
 
+    def verdict_badge(verdict: Verdict) -> Markup:
+        return Markup('<span class="badge verdict-{0}">{1}</span>').format(verdict.value, verdict_label(verdict, lang))
+
     def reference(ref: Reference) -> Markup:
         inst = instruments.get(ref.type)
         title = (inst.title_vi if lang == "vi" else inst.title) if inst else ref.type
@@ -119,6 +128,8 @@ def render_html(result: AuditResult, lang: str, other_file: str = "") -> str:
         lang=lang,
         t=t,
         badge=badge,
+        verdict_badge=verdict_badge,
+        verdict=result.verdict_dict(),
         reference=reference,
         show=lambda v: escape(_show(v)),
         outcomes=_OUTCOMES,
@@ -129,10 +140,25 @@ def render_html(result: AuditResult, lang: str, other_file: str = "") -> str:
 
 
 def render_junit(result: AuditResult) -> str:
-    """JUnit XML: a test suite per host, a test case per (control, check)."""
+    """JUnit XML: a test suite per host, a test case per (control, check).
+
+    What was not checked (not checkable, manual, waived) is a skipped case whose message starts
+    with "not checked"; each suite's properties carry its host's verdict, the audit's verdict and
+    the controls not checked."""
+    verdict = result.verdict
     suites = ET.Element("testsuites", name=f"hatang audit {result.site} {result.profile.id}")
     for h in result.hosts:
         suite = ET.SubElement(suites, "testsuite", name=h.name, timestamp=result.started)
+        unchecked = h.unchecked_controls()
+        suite_props = ET.SubElement(suite, "properties")
+        for prop, text in (
+            ("verdict", h.verdict.value),
+            ("audit.verdict", verdict.value),
+            ("audit.exit_code", str(result.exit_code)),
+            ("unchecked", str(len(unchecked))),
+            ("unchecked.controls", ",".join(unchecked)),
+        ):
+            ET.SubElement(suite_props, "property", name=prop, value=text)
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         if h.error:
             case = ET.SubElement(suite, "testcase", classname=f"{h.name}", name="connection")
@@ -161,8 +187,9 @@ def render_junit(result: AuditResult) -> str:
                     ET.SubElement(case, "error", message=k.message if k else "").text = detail
                 elif outcome is not Outcome.PASS:
                     counts["skipped"] += 1
-                    why = (c.waiver.justification if c.waiver else (k.message if k else "")) or ""
-                    ET.SubElement(case, "skipped", message=f"{outcome.value}: {why}")
+                    why = (c.waiver.justification if c.waiver else (k.message if k else c.control.notes)) or ""
+                    what = f"not checked ({outcome.value})" if outcome in UNCHECKED else outcome.value
+                    ET.SubElement(case, "skipped", message=f"{what}: {why}")
                 props = ET.SubElement(case, "properties")
                 for ref in c.control.references:
                     ET.SubElement(props, "property", name=f"ref.{ref.type}", value=ref.clause or "null")

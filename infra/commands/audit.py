@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +11,8 @@ import typer
 from infra import audit
 from infra.audit.report import write_reports
 from infra.catalogue import load_catalogue, load_waivers
-from infra.commands._common import EXIT_ERROR, err, out, user_errors
+from infra.commands._audit_output import STRICT_HELP, print_host, print_verdict
+from infra.commands._common import out, user_errors
 from infra.validate import load_valid_site
 
 app = typer.Typer(help="Audit a site against the national standards (evidence: JSON, JUnit, HTML).")
@@ -40,10 +42,16 @@ def hosts(
     only: Annotated[
         str | None, typer.Option("--only", help="Audit just these control ids of the profile, comma-separated.")
     ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
 ) -> None:
     """Run the profile's host checks on the site's hosts, in parallel, and write the evidence.
 
-    Exit 0: compliant. Exit 1: a control failed. Exit 2: bad input, an unreachable host or a broken check.
+    Verdict: compliant; compliant for what was checked (nothing failed, some controls not
+    checked: not checkable, manual or waived); non-compliant; not verified (nothing passed or
+    failed); error.
+
+    Exit 0: compliant, also with controls not checked (exit 1 with --strict). Exit 1: a control
+    failed. Exit 2: bad input, an unreachable host, a broken check, or nothing verified.
 
     What a host cannot show (a container has no auditd) is reported as not checkable, never passed.
     """
@@ -58,19 +66,13 @@ def hosts(
             waivers=waived, catalogue=catalogue, sudo=sudo,
             only={c.strip() for c in only.split(",") if c.strip()} if only else None,
         )  # fmt: skip
+        result = replace(result, strict=strict)
         paths = write_reports(result, out_dir or Path("reports") / f"{site.name}-{profile}")
     for h in result.hosts:
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(h.counts().items()))
-        line = f"{h.name}: {h.outcome.value}" + (f" ({counts})" if counts else "")
-        (err if h.error else out).print(line, markup=False, highlight=False)
-        if h.error:
-            err.print(f"  {h.error}", markup=False, highlight=False)
         failed = result.failed_controls(h.name)
-        if failed:
-            out.print(f"  failed: {', '.join(failed)}", markup=False, highlight=False)
+        print_host(h, [f"failed: {', '.join(failed)}"] if failed else [])
     out.print(f"evidence: {paths['json']}  report: {paths['html_vi']}", markup=False)
-    if result.exit_code == EXIT_ERROR:
-        err.print("audit incomplete: see the errors above", style="bold red")
+    print_verdict(result)
     raise typer.Exit(result.exit_code)
 
 

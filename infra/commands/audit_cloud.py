@@ -5,14 +5,17 @@ Registered on the `hatang audit` group by infra/commands/audit.py.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from infra.audit import HostResult
 from infra.audit.report import write_reports
 from infra.catalogue import load_catalogue, load_waivers
-from infra.commands._common import EXIT_ERROR, err, out, user_errors
+from infra.commands._audit_output import STRICT_HELP, print_host, print_verdict
+from infra.commands._common import out, user_errors
 from infra.validate import load_valid_site
 
 __all__ = ["cloud"]
@@ -34,11 +37,16 @@ def cloud(
     waivers: Annotated[
         Path | None, typer.Option("--waivers", help="YAML: {waivers: {CONTROL: {run: false, justification}}}.")
     ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
 ) -> None:
     """Check the cloud against the profile's cloud controls and the site model; write the evidence.
 
-    Exit 0: compliant and no drift. Exit 1: a control failed or the cloud differs from the site
-    model (drift). Exit 2: bad input, an unknown or unreachable cloud, or a broken check.
+    Verdict: compliant; compliant for what was checked (nothing failed, no drift, some controls
+    not checked: manual, waived or not checkable); non-compliant; not verified; error.
+
+    Exit 0: compliant and no drift, also with controls not checked (exit 1 with --strict).
+    Exit 1: a control failed or the cloud differs from the site model (drift). Exit 2: bad
+    input, an unknown or unreachable cloud, a broken check, or nothing verified.
 
     Keystone lockout and tenant isolation are proven with throwaway users (hatang-audit-*),
     deleted before the command ends.
@@ -57,18 +65,10 @@ def cloud(
             )
         finally:
             conn.close()
+        result = replace(result, strict=strict)
         paths = write_reports(result, out_dir or Path("reports") / f"{site.name}-cloud-{profile}")
     for h in result.hosts:
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(h.counts().items()))
-        (err if h.error else out).print(
-            f"{h.name}: {h.outcome.value}" + (f" ({counts})" if counts else ""), markup=False, highlight=False
-        )
-        if h.error:
-            err.print(f"  {h.error}", markup=False, highlight=False)
-        for c in h.controls:
-            if c.outcome.value in {"fail", "error"}:
-                why = "; ".join(k.message for k in c.checks if k.message)
-                out.print(f"  {c.outcome.value}: {c.control.id} {why}", markup=False, highlight=False)
+        print_host(h, _failures(h))
     for d in result.drift:
         out.print(
             f"  drift: {d.tenant}: {d.item}: {d.problem} (model {d.expected!r}, cloud {d.observed!r})",
@@ -76,6 +76,13 @@ def cloud(
             highlight=False,
         )
     out.print(f"evidence: {paths['json']}  report: {paths['html_vi']}", markup=False)
-    if result.exit_code == EXIT_ERROR:
-        err.print("audit incomplete: see the errors above", style="bold red")
+    print_verdict(result)
     raise typer.Exit(result.exit_code)
+
+
+def _failures(h: HostResult) -> list[str]:
+    return [
+        f"{c.outcome.value}: {c.control.id} " + "; ".join(k.message for k in c.checks if k.message)
+        for c in h.controls
+        if c.outcome.value in {"fail", "error"}
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +27,13 @@ AsOf = Annotated[
     str | None,
     typer.Option(help="Measure retirement grace periods at this ISO date-time instead of now "
                       "(see what the site means that day)."),
+]
+Jobs = Annotated[
+    int, typer.Option(min=1, max=32, help="Tenant stacks run at once (each tenant has its own stack).")
+]
+Tenants = Annotated[
+    list[str] | None,
+    typer.Option("--tenant", "-t", help="Only this tenant's stack (repeatable; tenants stack only)."),
 ]
 Refresh = Annotated[bool, typer.Option(help="Read the cloud into the state first (recreates what was deleted by hand).",
                                        show_default=False)]
@@ -52,43 +60,61 @@ def _stacks(stack: str) -> tuple[str, ...]:
 
 
 def _operate(operation: engine.Operation, inventory: Path, stack: str, cloud: str | None,
-             clouds_yaml: Path | None, policy: bool, as_of: str | None = None, refresh: bool = False) -> int:
+             clouds_yaml: Path | None, policy: bool, as_of: str | None = None, refresh: bool = False,
+             jobs: int = engine.TENANT_JOBS, tenants: list[str] | None = None) -> int:  # fmt: skip
     changed = False
     with user_errors():
         moment = _as_of(as_of)
         stacks = _stacks(stack)
+        if tenants and stacks != ("tenants",):
+            raise engine.EngineError("--tenant: applies to the tenants stack (fix: add --stack tenants)")
         site = load_valid_site(inventory)
         for name in stacks if operation != "destroy" else tuple(reversed(stacks)):
             err.print(f"pulumi {operation} {site.name}/{name} ...", markup=False, highlight=False)
             try:
-                outcome = engine.run(site, name, operation, cloud=cloud, clouds_yaml=clouds_yaml,
-                                     policy_pack=policy, as_of=moment, refresh=refresh,
-                                     on_output=lambda line: err.out(line.rstrip(), highlight=False))
+                outcomes = engine.run_stacks(
+                    site, name, operation, cloud=cloud, clouds_yaml=clouds_yaml, policy_pack=policy, as_of=moment,
+                    refresh=refresh, jobs=jobs, tenants=tenants or None,
+                    on_output=lambda label, line: err.out(f"{label} | {line.rstrip()}", highlight=False),
+                )  # fmt: skip
             except engine.PolicyViolationError as exc:
                 err.print(f"finding: {exc}", markup=False, highlight=False)
                 return EXIT_FINDINGS
-            counts = ", ".join(f"{kind} {n}" for kind, n in sorted(outcome.changes.items())) or "nothing"
-            out.print(f"{site.name}/{name}: {operation}: {counts}", markup=False, highlight=False)
-            changed = changed or outcome.changed
+            total: dict[str, int] = {}
+            for outcome in outcomes:
+                if outcome.stack != name:  # a tenant's own stack
+                    out.print(f"{site.name}/{outcome.stack}: {operation}: {_counts(outcome.changes)}",
+                              markup=False, highlight=False)  # fmt: skip
+                for kind, count in outcome.changes.items():
+                    total[kind] = total.get(kind, 0) + count
+            out.print(f"{site.name}/{name}: {operation}: {_counts(total)}", markup=False, highlight=False)
+            changed = changed or any(outcome.changed for outcome in outcomes)
     if operation in ("preview", "refresh") and changed:
         err.print("changes found: site edits not yet applied, or drift in the cloud (exit 1)", markup=False)
         return EXIT_FINDINGS
     return 0
 
 
+def _counts(changes: Mapping[str, int]) -> str:
+    return ", ".join(f"{kind} {n}" for kind, n in sorted(changes.items())) or "nothing"
+
+
 @app.command()
 def preview(inventory: InventoryOption = DEFAULT_INVENTORY, stack: StackOption = "all", cloud: CloudOption = None,
-            clouds_yaml: CloudsYaml = None, no_policy_pack: NoPolicy = False, as_of: AsOf = None) -> None:
+            clouds_yaml: CloudsYaml = None, no_policy_pack: NoPolicy = False, as_of: AsOf = None,
+            jobs: Jobs = engine.TENANT_JOBS, tenant: Tenants = None) -> None:
     """Compare the cloud (refreshed) with the site: exit 0 when nothing would change, 1 when something would."""
-    raise typer.Exit(_operate("preview", inventory, stack, cloud, clouds_yaml, not no_policy_pack, as_of))
+    raise typer.Exit(_operate("preview", inventory, stack, cloud, clouds_yaml, not no_policy_pack, as_of, jobs=jobs,
+                              tenants=tenant))  # fmt: skip
 
 
 @app.command()
 def up(inventory: InventoryOption = DEFAULT_INVENTORY, stack: StackOption = "all", cloud: CloudOption = None,
        clouds_yaml: CloudsYaml = None, no_policy_pack: NoPolicy = False, as_of: AsOf = None,
-       refresh: Refresh = False) -> None:
+       refresh: Refresh = False, jobs: Jobs = engine.TENANT_JOBS, tenant: Tenants = None) -> None:
     """Apply the site to the cloud (the policy pack runs in the engine; a violation stops it: exit 1)."""
-    raise typer.Exit(_operate("up", inventory, stack, cloud, clouds_yaml, not no_policy_pack, as_of, refresh))
+    raise typer.Exit(_operate("up", inventory, stack, cloud, clouds_yaml, not no_policy_pack, as_of, refresh, jobs,
+                              tenant))  # fmt: skip
 
 
 @app.command()

@@ -1,7 +1,8 @@
 """The compliance status for the site report, read from an audit evidence file (JSON).
 
 The evidence format belongs to `hatang audit` (infra/audit): `{"result", "hosts": [{"name",
-"result", "controls": [{"control_id", "title", "result"}]}]}`, or a top-level `controls` list.
+"result", "controls": [{"control_id", "title", "result"}]}]}`, or a top-level `controls` list;
+the controls not checked are read from the audit's `verdict.unchecked_controls` (when given).
 Anything else is described as "format not recognised" rather than guessed at: the site report
 still renders, and the problem is listed with the other data problems.
 """
@@ -40,6 +41,8 @@ class Compliance:
     targets: Mapping[str, str] = field(default_factory=dict)
     counts: Mapping[str, int] = field(default_factory=dict)
     failed: tuple[FailedControl, ...] = ()
+    unchecked: tuple[str, ...] = ()
+    """Controls the audit did not check (its verdict is then at best compliant for what was checked)."""
 
     @property
     def checked(self) -> int:
@@ -79,6 +82,9 @@ def summarise_evidence(data: Any, source: str = "") -> Compliance:
                 cid = str(control.get("control_id", control.get("id", "?")))
                 entry = failed.setdefault(cid, (_title(control.get("title")), []))
                 entry[1].append(name)
+    verdict = data.get("verdict")
+    listed = verdict.get("unchecked_controls") if isinstance(verdict, Mapping) else None
+    unchecked = tuple(str(c) for c in listed) if isinstance(listed, list) else ()
     return Compliance(
         source=source,
         recognised=True,
@@ -88,9 +94,9 @@ def summarise_evidence(data: Any, source: str = "") -> Compliance:
         targets=targets,
         counts=dict(sorted(counts.items())),
         failed=tuple(
-            FailedControl(cid, title, tuple(sorted(set(hosts_))))
-            for cid, (title, hosts_) in sorted(failed.items())
+            FailedControl(cid, title, tuple(sorted(set(hosts_)))) for cid, (title, hosts_) in sorted(failed.items())
         ),
+        unchecked=unchecked,
     )
 
 

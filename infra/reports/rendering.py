@@ -197,14 +197,25 @@ def _site_data(report: Report) -> dict[str, Any]:
             for z in site.zones
         ],
         "flows": [
-            {"name": f.name, "from": f.source, "to": f.destination, "protocol": f.protocol,
-             "ports": [str(p) for p in f.ports], "reason": f.reason}
+            {
+                "name": f.name,
+                "from": f.source,
+                "to": f.destination,
+                "protocol": f.protocol,
+                "ports": [str(p) for p in f.ports],
+                "reason": f.reason,
+            }
             for f in site.flows
         ],
         "tenants": [
-            {"code": t.code, "agency": t.agency, "security_level": t.security_level, "state": t.state.value,
-             "quota_profile": t.quota_profile,
-             "networks": {n.name: [a.value for a in n.access] for n in t.networks}}
+            {
+                "code": t.code,
+                "agency": t.agency,
+                "security_level": t.security_level,
+                "state": t.state.value,
+                "quota_profile": t.quota_profile,
+                "networks": {n.name: [a.value for a in n.access] for n in t.networks},
+            }
             for t in site.tenants
         ],
     }
@@ -233,9 +244,14 @@ def to_data(report: Report) -> dict[str, Any]:
         if report.compliance is not None:
             c = report.compliance
             data["compliance"] = {
-                "source": c.source, "recognised": c.recognised, "result": c.result, "tool": c.tool,
-                "targets": dict(c.targets), "counts": dict(c.counts),
+                "source": c.source,
+                "recognised": c.recognised,
+                "result": c.result,
+                "tool": c.tool,
+                "targets": dict(c.targets),
+                "counts": dict(c.counts),
                 "failed": [{"control_id": f.control_id, "hosts": list(f.hosts)} for f in c.failed],
+                "unchecked": list(c.unchecked),
             }
     data["problems"] = [str(p) for p in report.problems]
     return data

@@ -16,7 +16,16 @@ from infra.errors import HatangError, InventoryError, Problem
 from infra.site import Site, load_site
 from infra.validate import validate_site
 
-__all__ = ["CONFIG_NAMESPACE", "ProgramConfigError", "as_of", "load_program_site", "preloaded", "provider"]
+__all__ = [
+    "CONFIG_NAMESPACE",
+    "ProgramConfigError",
+    "as_of",
+    "load_program_site",
+    "preloaded",
+    "provider",
+    "stack_site",
+    "stack_tenant",
+]
 
 CONFIG_NAMESPACE = "hatang"
 """Stack config keys: hatang:inventory (required), hatang:cloud, hatang:asOf (optional)."""
@@ -74,10 +83,11 @@ def load_program_site(*, lenient: bool = False) -> Site:
         given = None
     site = given.site if given is not None else load_site(inventory)
     stack = pulumi.get_stack()
-    if site.name != stack:
+    if site.name != stack_site(stack):
         raise ProgramConfigError(
             f"stack {stack!r} would render site {site.name!r} ({inventory}); the stack name is the site "
-            f"name: set hatang:inventory to inventories/{stack} in Pulumi.{stack}.yaml"
+            f"name (a tenant's stack: <site>.<tenant code>): set hatang:inventory to "
+            f"inventories/{stack_site(stack)} in Pulumi.{stack}.yaml"
         )
     problems = list(given.problems) if given is not None else validate_site(site)
     if problems and not lenient:
@@ -87,6 +97,16 @@ def load_program_site(*, lenient: bool = False) -> Site:
     if given is not None and given.tenants is not None:
         site = dataclasses.replace(site, tenants=tuple(t for t in site.tenants if t.code in given.tenants))
     return site
+
+
+def stack_site(stack: str) -> str:
+    """The site a stack renders: `<site>`, or `<site>.<tenant code>` for one tenant's stack."""
+    return stack.partition(".")[0]
+
+
+def stack_tenant(stack: str) -> str | None:
+    """The tenant a tenants stack renders alone (`<site>.<code>`), or None for every tenant."""
+    return stack.partition(".")[2] or None
 
 
 def as_of() -> datetime:

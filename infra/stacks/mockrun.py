@@ -32,7 +32,7 @@ import os
 import signal
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection, wait
@@ -463,6 +463,7 @@ def run_programs(
     config: Mapping[str, str] | None = None,
     site: Site | None = None,
     batch: int = TENANT_BATCH,
+    tenants: Collection[str] | None = None,
 ) -> MockRun:
     """Run the programs under mocks, platform first, and return what they registered.
 
@@ -476,6 +477,7 @@ def run_programs(
         site: the site, if already loaded from `inventory`.
         batch: with more tenants than this, the tenants program runs on batches of this many
             tenants, in forked worker processes (the batches' resources are appended in order).
+        tenants: declare only these tenants (codes); validation still sees the whole site.
 
     Raises:
         HatangError: the site cannot be loaded, or (strict) is invalid.
@@ -486,14 +488,14 @@ def run_programs(
     values = {"hatang:inventory": str(inventory), "hatang:asOf": moment.isoformat()}
     values.update(config or {})
     problems = tuple(validate_site(site))
-    with preloaded(site, problems):
+    codes = [t.code for t in site.tenants if tenants is None or t.code in tenants]
+    with preloaded(site, problems, codes if tenants is not None else None):
         for program in programs:
             project, main = PROGRAMS[program]
             fn = functools.partial(main, lenient=lenient)
-            if program != "tenants" or len(site.tenants) <= batch:
+            if program != "tenants" or len(codes) <= batch:
                 run_under_mocks(fn, project=project, stack=site.name, program=program, config=values, run=run)
                 continue
-            codes = [t.code for t in site.tenants]
             job = _Batches(
                 main=fn, stack=site.name, config=values, site=site, problems=problems,
                 batches=tuple(tuple(codes[i:i + batch]) for i in range(0, len(codes), batch)),

@@ -17,11 +17,11 @@ from infra.stacks.platform_components import (
     TenantAddressing,
     TenantAddressingArgs,
 )
-from infra.stacks.spec import platform_spec
+from infra.stacks.spec import PLATFORM_PROJECT, platform_spec
 
 __all__ = ["PROJECT", "main"]
 
-PROJECT = "hatang-platform"
+PROJECT = PLATFORM_PROJECT
 """The Pulumi project name (pulumi/platform/Pulumi.yaml)."""
 
 

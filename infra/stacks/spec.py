@@ -30,6 +30,7 @@ __all__ = [
     "AGENCY_ROLES",
     "BUILTIN_ROLES",
     "GROUPS",
+    "PLATFORM_PROJECT",
     "PLATFORM_SCOPE_TAG",
     "SUBNET_POOL_NAMES",
     "ExternalNetworkSpec",
@@ -65,8 +66,15 @@ GROUPS: dict[str, tuple[str, ...]] = {
 SUBNET_POOL_NAMES = {4: "tenants-v4", 6: "tenants-v6"}
 """Names of the address scopes and subnet pools of the tenant pools (looked up by the tenants)."""
 
+PLATFORM_PROJECT = "hatang-platform"
+"""The platform's Pulumi project (pulumi/platform/Pulumi.yaml): the engine writes it into every URN
+of the platform stack, which is how the policy pack knows a resource is the platform's."""
+
 PLATFORM_SCOPE_TAG = "hatang:scope=platform"
-"""Tag on every Neutron resource the platform owns (the only place shared/external is allowed)."""
+"""Tag on every Neutron resource the platform owns (the only place shared/external is allowed).
+
+Only the platform stack may carry it: the policy pack exempts a tagged resource only when its URN
+is in the platform project (`PLATFORM_PROJECT`), and reports the tag anywhere else."""
 
 ACCESS_SOURCE_KINDS = {kind: access for access, kind in ACCESS_ZONE.items()}
 
@@ -164,9 +172,7 @@ def _external(zone: Zone) -> ExternalNetworkSpec:
 def tenant_reachable_zones(site: Site) -> tuple[Zone, ...]:
     """Zones with an external provider network whose kind tenants may ask for (gov, dmz, internet)."""
     kinds = set(ACCESS_ZONE.values())
-    return tuple(
-        z for z in site.zones if z.kind in kinds and z.provider is not None and z.provider.external
-    )
+    return tuple(z for z in site.zones if z.kind in kinds and z.provider is not None and z.provider.external)
 
 
 def platform_spec(site: Site) -> PlatformSpec:
@@ -241,8 +247,10 @@ class RuleSpec:
 
     @property
     def suffix(self) -> str:
-        ports = "" if self.port_min is None else f"-{self.port_min}" + (
-            "" if self.port_max == self.port_min else f"-{self.port_max}"
+        ports = (
+            ""
+            if self.port_min is None
+            else f"-{self.port_min}" + ("" if self.port_max == self.port_min else f"-{self.port_max}")
         )
         family = "v4" if self.ethertype == "IPv4" else "v6"
         return f"{self.flow}{ports}-{family}"
@@ -480,8 +488,10 @@ def tenants_plan(site: Site, now: datetime, *, lenient: bool = False) -> Tenants
             since = retired_at(tenant)
             if since is not None and now >= since + grace:
                 removed.append(
-                    (tenant.code, f"retired {since.date()}, grace period of {grace.days} days over on "
-                     f"{(since + grace).date()}")
+                    (
+                        tenant.code,
+                        f"retired {since.date()}, grace period of {grace.days} days over on {(since + grace).date()}",
+                    )
                 )
                 continue
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pulumi_openstack as openstack
 
 import pulumi
-from infra.stacks._program import as_of, load_program_site, provider
+from infra.stacks._program import as_of, load_program_site, provider, stack_tenant
 from infra.stacks.spec import (
     AGENCY_ROLES,
     BUILTIN_ROLES,
@@ -27,16 +27,30 @@ PROJECT = "hatang-tenants"
 
 
 def main(*, lenient: bool = False) -> None:
-    """Read the stack config, load the site, look up the platform, declare every tenant."""
+    """Read the stack config, load the site, look up the platform, declare the stack's tenants.
+
+    The stack `<site>` declares every tenant (the offline plan); `<site>.<code>` declares that
+    tenant alone, or nothing once it is removed (`hatang cloud` runs one such stack per tenant,
+    so a tenant's change reads and writes only its own state).
+    """
     site = load_program_site(lenient=lenient)
     plan = tenants_plan(site, as_of(), lenient=lenient)
+    only = stack_tenant(pulumi.get_stack())
+    specs = [spec for spec in plan.tenants if only in (None, spec.code)]
+    removed = [(code, reason) for code, reason in plan.removed if only in (None, code)]
+    pulumi.export("tenants", [spec.code for spec in specs])
+    pulumi.export("removed", [code for code, _ in removed])
+    for code, reason in removed:
+        pulumi.log.info(f"tenant {code} not declared (removed): {reason}")
+    if not specs:
+        return
     cloud = provider(site)
     invoke = pulumi.InvokeOptions(provider=cloud)
     domain_id = openstack.identity.get_project(name=site.info.agencies_domain, is_domain=True, opts=invoke).id
     role_ids = {
         role: openstack.identity.get_role(name=role, opts=invoke).id for role in (*AGENCY_ROLES, *BUILTIN_ROLES)
     }
-    zones = sorted({router.zone for spec in plan.tenants for router in spec.routers})
+    zones = sorted({router.zone for spec in specs for router in spec.routers})
     # Not `external=True`: a zone's network becomes router:external only when its first tenant
     # grant is created (platform_components.ExternalNetwork), so that filter would miss it for
     # the first tenant. By the platform's tags, not the name: the provider's data source drops
@@ -51,7 +65,7 @@ def main(*, lenient: bool = False) -> None:
         for version, name in SUBNET_POOL_NAMES.items()
     }
     opts = pulumi.ResourceOptions(providers={"openstack": cloud})
-    for spec in plan.tenants:
+    for spec in specs:
         AgencyTenant(
             spec.code,
             AgencyTenantArgs(
@@ -63,7 +77,3 @@ def main(*, lenient: bool = False) -> None:
             ),
             opts,
         )
-    for code, reason in plan.removed:
-        pulumi.log.info(f"tenant {code} not declared (removed): {reason}")
-    pulumi.export("tenants", [spec.code for spec in plan.tenants])
-    pulumi.export("removed", [code for code, _ in plan.removed])

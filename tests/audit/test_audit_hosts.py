@@ -123,7 +123,9 @@ def test_cli_audit_hosts_writes_evidence_and_applies_waivers(bare_site: Site, ba
             "--limit", "network", "--out", str(out), "--waivers", str(waivers)]  # fmt: skip
     run = CliRunner().invoke(app, argv)
     assert run.exit_code == 1, run.output
-    assert "aio1: fail" in run.output and "HT-SSH-02" in run.output
+    assert "aio1: non_compliant" in run.output and "HT-SSH-02" in run.output
+    not_checked = next(line for line in run.output.splitlines() if line.strip().startswith("not checked:"))
+    assert "HT-SSH-01" in not_checked  # waived: not checked, never passed
     evidence = json.loads((out / "evidence.json").read_text(encoding="utf-8"))
     assert evidence["profile"]["id"] == "new-level2" and evidence["result"] == "non_compliant"
     controls = {c["control_id"]: c for c in evidence["hosts"][0]["controls"]}

@@ -1,4 +1,4 @@
-"""`hatang cloud up`'s check before the engine starts (infra.engine._check_offline), without a cloud.
+"""`hatang cloud up`'s check before the engine starts (infra.engine.check_offline), without a cloud.
 
 The engine deletes unprotected resources before it reaches a protected one, and its policy pack
 stops `up` only at the breaking resource; so `up` is checked whole first, on a mock run of the
@@ -29,13 +29,19 @@ def _state(*resources: tuple[str, str, bool]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _check(site: Any, stack: str, policy_pack: bool, state: dict[str, Any]) -> None:
+    """What `hatang cloud up` does first: the mock run and pack, then the state's protected resources."""
+    declared = engine.check_offline(site, stack, NOW, policy_pack)
+    engine._refuse_protected(f"{site.name}/{stack}", "up", engine._would_lose(state, declared))
+
+
 PROJECT = "openstack:identity/project:Project"
 SUBNET = "openstack:networking/subnet:Subnet"
 
 
 def test_a_protected_resource_the_site_still_declares_passes() -> None:
     state = _state((PROJECT, "so-khcn-project", True), (SUBNET, "so-khcn-net-app-v4", True))
-    engine._check_offline(load_site(AIO), "tenants", NOW, True, state)
+    _check(load_site(AIO), "tenants", True, state)
 
 
 @pytest.mark.parametrize(
@@ -49,11 +55,11 @@ def test_a_protected_resource_the_site_still_declares_passes() -> None:
 def test_a_protected_resource_the_site_no_longer_declares_is_refused(gone: tuple[str, str, bool]) -> None:
     state = _state((PROJECT, "so-khcn-project", True), gone)
     with pytest.raises(engine.ProtectedDeletionError, match=rf"{gone[1]}.*nothing was changed"):
-        engine._check_offline(load_site(AIO), "tenants", NOW, True, state)
+        _check(load_site(AIO), "tenants", True, state)
 
 
 def test_an_unprotected_resource_may_go() -> None:
-    engine._check_offline(load_site(AIO), "tenants", NOW, True, _state((PROJECT, "phuong-mau-project", False)))
+    _check(load_site(AIO), "tenants", True, _state((PROJECT, "phuong-mau-project", False)))
 
 
 def test_the_retired_tenant_past_its_grace_period_may_go() -> None:
@@ -62,10 +68,10 @@ def test_the_retired_tenant_past_its_grace_period_may_go() -> None:
     site = load_site(SAMPLE)
     state = _state((PROJECT, "so-tttt-project", False))
     state["resources"][0]["urn"] = state["resources"][0]["urn"].replace("urn:pulumi:aio", "urn:pulumi:thainguyen")
-    engine._check_offline(site, "tenants", NOW, True, state)
+    _check(site, "tenants", True, state)
     with pytest.raises(engine.ProtectedDeletionError, match="so-tttt-project"):
         state["resources"][0]["protect"] = True  # never applied during the grace period
-        engine._check_offline(site, "tenants", NOW, True, state)
+        _check(site, "tenants", True, state)
 
 
 def _deny_rules(args: Any, report: Any) -> None:
@@ -78,6 +84,16 @@ def test_a_mandatory_policy_violation_refuses_up_of_that_stack_only(monkeypatch:
                                      enforcement_level=EnforcementLevel.MANDATORY)  # fmt: skip
     monkeypatch.setattr(offline_plan, "make_policies", lambda site: [probe])
     with pytest.raises(engine.PolicyViolationError, match=r"\[mandatory\] \[probe\] urn:pulumi:aio::hatang-tenants"):
-        engine._check_offline(load_site(AIO), "tenants", NOW, True, {})
-    engine._check_offline(load_site(AIO), "platform", NOW, True, {})  # the platform has no rules of tenants
-    engine._check_offline(load_site(AIO), "tenants", NOW, False, {})  # --no-policy-pack
+        _check(load_site(AIO), "tenants", True, {})
+    _check(load_site(AIO), "platform", True, {})  # the platform has no rules of tenants
+    _check(load_site(AIO), "tenants", False, {})  # --no-policy-pack
+
+
+def test_the_check_of_some_tenants_declares_only_theirs() -> None:
+    """`hatang cloud up --tenant so-yte` mock-runs so-yte alone (a large site's full run is slow)."""
+    site = load_site(AIO)
+    every = engine.check_offline(site, "tenants", NOW, True)
+    alone = engine.check_offline(site, "tenants", NOW, True, tenants=["so-yte"])
+    assert {name for _, name in alone if not name.startswith("so-yte")} == {"openstack"}  # its provider
+    assert alone < every and any(name.startswith("so-khcn-") for _, name in every)
+    assert (PROJECT, "so-yte-project") in alone

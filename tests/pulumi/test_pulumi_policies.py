@@ -32,21 +32,28 @@ from tests.conftest import SAMPLE
 
 POLICIES = {p.name: p for p in make_policies(load_site(SAMPLE))}
 TENANT_TAGS = ["hatang:site=thainguyen", "hatang:tenant=vp-ubnd", "hatang:level=3"]
+PLATFORM_URN = "urn:pulumi:thainguyen::hatang-platform::{type}::r"
+"""Where the platform's resources live: the platform exemption follows the URN's project."""
 
 
 def _opts() -> PolicyResourceOptions:
     return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
 
 
-def _resource_violations(policy: str, type_: str, props: dict[str, Any]) -> list[str]:
+def _resource_violations(policy: str, type_: str, props: dict[str, Any], urn: str = "urn:test::{type}::r") -> list[str]:
     found: list[str] = []
-    args = ResourceValidationArgs(type_, props, f"urn:test::{type_}::r", "r", _opts(), None)
+    args = ResourceValidationArgs(type_, props, urn.format(type=type_), "r", _opts(), None)
     POLICIES[policy].validate(args, lambda message, urn=None: found.append(message))
     return found
 
 
-def _res(type_: str, name: str, props: dict[str, Any], deps: dict[str, list[PolicyResource]] | None = None,
-         parent: PolicyResource | None = None) -> PolicyResource:
+def _res(
+    type_: str,
+    name: str,
+    props: dict[str, Any],
+    deps: dict[str, list[PolicyResource]] | None = None,
+    parent: PolicyResource | None = None,
+) -> PolicyResource:
     return PolicyResource(type_, props, f"urn:test::{type_}::{name}", name, _opts(), None, parent, [], deps or {})
 
 
@@ -85,28 +92,37 @@ def test_tenant_subnets_in_pools_fires_outside_and_passes_inside() -> None:
     assert bad == ["tenant subnet 10.99.4.0/24 is outside the tenant pool 10.64.0.0/12 (pools.yml)"]
     assert not _resource_violations("tenant-subnets-in-pools", T_SUBNET, {"cidr": "fdb4:7e10:8000:1::/64"})
     platform = {"cidr": "10.150.0.0/22", "tags": ["hatang:scope=platform"]}
-    assert not _resource_violations("tenant-subnets-in-pools", T_SUBNET, platform)
+    assert not _resource_violations("tenant-subnets-in-pools", T_SUBNET, platform, PLATFORM_URN)
 
 
 def test_no_shared_networks_outside_platform() -> None:
     assert _resource_violations("no-shared-networks-outside-platform", T_NETWORK, {"name": "app", "shared": True})
     assert not _resource_violations("no-shared-networks-outside-platform", T_NETWORK, {"name": "app", "shared": False})
     platform = {"name": "ext-gov", "external": True, "tags": ["hatang:scope=platform"]}
-    assert not _resource_violations("no-shared-networks-outside-platform", T_NETWORK, platform)
+    assert not _resource_violations("no-shared-networks-outside-platform", T_NETWORK, platform, PLATFORM_URN)
 
 
 def test_level3_internet_only_via_dmz() -> None:
+    policy = POLICIES["level3-internet-only-via-dmz"]  # a stack policy: it follows the router to its project
     router = {"externalNetworkId": "x", "tags": [*TENANT_TAGS, "hatang:zone=internet"]}
-    assert _resource_violations("level3-internet-only-via-dmz", T_ROUTER, router)
+    assert _stack_violations(policy, [_res(T_ROUTER, "r", router)])
     dmz = {"externalNetworkId": "x", "tags": [*TENANT_TAGS, "hatang:zone=dmz"]}
-    assert not _resource_violations("level3-internet-only-via-dmz", T_ROUTER, dmz)
+    assert not _stack_violations(policy, [_res(T_ROUTER, "r", dmz)])
     level2 = {"externalNetworkId": "x", "tags": ["hatang:level=2", "hatang:zone=internet"]}
-    assert not _resource_violations("level3-internet-only-via-dmz", T_ROUTER, level2)
+    assert not _stack_violations(policy, [_res(T_ROUTER, "r", level2)])
 
 
 def test_required_tags_on_projects_follow_the_tenant_file() -> None:
-    good = {"name": "vp-ubnd", "tags": ["hatang:site=thainguyen", "hatang:agency=vp-ubnd", "hatang:level=3",
-                                        "hatang:app=qlvb", "hatang:app=cong-ttdt"]}
+    good = {
+        "name": "vp-ubnd",
+        "tags": [
+            "hatang:site=thainguyen",
+            "hatang:agency=vp-ubnd",
+            "hatang:level=3",
+            "hatang:app=qlvb",
+            "hatang:app=cong-ttdt",
+        ],
+    }
     assert not _resource_violations("required-tags", T_PROJECT, good)
     assert _resource_violations("required-tags", T_PROJECT, {"name": "vp-ubnd", "tags": []})
     wrong_level = {**good, "tags": [t.replace("level=3", "level=2") for t in good["tags"]]}
@@ -126,12 +142,33 @@ def _project_with_quotas(drop_section: str | None = None, drop_key: str | None =
     project = _res(T_PROJECT, "p", {"name": "vp-ubnd"})
     resources = [project]
     values = {
-        "compute": {"instances": 1, "cores": 1, "ram": 1, "keyPairs": 1, "metadataItems": 1, "serverGroups": 1,
-                    "serverGroupMembers": 1},
-        "network": {k: 1 for k in ("network", "subnet", "port", "router", "floatingip", "securityGroup",
-                                   "securityGroupRule", "rbacPolicy", "subnetpool")},
-        "volume": {k: 1 for k in ("volumes", "snapshots", "gigabytes", "perVolumeGigabytes", "backups",
-                                  "backupGigabytes", "groups")},
+        "compute": {
+            "instances": 1,
+            "cores": 1,
+            "ram": 1,
+            "keyPairs": 1,
+            "metadataItems": 1,
+            "serverGroups": 1,
+            "serverGroupMembers": 1,
+        },
+        "network": {
+            k: 1
+            for k in (
+                "network",
+                "subnet",
+                "port",
+                "router",
+                "floatingip",
+                "securityGroup",
+                "securityGroupRule",
+                "rbacPolicy",
+                "subnetpool",
+            )
+        },
+        "volume": {
+            k: 1
+            for k in ("volumes", "snapshots", "gigabytes", "perVolumeGigabytes", "backups", "backupGigabytes", "groups")
+        },
     }
     for section, props in values.items():
         if section == drop_section:
@@ -147,8 +184,13 @@ def test_tenant_quotas_explicit_passes_complete_quotas() -> None:
 
 def test_tenant_quotas_explicit_fires_on_a_missing_set() -> None:
     found = _stack_violations(POLICIES["tenant-quotas-explicit"], _project_with_quotas(drop_section="volume"))
-    assert found == [("project 'vp-ubnd' has no volume quota set (QuoteSetV3); every project gets compute, "
-                      "network and volume quotas", f"urn:test::{T_PROJECT}::p")]
+    assert found == [
+        (
+            "project 'vp-ubnd' has no volume quota set (QuoteSetV3); every project gets compute, "
+            "network and volume quotas",
+            f"urn:test::{T_PROJECT}::p",
+        )
+    ]
 
 
 def test_tenant_quotas_explicit_fires_on_a_missing_key() -> None:
@@ -186,4 +228,4 @@ def test_tags_are_read_from_the_engines_sequences_too() -> None:
     tags = _EngineList([PLATFORM_SCOPE_TAG, "hatang:zone=gov", "hatang:zone=dmz", "other"])
     assert parse_tags(tags) == {"scope": ["platform"], "zone": ["gov", "dmz"]}
     assert parse_tags("hatang:zone=gov") == {}
-    assert policies._is_platform({"tags": tags})
+    assert policies._has_platform_tag({"tags": tags})

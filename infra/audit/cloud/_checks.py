@@ -15,7 +15,7 @@ from typing import Any
 from infra.audit._model import CheckResult, Outcome
 from infra.audit.cloud._expected import Expected, prefix_label
 from infra.audit.cloud._snapshot import QUOTA_KEYS, Project, Rule, Snapshot
-from infra.policy import ADMIN_PORTS
+from infra.policy import ADMIN_PORTS, admin_ports_opened, reaches_world
 from infra.stacks.spec import tag
 
 __all__ = [
@@ -40,10 +40,6 @@ __all__ = [
 DRIFT_CHECK = "cloud_matches_site_model"
 """Check id of the drift comparison (a finding whenever the cloud differs from the model)."""
 
-WORLD_PREFIXES = {None, "0.0.0.0/0", "::/0"}
-PORTLESS_ANY = {None, "any", "0"}
-"""Protocol values meaning every protocol (every port of TCP and UDP too)."""
-TCP_UDP = {"tcp", "udp", "6", "17"}
 ICMP = {"icmp", "ipv6-icmp", "icmpv6", "1", "58"}
 
 
@@ -110,23 +106,17 @@ def project_quotas_explicit(expected: Expected, snapshot: Snapshot) -> CheckResu
 # --------------------------------------------------------------------------- security groups
 
 
-def _covers_admin_port(rule: Rule) -> list[int]:
-    protocol = (rule.protocol or "").lower() or None
-    if protocol not in PORTLESS_ANY and protocol not in TCP_UDP:
-        return []
-    if protocol in PORTLESS_ANY or rule.port_min is None:
-        return sorted(ADMIN_PORTS)
-    high = rule.port_max if rule.port_max is not None else rule.port_min
-    return [p for p in sorted(ADMIN_PORTS) if rule.port_min <= p <= high]
-
-
 def no_world_open_admin_ports(expected: Expected, snapshot: Snapshot) -> CheckResult:
-    """HC-SG-01: no ingress rule lets 0.0.0.0/0 or ::/0 (or any address) reach an admin port."""
+    """HC-SG-01: no ingress rule lets 0.0.0.0/0 or ::/0 (or any address) reach an admin port.
+
+    Protocols, port ranges and prefixes are read as the policy pack reads them
+    (`infra.policy.admin_ports_opened`, `reaches_world`): `6`/`"TCP"` is tcp, `0::/0` the world.
+    """
     findings = []
     for rule in snapshot.rules:
-        if rule.direction != "ingress" or rule.remote_group_id or rule.remote_ip_prefix not in WORLD_PREFIXES:
+        if rule.direction != "ingress" or rule.remote_group_id or not reaches_world(rule.remote_ip_prefix):
             continue
-        ports = _covers_admin_port(rule)
+        ports = admin_ports_opened(rule.protocol, rule.port_min, rule.port_max)
         if ports:
             findings.append(
                 {

@@ -44,16 +44,13 @@ class CloudAuditResult(AuditResult):
     drift: tuple[Drift, ...] = ()
 
     @property
-    def exit_code(self) -> int:
-        """0 compliant and no drift, 1 non-compliant or drift, 2 error."""
-        code = super().exit_code
-        return code if code == 2 else max(code, 1 if self.drift else 0)
+    def findings(self) -> bool:
+        """The drift is a finding: with it the cloud is non-compliant (exit 1) unless it errored."""
+        return bool(self.drift)
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
         data["tool"] = "hatang audit cloud"
-        data["result"] = {0: "compliant", 1: "non_compliant", 2: "error"}[self.exit_code]
-        data["exit_code"] = self.exit_code
         data["drift"] = [d.to_dict() for d in self.drift]
         return data
 
