@@ -1,20 +1,29 @@
 """Benchmark: `hatang tenant approve` with the allocation ledger, on synthetic sites of growing size.
 
 Each size: a synthetic site (benchmarks/synthetic.py) plus one new request, approved in a fresh
-process (what an approver runs), best of 3, in two conditions:
+process (what an approver runs), median (and best) of --runs runs, in two conditions:
 - cold: a fresh copy of the site (new inodes, just written), so nothing comes from the read cache
-  (infra/_parsecache.py) — the first command after a clone;
+  (infra/_parsecache.py) — the first command after a clone; with a second core free a forked
+  helper reads part of the files (infra/_parallel.py);
 - warm: a checkout an earlier command has read (the cache holds its files), where each timed
   approval follows another one, so the ledger and the previous tenant file are read again, as
   when an approver works through a queue of requests.
+With --one-core, cold again under `taskset -c 0`: one usable core, so no helper (the serial reader).
+With --baseline DIR (a folder holding another version's `infra/`, e.g. from
+`git archive HEAD~1 infra | tar -x -C DIR`), every timed approval is followed by the same one with
+that version, so both see the same load on a shared machine; its figures are the "before" rows.
 Then two approvals started at the same moment on a fresh copy, to show the lock serialising them.
-Targets (issue 11): 1,000 tenants <= 1 s, 5,000 <= 3 s.
-Usage: python benchmarks/approve.py [SIZES...]   (default 1000 5000)
+Targets (issue 11): 1,000 tenants <= 1 s, 5,000 <= 3 s, cold.
+Usage: python benchmarks/approve.py [--runs N] [--one-core] [--baseline DIR] [SIZES...]
+       (default: 5 runs, 1000 5000)
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +36,9 @@ from synthetic import REPO, generate
 from infra._parsecache import SETTLED_NS
 
 HATANG = str(Path(sys.executable).with_name("hatang"))
+
+Version = dict[str, str] | None
+"""The environment of the version to run: None for this checkout, else PYTHONPATH=<baseline>."""
 
 
 def _request(site: Path, code: str) -> None:
@@ -45,48 +57,60 @@ history: [{{state: requested, at: '2026-12-01T09:00:00+07:00', by: a@example.org
     )
 
 
-def _approve(site: Path, code: str) -> subprocess.Popen[bytes]:
+def _approve(site: Path, code: str, version: Version = None, one_core: bool = False) -> subprocess.Popen[bytes]:
+    command = [HATANG, "tenant", "approve", code, "-i", str(site), "--by", "bench@example.org"]
     return subprocess.Popen(
-        [HATANG, "tenant", "approve", code, "-i", str(site), "--by", "bench@example.org"],
+        ["taskset", "-c", "0", *command] if one_core else command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=REPO,
+        env=version,
     )
 
 
-def _timed_approve(site: Path, code: str) -> float:
+def _timed_approve(site: Path, code: str, version: Version = None, one_core: bool = False) -> float:
     _request(site, code)
     start = time.perf_counter()
-    process = _approve(site, code)
+    process = _approve(site, code, version, one_core)
     _, err = process.communicate()
     if process.returncode != 0:
         raise SystemExit(f"approve failed: {err.decode()}")
     return time.perf_counter() - start
 
 
-def warm(base: Path, work: Path) -> float:
-    """Best-of-3 approve seconds on a checkout whose files an earlier command has read."""
-    site = work / f"warm-{base.name}"
-    shutil.copytree(base, site)
-    time.sleep(SETTLED_NS / 1e9 + 0.2)  # the cache keeps only files older than this
-    subprocess.run([HATANG, "validate", str(site)], check=True, capture_output=True, cwd=REPO)
-    _timed_approve(site, "warm-previous")
-    best = min(_timed_approve(site, f"warm-{attempt}") for attempt in range(3))
-    shutil.rmtree(site)
-    return best
-
-
-def measure(count: int, work: Path) -> tuple[float, float, float, bool]:
-    """Best-of-3 approve seconds cold and warm, wall seconds of two concurrent approvals, and
-    whether those got distinct prefixes."""
-    base = generate(count, work / f"site-{count}")
-    best = float("inf")
-    for attempt in range(3):
-        site = work / f"try-{count}-{attempt}"
+def warm(base: Path, work: Path, runs: int, versions: list[Version]) -> list[list[float]]:
+    """Approve seconds, per version, on checkouts whose files an earlier command has read."""
+    sites = [work / f"warm-{base.name}-{number}" for number in range(len(versions))]
+    for site in sites:
         shutil.copytree(base, site)
-        best = min(best, _timed_approve(site, "new-one"))
+    time.sleep(SETTLED_NS / 1e9 + 0.2)  # the cache keeps only files older than this
+    for site, version in zip(sites, versions, strict=True):
+        subprocess.run([HATANG, "validate", str(site)], check=True, capture_output=True, cwd=REPO, env=version)
+        _timed_approve(site, "warm-previous", version)
+    times: list[list[float]] = [[] for _ in versions]
+    for attempt in range(runs):
+        for number, (site, version) in enumerate(zip(sites, versions, strict=True)):
+            times[number].append(_timed_approve(site, f"warm-{attempt}", version))
+    for site in sites:
         shutil.rmtree(site)
-    site = work / f"race-{count}"
+    return times
+
+
+def cold(base: Path, work: Path, runs: int, versions: list[Version], one_core: bool = False) -> list[list[float]]:
+    """Approve seconds, per version, on fresh copies of the site (nothing in the read cache)."""
+    times: list[list[float]] = [[] for _ in versions]
+    for attempt in range(runs):
+        for number, version in enumerate(versions):
+            site = work / f"try-{base.name}-{attempt}-{number}"
+            shutil.copytree(base, site)
+            times[number].append(_timed_approve(site, "new-one", version, one_core))
+            shutil.rmtree(site)
+    return times
+
+
+def race(base: Path, work: Path) -> tuple[float, bool]:
+    """Wall seconds of two approvals started at once, and whether they got distinct prefixes."""
+    site = work / f"race-{base.name}"
     shutil.copytree(base, site)
     _request(site, "race-a")
     _request(site, "race-b")
@@ -95,16 +119,42 @@ def measure(count: int, work: Path) -> tuple[float, float, float, bool]:
     outputs = [p.communicate()[0].decode() for p in both]
     wall = time.perf_counter() - start
     prefixes = {line.partition("approved, ")[2].partition(";")[0] for line in outputs}
-    return best, warm(base, work), wall, len(prefixes) == 2 and all(p.returncode == 0 for p in both)
+    return wall, len(prefixes) == 2 and all(p.returncode == 0 for p in both)
+
+
+def _figure(times: list[float]) -> str:
+    """Median (best) seconds."""
+    return f"{statistics.median(times):.2f} ({min(times):.2f})" if times else "-"
 
 
 def main() -> None:
-    sizes = [int(a) for a in sys.argv[1:]] or [1000, 5000]
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[1000, 5000])
+    parser.add_argument("--runs", type=int, default=5, help="timed approvals per figure (median and best)")
+    parser.add_argument("--one-core", action="store_true", help="also cold on one core (taskset -c 0)")
+    parser.add_argument("--baseline", type=Path, help="a folder with another version's infra/, run alternately")
+    args = parser.parse_args()
+    versions: list[Version] = [None]
+    if args.baseline is not None:
+        if not (args.baseline / "infra" / "site.py").is_file():
+            raise SystemExit(f"{args.baseline}: no infra/site.py (fix: git archive REV infra | tar -x -C DIR)")
+        versions.append({**os.environ, "PYTHONPATH": str(args.baseline.resolve())})
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"{'tenants':>8} {'cold s':>7} {'warm s':>7} {'2 at once s':>12} {'distinct':>9}")
-        for count in sizes:
-            cold, warm_, wall, distinct = measure(count, Path(tmp))
-            print(f"{count:>8} {cold:>7.2f} {warm_:>7.2f} {wall:>12.2f} {'yes' if distinct else 'NO':>9}")
+        print(f"median (best) of {args.runs} approvals, seconds; load average {os.getloadavg()[0]:.1f}")
+        print(f"{'tenants':>13} {'cold':>13} {'warm':>13} {'cold 1 core':>13} {'2 at once':>10} {'distinct':>9}")
+        for count in args.sizes:
+            base = generate(count, Path(tmp) / f"site-{count}")
+            colds = cold(base, Path(tmp), args.runs, versions)
+            warms = warm(base, Path(tmp), args.runs, versions)
+            serial = cold(base, Path(tmp), args.runs, versions[:1], one_core=True)[0] if args.one_core else []
+            wall, distinct = race(base, Path(tmp))
+            print(
+                f"{count:>13} {_figure(colds[0]):>13} {_figure(warms[0]):>13} {_figure(serial):>13} {wall:>10.2f} "
+                f"{'yes' if distinct else 'NO':>9}"
+            )
+            if len(versions) > 1:
+                print(f"{f'{count} before':>13} {_figure(colds[1]):>13} {_figure(warms[1]):>13}")
+        print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

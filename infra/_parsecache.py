@@ -129,6 +129,9 @@ class ReadCache:
     @staticmethod
     def key(root: Path, path: Path, part: str) -> str:
         """The entry name of one section (`part`) of one file: its path in the site, NUL, the part."""
+        base, text = str(root), str(path)
+        if os.sep == "/" and text.startswith(base) and text[len(base) : len(base) + 1] == "/" and base != ".":
+            return f"{text[len(base) + 1 :]}\0{part}"  # what relative_to gives, without its cost (5,000 files)
         try:
             name = path.relative_to(root).as_posix()
         except ValueError:

@@ -2,7 +2,9 @@
 
 `load_site` reads and schema-checks every file and reports all problems at once;
 `infra.validate.validate_site` adds the rules that need the whole site. Strict reads of unchanged
-files come from `infra._parsecache` (they are still schema-checked); errors never do.
+files come from `infra._parsecache` (they are still schema-checked); errors never do. When many
+files must be read and a second core is free, a forked helper reads part of them
+(`infra._parallel`); the site and its problems are the same, in the same order, either way.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -21,10 +23,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from infra import _yaml
+from infra import _parallel, _yaml
 from infra._ledgerfile import read_fast
 from infra._parsecache import ReadCache
-from infra._strictyaml import SiteFileError, loads_strict, read_file, shorten
+from infra._strictyaml import SiteFileError, loads_strict_plain, read_file, shorten
 from infra.errors import InventoryError, Problem, SiteNotFoundError
 from infra.schema import (
     PRINTABLE_PATTERN,
@@ -72,6 +74,12 @@ SITE_FILES = (
 
 LEDGER_FILE = "ledger.yml"
 """The allocation ledger: every prefix ever allocated (`infra.ledger`)."""
+
+PARALLEL_MIN_FILES = 200
+"""Files to read (not in the read cache) from which a helper process is forked to read part of them.
+
+Forking and sending results back cost a few milliseconds, a strict read about a fifth of one.
+"""
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -271,6 +279,88 @@ def display_path(path: Path) -> str:
         return str(absolute)
 
 
+@dataclass(frozen=True)
+class _Read:
+    """What reading one file strictly gave: made by `_read`, in this process or in the helper (picklable)."""
+
+    read_at: int
+    """`time.time_ns()` before the file was opened (the read cache stores only files settled by then)."""
+    info: os.stat_result | None = None
+    """Status of the file that was read (None when it could not be read)."""
+    problem: tuple[str, str, int | None] | None = None
+    """The `SiteFileError` (message, hint, line) when it could not be read."""
+    data: Any = None
+    """What the schema checks, as `_read` was asked to hand it over; None for an empty or
+    comment-only file."""
+
+
+_Shape = tuple[str, bool, bool] | None
+"""How `_read` hands a document over: None, as JSON text (a tenant file, checked whole); or
+(key, allow_empty_list, only), as a section (`_section_text`)."""
+
+
+def _read(path: Path, fast: Callable[[str], Any] | None = None, shape: _Shape = None) -> _Read:
+    """Read one site file strictly; a function of the file alone, so a helper process may run it.
+
+    `fast` may read a machine-written layout quickly; it returns None to leave the text to the
+    strict YAML loader. The data is handed over as `shape` says, in the JSON text the schema
+    checks, so that a helper does that work too and sends text, cheaper to receive than data.
+    """
+    read_at = time.time_ns()
+    try:
+        text, info = read_file(path)
+        document = fast(text) if fast is not None else None
+        plain = document is not None
+        if document is None:
+            document, plain = loads_strict_plain(text)
+    except SiteFileError as exc:
+        return _Read(read_at, problem=(str(exc), exc.hint, exc.line))
+    if document is None:
+        return _Read(read_at, info)
+    if shape is None:
+        return _Read(read_at, info, data=_json_text(document if plain else _yaml.plain(document)))
+    return _Read(read_at, info, data=_section_text(path.name, document, plain, *shape))
+
+
+def _section_text(
+    name: str, document: Any, plain: bool, key: str, allow_empty_list: bool, only: bool
+) -> tuple[list[tuple[str, str, str]], str | None]:
+    """What `_Reader.section` checks in a document before the schema: the problems found (field,
+    message, hint) and the JSON text of section `key` (None when the document has no such section)."""
+    if not isinstance(document, Mapping) or (key and key not in document):
+        wanted = f"a mapping with a top-level '{key}' key" if key else "a mapping"
+        return [(key, f"expected {wanted}", f"start the file with '{key}:'")], None
+    found = [
+        (shorten(extra, 40), "unknown top-level key", f"{name} holds only '{key}:'")
+        for extra in (sorted(map(str, document)) if only and key else ())
+        if extra != key
+    ]
+    data = document[key] if key else document
+    if data is None and allow_empty_list:
+        data = []
+    return found, _json_text(data if plain else _yaml.plain(data))
+
+
+_Job = tuple[Path, Callable[[str], Any] | None, _Shape]
+"""A file a helper may read for `_Reader`: `_read`'s arguments."""
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A section of a site file, as `_Reader.section` reads it: `key` of file `name` as `model`."""
+
+    name: str
+    key: str
+    model: Any
+    allow_empty_list: bool = False
+    only: bool = False
+    fast: Callable[[str], Any] | None = None
+
+
+def _run(job: _Job) -> _Read:
+    return _read(*job)
+
+
 class _Reader:
     """Collects problems while it reads, so that every file is looked at before failing."""
 
@@ -280,32 +370,72 @@ class _Reader:
         self.cache = ReadCache(root)
         self.info: os.stat_result | None = None
         """Status of the file `document` read last (None when it could not be read)."""
-        self.plain = False
-        """Whether `document` read it with its `fast` reader, which returns plain dicts and lists."""
+        self.read_at = 0
+        """When `document` started reading it."""
+        self.helper: _parallel.Helper[_Job, _Read] | None = None
+        self.jobs: dict[Path, int] = {}
+        """Index in the helper's list of each file it may read."""
+        self.looked_up: dict[str, str | None] = {}
+        """What `uncached` found in the read cache, by cache key, for `cached` to use."""
+        self.meet_below = 0
+        """The helper's jobs before this index are the tenant files (where the two meet)."""
+        self.ahead: list[_Part] = []
+        """Large sections the helper reads first: checked as soon as they are here (`check_ahead`)."""
+        self.early: dict[tuple[str, str], tuple[Any, list[Problem]]] = {}
+        """What `check_ahead` found, by (file, key): the value and the problems, for `section`."""
 
     def rel(self, path: Path) -> str:
         return display_path(path)
 
-    def document(self, path: Path, empty_hint: str, fast: Callable[[str], Any] | None = None) -> Any:
-        """The file's data; None (with a problem recorded) when it is unusable or empty.
-
-        `fast` may read a machine-written layout quickly; it returns None to leave the text to
-        the strict YAML loader.
-        """
-        self.info, self.plain = None, False
-        try:
-            text, info = read_file(path)
-            document = fast(text) if fast is not None else None
-            self.plain = document is not None
-            if document is None:
-                document = loads_strict(text)
-        except SiteFileError as exc:
-            self.problems.append(Problem(self.rel(path), "", str(exc), exc.hint, exc.line))
+    def helped(self, jobs: list[_Job]) -> _parallel.Helper[_Job, _Read] | None:
+        """A helper process for `jobs` (enter it with `with`), when there are enough and it can run."""
+        if len(jobs) < PARALLEL_MIN_FILES or not _parallel.can_fork():
             return None
-        self.info = info
-        if document is None:
+        self.helper = _parallel.Helper(jobs, _run)
+        self.jobs = {path: index for index, (path, _, _) in enumerate(jobs)}
+        return self.helper
+
+    def read(self, path: Path, fast: Callable[[str], Any] | None = None, shape: _Shape = None) -> _Read:
+        """`_read(path, ...)`, from the helper when it has read that file with these arguments."""
+        index = self.jobs.get(path)
+        if self.helper is not None and index is not None and self.helper.items[index] == (path, fast, shape):
+            done = self.helper.get(index, meet=index < self.meet_below)
+            if done is not None:
+                return done
+        return _read(path, fast, shape)
+
+    def check_ahead(self) -> None:
+        """Check the large sections the helper has read already, while this process is still on the
+        tenant files: their schema check then overlaps the helper's reading, instead of following it.
+        The value and the problems are kept and given by `section` in their place, so nothing but
+        the time changes."""
+        helper = self.helper
+        for part in [p for p in self.ahead if helper is not None and helper.ready(self.jobs[self.root / p.name])]:
+            self.ahead.remove(part)
+            saved, self.problems = self.problems, []
+            try:
+                value = self.part(part)
+            finally:
+                found, self.problems = self.problems, saved
+            self.early[(part.name, part.key)] = (value, found)
+
+    def part(self, part: _Part) -> Any:
+        return self.section(part.name, part.key, part.model, part.allow_empty_list, part.only, part.fast)
+
+    def document(
+        self, path: Path, empty_hint: str, fast: Callable[[str], Any] | None = None, shape: _Shape = None
+    ) -> Any:
+        """The file's data (`_read`); None (with a problem recorded) when it is unusable or empty."""
+        read = self.read(path, fast, shape)
+        self.info, self.read_at = None, read.read_at
+        if read.problem is not None:
+            message, hint, line = read.problem
+            self.problems.append(Problem(self.rel(path), "", message, hint, line))
+            return None
+        self.info = read.info
+        if read.data is None:
             self.problems.append(Problem(self.rel(path), "", "the file is empty (or only comments)", empty_hint))
-        return document
+        return read.data
 
     def section(
         self,
@@ -317,34 +447,30 @@ class _Reader:
         fast: Callable[[str], Any] | None = None,
     ) -> Any:
         """Read `key` of file `name` as `model` (a model or a TypeAdapter type)."""
+        early = self.early.pop((name, key), None)
+        if early is not None:
+            value, found = early
+            self.problems.extend(found)
+            return value
         path = self.root / name
         value, cache_key = self.cached(path, key, model)
         if value is not None:
             return value
-        before, read_at = len(self.problems), time.time_ns()
+        before = len(self.problems)
         hint = f"write its content (docs/site-model.md), starting with '{key or 'name'}:'"
-        document = self.document(path, hint, fast)
-        if document is None:
+        shaped = self.document(path, hint, fast, (key, allow_empty_list, only))
+        if shaped is None:
             return None
-        if not isinstance(document, Mapping) or (key and key not in document):
-            wanted = f"a mapping with a top-level '{key}' key" if key else "a mapping"
-            self.problems.append(Problem(self.rel(path), key, f"expected {wanted}", f"start the file with '{key}:'"))
+        found, text = shaped
+        self.problems.extend(Problem(self.rel(path), field, message, fix) for field, message, fix in found)
+        if text is None:
             return None
-        for extra in sorted(map(str, document)) if only and key else ():
-            if extra != key:
-                self.problems.append(
-                    Problem(self.rel(path), shorten(extra, 40), "unknown top-level key", f"{name} holds only '{key}:'")
-                )
-        data = document[key] if key else document
-        if data is None and allow_empty_list:
-            data = []
-        text = _json_text(data if self.plain else _yaml.plain(data))
         try:
             value = _adapter(model).validate_json(text, strict=True)
         except ValidationError as exc:
             self.problems.extend(_problems(path, self.rel(path), exc, (key,) if key else ()))
             return None
-        self.remember(cache_key, before, read_at, text)
+        self.remember(cache_key, before, text)
         return value
 
     def cached(self, path: Path, part: str, model: Any) -> tuple[Any, str]:
@@ -354,7 +480,7 @@ class _Reader:
         it counts as a miss, so the problems are found and located by reading the file.
         """
         cache_key = ReadCache.key(self.root, path, part)
-        text = self.cache.get(cache_key, path)
+        text = self.looked_up.pop(cache_key) if cache_key in self.looked_up else self.cache.get(cache_key, path)
         if text is not None:
             try:
                 return _adapter(model).validate_json(text, strict=True), cache_key
@@ -362,33 +488,40 @@ class _Reader:
                 pass
         return None, cache_key
 
-    def remember(self, cache_key: str, before: int, read_at: int, text: str) -> None:
-        """Cache a read that added no problem since `before` (a file with problems is always re-read)."""
+    def remember(self, cache_key: str, before: int, text: str) -> None:
+        """Cache the read `document` made last if it added no problem since `before` (a file with
+        problems is always re-read)."""
         if self.info is not None and len(self.problems) == before:
-            self.cache.put(cache_key, self.info, read_at, text)
+            self.cache.put(cache_key, self.info, self.read_at, text)
 
-    def tenant_paths(self) -> list[Path]:
-        """The request files in `tenants/`; anything else there is a problem, never skipped."""
+    def uncached(self, path: Path, part: str) -> bool:
+        """Whether the read cache has nothing for `part` of `path` (it will be read); `cached`
+        then uses this answer instead of looking the file up again."""
+        if not self.cache.enabled:
+            return True
+        cache_key = ReadCache.key(self.root, path, part)
+        self.looked_up[cache_key] = text = self.cache.get(cache_key, path)
+        return text is None
+
+    def tenant_paths(self) -> tuple[list[Path], list[Problem]]:
+        """The request files in `tenants/`, and the problems of anything else there (never skipped)."""
         folder = self.root / "tenants"
         if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-            self.problems.append(
+            return [], [
                 Problem(self.rel(folder), "", "is not a folder", "tenants/ is a plain folder of <code>.yml files")
-            )
-            return []
+            ]
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name) if folder.exists() else []
         except OSError as exc:
-            self.problems.append(
-                Problem(self.rel(folder), "", f"cannot be listed: {exc.strerror}", "make the folder readable")
-            )
-            return []
+            return [], [Problem(self.rel(folder), "", f"cannot be listed: {exc.strerror}", "make the folder readable")]
         paths = []
+        problems = []
         for entry in entries:
             path = Path(entry.path)
             if entry.name.startswith("."):
                 continue  # hidden files: editors' swap files, our own lock and temporary files
             if not entry.name.endswith(".yml") or entry.name == ".yml":
-                self.problems.append(
+                problems.append(
                     Problem(
                         self.rel(path),
                         "",
@@ -398,15 +531,19 @@ class _Reader:
                 )
                 continue
             paths.append(path)
-        return paths
+        return paths, problems
 
-    def tenants(self) -> tuple[list[TenantRequest], dict[str, Path]]:
+    def tenants(self, paths: list[Path], listed: list[Problem]) -> tuple[list[TenantRequest], dict[str, Path]]:
+        """The requests of `paths` (`tenant_paths`), after the problems `listed` with them."""
         requests: list[TenantRequest] = []
         files: dict[str, Path] = {}
-        for path in self.tenant_paths():
+        self.problems.extend(listed)
+        for path in paths:
             request, cache_key = self.cached(path, "", TenantRequest)
             if request is None:
                 request = self.tenant(path, cache_key)
+                if self.ahead:
+                    self.check_ahead()
             if request is None:
                 continue
             if path.stem != request.code:
@@ -425,18 +562,18 @@ class _Reader:
 
     def tenant(self, path: Path, cache_key: str) -> TenantRequest | None:
         """One request file read strictly (None, with its problems recorded, when unusable)."""
-        before, read_at = len(self.problems), time.time_ns()
-        document = self.document(path, "a request file is never emptied; restore it from git (git checkout -- FILE)")
-        if document is None:
+        before = len(self.problems)
+        hint = "a request file is never emptied; restore it from git (git checkout -- FILE)"
+        text = self.document(path, hint)
+        if text is None:
             return None
-        text = _json_text(_yaml.plain(document))
         try:
             request: TenantRequest = _adapter(TenantRequest).validate_json(text, strict=True)
         except ValidationError as exc:
             self.problems.extend(_problems(path, self.rel(path), exc))
             return None
         if path.stem == request.code:
-            self.remember(cache_key, before, read_at, text)
+            self.remember(cache_key, before, text)
         return request
 
 
@@ -457,24 +594,42 @@ def load_site(root: Path | str) -> Site:
         return _load(root)
 
 
+_AGENCIES = _Part("agencies.yml", "agencies", tuple[Agency, ...])
+_APPLICATIONS = _Part("applications.yml", "applications", tuple[Application, ...])
+_LEDGER = _Part(LEDGER_FILE, "allocations", tuple[LedgerEntry, ...], allow_empty_list=True, only=True, fast=read_fast)
+_LARGE = (_AGENCIES, _APPLICATIONS, _LEDGER)
+"""The sections that grow with the number of tenants (the other site files are a few kilobytes)."""
+
+
 def _load(root: Path) -> Site:
     reader = _Reader(root)
-    info = reader.section("site.yml", "", SiteInfo)
-    zones = reader.section("zones.yml", "zones", tuple[Zone, ...])
-    flows = reader.section("flows.yml", "flows", tuple[Flow, ...])
-    groups = reader.section("hosts.yml", "groups", dict[str, HostGroup])
-    hosts = reader.section("hosts.yml", "hosts", tuple[HostSpec, ...])
-    capacity = reader.section("capacity.yml", "", Capacity)
-    pools = reader.section("pools.yml", "", Pools)
-    profiles = reader.section("profiles.yml", "profiles", dict[str, Profile])
-    agencies = reader.section("agencies.yml", "agencies", tuple[Agency, ...])
-    applications = reader.section("applications.yml", "applications", tuple[Application, ...])
-    tenants, files = reader.tenants()
-    ledger = None
-    if os.path.lexists(root / LEDGER_FILE):
-        ledger = reader.section(
-            LEDGER_FILE, "allocations", tuple[LedgerEntry, ...], allow_empty_list=True, only=True, fast=read_fast
-        )
+    paths, listed = reader.tenant_paths()
+    has_ledger = os.path.lexists(root / LEDGER_FILE)
+    large = [part for part in _LARGE if part is not _LEDGER or has_ledger]
+    # What is read below, in the order it is read: a helper works through this list from its end
+    # (the ledger and the large files first), this process from its start (the tenant files).
+    jobs: list[_Job] = [(path, None, None) for path in paths if reader.uncached(path, "")]
+    reader.meet_below = len(jobs)
+    ahead = [part for part in large if reader.uncached(root / part.name, part.key)]
+    jobs += [(root / part.name, part.fast, (part.key, part.allow_empty_list, part.only)) for part in ahead]
+    with reader.helped(jobs) or nullcontext():
+        if reader.helper is not None:
+            reader.ahead = ahead
+        tenants, files = reader.tenants(paths, listed)
+        in_tenants, reader.problems = reader.problems, []
+        info = reader.section("site.yml", "", SiteInfo)
+        zones = reader.section("zones.yml", "zones", tuple[Zone, ...])
+        flows = reader.section("flows.yml", "flows", tuple[Flow, ...])
+        groups = reader.section("hosts.yml", "groups", dict[str, HostGroup])
+        hosts = reader.section("hosts.yml", "hosts", tuple[HostSpec, ...])
+        capacity = reader.section("capacity.yml", "", Capacity)
+        pools = reader.section("pools.yml", "", Pools)
+        profiles = reader.section("profiles.yml", "profiles", dict[str, Profile])
+        agencies = reader.part(_AGENCIES)
+        applications = reader.part(_APPLICATIONS)
+        in_sections, reader.problems = reader.problems, []
+        ledger = reader.part(_LEDGER) if has_ledger else None
+    reader.problems = [*in_sections, *in_tenants, *reader.problems]  # in file order, as read without a helper
     reader.cache.save()
     if reader.problems:
         raise InventoryError(reader.problems)
@@ -494,4 +649,3 @@ def _load(root: Path) -> Site:
         tenant_files=files,
         ledger=ledger,
     )
-
