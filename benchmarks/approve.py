@@ -1,7 +1,9 @@
 """Benchmark: `hatang tenant approve` with the allocation ledger, on synthetic sites of growing size.
 
 Each size: a synthetic site (benchmarks/synthetic.py) plus one new request, approved in a fresh
-process (what an approver runs), median (and best) of --runs runs, in two conditions:
+process (what an approver runs): wall seconds, median (and best) of --runs runs, then the median CPU
+seconds (user + system, the command's and its helper's), which other work on shared cores disturbs
+far less than wall time; in two conditions:
 - cold: a fresh copy of the site (new inodes, just written), so nothing comes from the read cache
   (infra/_parsecache.py) — the first command after a clone; with a second core free a forked
   helper reads part of the files (infra/_parallel.py);
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -68,17 +71,26 @@ def _approve(site: Path, code: str, version: Version = None, one_core: bool = Fa
     )
 
 
-def _timed_approve(site: Path, code: str, version: Version = None, one_core: bool = False) -> float:
+Timing = tuple[float, float]
+"""Wall seconds and CPU seconds (user + system, the helper's included) of one approval."""
+
+
+def _cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def _timed_approve(site: Path, code: str, version: Version = None, one_core: bool = False) -> Timing:
     _request(site, code)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu()
     process = _approve(site, code, version, one_core)
     _, err = process.communicate()
     if process.returncode != 0:
         raise SystemExit(f"approve failed: {err.decode()}")
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _cpu() - cpu
 
 
-def warm(base: Path, work: Path, runs: int, versions: list[Version]) -> list[list[float]]:
+def warm(base: Path, work: Path, runs: int, versions: list[Version]) -> list[list[Timing]]:
     """Approve seconds, per version, on checkouts whose files an earlier command has read."""
     sites = [work / f"warm-{base.name}-{number}" for number in range(len(versions))]
     for site in sites:
@@ -87,7 +99,7 @@ def warm(base: Path, work: Path, runs: int, versions: list[Version]) -> list[lis
     for site, version in zip(sites, versions, strict=True):
         subprocess.run([HATANG, "validate", str(site)], check=True, capture_output=True, cwd=REPO, env=version)
         _timed_approve(site, "warm-previous", version)
-    times: list[list[float]] = [[] for _ in versions]
+    times: list[list[Timing]] = [[] for _ in versions]
     for attempt in range(runs):
         for number, (site, version) in enumerate(zip(sites, versions, strict=True)):
             times[number].append(_timed_approve(site, f"warm-{attempt}", version))
@@ -96,9 +108,9 @@ def warm(base: Path, work: Path, runs: int, versions: list[Version]) -> list[lis
     return times
 
 
-def cold(base: Path, work: Path, runs: int, versions: list[Version], one_core: bool = False) -> list[list[float]]:
+def cold(base: Path, work: Path, runs: int, versions: list[Version], one_core: bool = False) -> list[list[Timing]]:
     """Approve seconds, per version, on fresh copies of the site (nothing in the read cache)."""
-    times: list[list[float]] = [[] for _ in versions]
+    times: list[list[Timing]] = [[] for _ in versions]
     for attempt in range(runs):
         for number, version in enumerate(versions):
             site = work / f"try-{base.name}-{attempt}-{number}"
@@ -122,9 +134,12 @@ def race(base: Path, work: Path) -> tuple[float, bool]:
     return wall, len(prefixes) == 2 and all(p.returncode == 0 for p in both)
 
 
-def _figure(times: list[float]) -> str:
-    """Median (best) seconds."""
-    return f"{statistics.median(times):.2f} ({min(times):.2f})" if times else "-"
+def _figure(times: list[Timing]) -> str:
+    """Median (best) wall seconds, then the median CPU seconds, which load disturbs less."""
+    if not times:
+        return "-"
+    wall = [w for w, _ in times]
+    return f"{statistics.median(wall):.2f} ({min(wall):.2f}) {statistics.median(c for _, c in times):.2f}"
 
 
 def main() -> None:
@@ -140,8 +155,11 @@ def main() -> None:
             raise SystemExit(f"{args.baseline}: no infra/site.py (fix: git archive REV infra | tar -x -C DIR)")
         versions.append({**os.environ, "PYTHONPATH": str(args.baseline.resolve())})
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"median (best) of {args.runs} approvals, seconds; load average {os.getloadavg()[0]:.1f}")
-        print(f"{'tenants':>13} {'cold':>13} {'warm':>13} {'cold 1 core':>13} {'2 at once':>10} {'distinct':>9}")
+        print(
+            f"wall seconds, median (best) of {args.runs} approvals, then median CPU seconds (user + system); "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
+        print(f"{'tenants':>13} {'cold':>18} {'warm':>18} {'cold 1 core':>18} {'2 at once':>10} {'distinct':>9}")
         for count in args.sizes:
             base = generate(count, Path(tmp) / f"site-{count}")
             colds = cold(base, Path(tmp), args.runs, versions)
@@ -149,11 +167,11 @@ def main() -> None:
             serial = cold(base, Path(tmp), args.runs, versions[:1], one_core=True)[0] if args.one_core else []
             wall, distinct = race(base, Path(tmp))
             print(
-                f"{count:>13} {_figure(colds[0]):>13} {_figure(warms[0]):>13} {_figure(serial):>13} {wall:>10.2f} "
+                f"{count:>13} {_figure(colds[0]):>18} {_figure(warms[0]):>18} {_figure(serial):>18} {wall:>10.2f} "
                 f"{'yes' if distinct else 'NO':>9}"
             )
             if len(versions) > 1:
-                print(f"{f'{count} before':>13} {_figure(colds[1]):>13} {_figure(warms[1]):>13}")
+                print(f"{f'{count} before':>13} {_figure(colds[1]):>18} {_figure(warms[1]):>18}")
         print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 

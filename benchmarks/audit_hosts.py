@@ -58,7 +58,7 @@ def main(sizes: list[int], playbook: bool) -> None:
                 "--limit",
                 ",".join(chosen),
                 "-e",
-                json.dumps(testhosts.ansible_connection_vars()),
+                json.dumps(testhosts.ansible_connection_vars(site.name)),
                 str(REPO / "playbooks" / "hardening.yml"),
             ]
             start = time.monotonic()

@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-__all__ = ["HEADER", "entry_text", "read_fast"]
+__all__ = ["HEADER", "entry_text", "only_entries", "read_fast"]
 
 HEADER = """\
 # Allocation ledger: every prefix this site ever handed out, appended by `hatang tenant approve`.
@@ -23,6 +23,22 @@ allocations:
 
 _LINE = re.compile(r'(  - |    )([a-z]+): ("(?:[^"\\]|\\.)*")\n?')
 """A line of an entry: `  - key: "value"` starts one, `    key: "value"` continues it."""
+
+
+_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+"""Line breaks of `str.splitlines` besides \\n."""
+
+
+def only_entries(text: str) -> bool:
+    """Whether `text` is the header and then only lines of entries (each starting `  - ` or four
+    spaces): the layout appending keeps. Counted with `str` methods, a hundredth of a line loop."""
+    if not text.startswith(HEADER):
+        return False
+    rest = text[len(HEADER) :]
+    if any(mark in rest for mark in _BREAKS):
+        return False
+    lines = rest.count("\n") + (rest != "" and not rest.endswith("\n"))
+    return lines == rest.count("\n  - ") + rest.count("\n    ") + rest.startswith(("  - ", "    "))
 
 
 def entry_text(fields: list[tuple[str, str]]) -> str:

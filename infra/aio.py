@@ -30,6 +30,7 @@ from ruamel.yaml import YAML
 from infra import engine, testhosts
 from infra.errors import HatangError
 from infra.schema import ZoneKind
+from infra.services import catalogue
 from infra.site import Site
 
 __all__ = [
@@ -55,31 +56,11 @@ REPO = Path(__file__).resolve().parent.parent
 CLOUD_NAME = "hatang-aio"
 """The cloud's name in the written clouds.yaml (`openstack --os-cloud hatang-aio ...`)."""
 
-ROLES = (
-    "mariadb", "rabbitmq", "memcached", "tls_front", "keystone", "barbican", "placement", "glance",
-    "nova", "neutron", "cinder",
-)
+ROLES = catalogue().roles()
 """Control-plane roles, in deployment order (playbooks/control-plane.yml)."""
 
-SERVICES: tuple[tuple[str, str], ...] = (
-    ("mariadb", "database"),
-    ("rabbitmq-server", "message queue"),
-    ("memcached", "cache"),
-    ("haproxy", "TLS front"),
-    ("keystone", "identity API"),
-    ("barbican-api", "key manager API"),
-    ("placement-api", "placement API"),
-    ("glance-api", "image API"),
-    ("nova-api", "compute API"),
-    ("nova-conductor", "compute conductor"),
-    ("nova-scheduler", "compute scheduler"),
-    ("nova-compute", "compute (fake driver)"),
-    ("neutron-api", "network API"),
-    ("cinder-api", "block storage API"),
-    ("cinder-scheduler", "block storage scheduler"),
-    ("cinder-volume", "block storage volumes (fake driver)"),
-)
-"""systemd units of the AIO and what each is."""
+SERVICES: tuple[tuple[str, str], ...] = tuple(catalogue().units().items())
+"""systemd units of the AIO and what each is (the platform service catalogue's)."""
 
 _FAKE_DRIVER_UNITS = ("nova-compute", "cinder-volume")
 """Units the roles write themselves for the fake drivers (no package ships them in the image)."""
@@ -427,32 +408,17 @@ def down(site: Site, state_base: Path | None = None, forget: bool = False) -> li
     return removed
 
 
-_UNIT_ROLE = {
-    "mariadb": "mariadb", "rabbitmq-server": "rabbitmq", "memcached": "memcached",
-    "keystone": "keystone", "placement-api": "placement", "glance-api": "glance",
-    "nova-api": "nova", "neutron-api": "neutron", "cinder-api": "cinder", "barbican-api": "barbican",
-}
-"""Units whose listening port is the `<role>_port` default of a role."""
-
-
 _LOOPBACK = ("127.", "[::1]")
 
 
-def _ports(roles_dir: Path = REPO / "roles") -> dict[int, str]:
-    """Port -> unit, from the roles' `<role>_port` defaults (the roles own the ports)."""
-    yaml = YAML(typ="safe")
-    found: dict[int, str] = {}
-    for unit, role in _UNIT_ROLE.items():
-        path = roles_dir / role / "defaults" / "main.yml"
-        if path.is_file():
-            port = (yaml.load(path.read_text(encoding="utf-8")) or {}).get(f"{role}_port")
-            if isinstance(port, int):
-                found[port] = unit
-    return found
+def _ports() -> dict[int, str]:
+    """Port -> the unit listening on it: the first unit of the catalogue service owning the port."""
+    services = catalogue().services
+    return {port: next(iter(services[name].units)) for port, name in catalogue().port_owners().items()}
 
 
 def _listening(container: str) -> dict[str, list[str]]:
-    """Listening TCP sockets by unit, from `ss` in the container and the roles' ports.
+    """Listening TCP sockets by unit, from `ss` in the container and the catalogue's ports.
 
     Behind the TLS front a service listens on the loopback and haproxy on the API address with
     the same port: a port's non-loopback sockets then belong to haproxy. (`ss -p` would name the

@@ -13,14 +13,19 @@ from typing import Any
 from infra.firewall import ruleset
 from infra.hostnet import attachments
 from infra.schema import ZoneKind
+from infra.services import catalogue
+from infra.services.ansible_vars import platform_vars
 from infra.site import SITE_FILES, Host, Site
-from infra.testhosts._plan import container_name
 from infra.validate import load_valid_site
 
-__all__ = ["PRIMARY_FILE", "claims", "host_vars", "inventory", "inventory_for", "site_root"]
+__all__ = ["PRIMARY_FILE", "TEMPLATES_KEY", "claims", "host_vars", "inventory", "inventory_for", "site_root"]
 
 PRIMARY_FILE = "hosts.yml"
 """The site file whose parsing builds the inventory; the other site files add nothing."""
+
+TEMPLATES_KEY = "templates"
+"""`_meta` key listing the variables of `all` that are Jinja expressions the product wrote (the
+catalogue's renderings): the plugin lets Ansible evaluate those, and only those."""
 
 
 def site_root(path: Path | str) -> Path | None:
@@ -68,7 +73,6 @@ def host_vars(site: Site, host: Host) -> dict[str, Any]:
     connect = ssh_zone or first
     out: dict[str, Any] = {
         "hatang_site": site.name,
-        "hatang_container": container_name(site.name, host.name),
         "hatang_zones": zones,
         "hatang_routes": any(site.groups[g].routes for g in host.groups if g in site.groups),
         "hatang_firewall": ruleset(site, host).to_vars(),
@@ -79,10 +83,11 @@ def host_vars(site: Site, host: Host) -> dict[str, Any]:
 
 
 def inventory(site: Site) -> dict[str, Any]:
-    """The site as `ansible-inventory --list` would print it."""
+    """The site as `ansible-inventory --list` would print it, with the platform catalogue's variables."""
     services = site.info.services
+    platform = platform_vars(catalogue())
     data: dict[str, Any] = {
-        "_meta": {"hostvars": {h.name: host_vars(site, h) for h in site.hosts}},
+        "_meta": {"hostvars": {h.name: host_vars(site, h) for h in site.hosts}, TEMPLATES_KEY: sorted(platform)},
         "all": {
             "children": sorted(site.groups),
             "vars": {
@@ -96,6 +101,7 @@ def inventory(site: Site) -> dict[str, Any]:
                     "syslog": [str(a) for a in services.syslog],
                     "apt_mirror": services.apt_mirror,
                 },
+                **platform,
             },
         },
     }

@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 
 from infra import __version__
-from infra.commands import aio, audit, cloud, ledger, tenant, testhosts
+from infra.commands import LazyGroup
 from infra.commands._common import DEFAULT_INVENTORY, EXIT_ERROR, EXIT_FINDINGS, Inventory, err, out, user_errors
-from infra.commands.report import app as report_app
+from infra.commands.portal import portal
 from infra.errors import InventoryError, Problem
 from infra.ledger_history import check_append_only
 from infra.plan import build_plan, render_plan
@@ -23,14 +23,9 @@ app = typer.Typer(
     help="hatang (hạ tầng): build and audit a province's OpenStack private cloud from one site model.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=LazyGroup,  # the command groups (infra.commands.GROUPS), imported when used
 )
-app.add_typer(tenant.app, name="tenant")
-app.add_typer(ledger.app, name="ledger")
-app.add_typer(cloud.app, name="cloud")
-app.add_typer(testhosts.app, name="testhosts")
-app.add_typer(audit.app, name="audit")
-app.add_typer(report_app, name="report")
-app.add_typer(aio.app, name="aio")
+app.command("portal")(portal)
 
 
 class Format(StrEnum):

@@ -16,7 +16,7 @@ from infra.errors import RequestError
 from infra.schema import NetworkAllocation, TenantAllocation, TenantRequest
 from infra.site import Site
 
-__all__ = ["PoolExhaustedError", "allocate", "first_free", "span", "used_networks"]
+__all__ = ["PoolExhaustedError", "Spans", "allocate", "first_free", "span", "used_networks"]
 
 N = TypeVar("N", ipaddress.IPv4Network, ipaddress.IPv6Network)
 Span = tuple[int, int, int]
@@ -49,6 +49,24 @@ def span(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Span:
     without `ipaddress`' broadcast_address and subnet_of, which build objects on every call."""
     start = int(net.network_address)
     return net.version, start, start + (1 << (net.max_prefixlen - net.prefixlen)) - 1
+
+
+class Spans:
+    """`span` once per prefix object, for one pass over a site.
+
+    A tenant file's prefixes and the ledger's are the same objects (`infra._prefix`), so the rules
+    compute each of the 25,000 spans of a site of 5,000 tenants once, not three or four times. Each
+    object is kept while its span is, so no other object can take its id.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, Span]] = {}
+
+    def __call__(self, net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Span:
+        found = self._known.get(id(net))
+        if found is None:
+            found = self._known[id(net)] = (net, span(net))
+        return found[1]
 
 
 def first_free(pool: N, prefix: int, used: Iterable[N]) -> N:
@@ -87,13 +105,20 @@ def _recorded(site: Site, code: str) -> dict[tuple[str | None, int], ipaddress.I
     return {(e.network, e.prefix.version): e.prefix for e in site.ledger or () if e.tenant == code}
 
 
+def _sorted_spans(nets: list[N]) -> list[Span]:
+    """The distinct spans of `nets`, sorted; a prefix both a file and the ledger hold is one object
+    (`infra._prefix`), spanned once."""
+    return sorted({span(net) for net in {id(net): net for net in nets}.values()})
+
+
 def allocate(site: Site, tenant: TenantRequest) -> TenantAllocation:
     """The tenant's allocation: existing prefixes kept, missing networks added.
 
     Deterministic: the same site and request always give the same answer.
     """
     pools = site.pools
-    used4, used6 = (sorted(set(map(span, nets))) for nets in used_networks(site))
+    nets4, nets6 = used_networks(site)
+    used4, used6 = _sorted_spans(nets4), _sorted_spans(nets6)
     current = tenant.allocation
     recorded = _recorded(site, tenant.code)
     tenant_v4 = current.ipv4 if current else recorded.get((None, 4))

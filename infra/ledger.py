@@ -19,7 +19,7 @@ import yaml as pyyaml
 from pydantic import ValidationError
 
 from infra import _yaml
-from infra._ledgerfile import HEADER, entry_text
+from infra._ledgerfile import HEADER, entry_text, only_entries
 from infra._strictyaml import read_text, shorten
 from infra.errors import HatangError, RequestError
 from infra.ipam import Span, span
@@ -40,7 +40,6 @@ __all__ = [
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Owner = tuple[str, str | None]
 """(tenant code, network name or None for the tenant's IPv4 prefix)."""
-
 
 
 def flatten(allocation: TenantAllocation) -> list[tuple[Network, str | None]]:
@@ -84,13 +83,7 @@ def append_text(site: Site, entries: Iterable[LedgerEntry]) -> str:
     if not site.ledger:
         return render(entries)
     text = read_text(path)
-    top_level = [
-        line.rstrip()
-        for line in text.splitlines()
-        if line.strip() and not line.startswith((" ", "#")) and not line.lstrip().startswith("#")
-    ]
-    indented = [line for line in text.splitlines() if line.startswith(" ") and line.strip()]
-    if top_level[-1:] != ["allocations:"] or not all(line.startswith(("  - ", "    ")) for line in indented):
+    if not only_entries(text) and not _appendable(text):
         raise RequestError(
             f"{display_path(path)}: allocations: cannot append: the file is not in the layout hatang writes "
             "(fix: keep `allocations:` as the last key, entries as `hatang ledger init` writes them)"
@@ -98,10 +91,27 @@ def append_text(site: Site, entries: Iterable[LedgerEntry]) -> str:
     return text + ("" if text.endswith("\n") else "\n") + "".join(_line(e) for e in entries)
 
 
-def check_ledger(site: Site, add: Callable[[Path, tuple[Any, ...], str, str], None]) -> None:
-    """Files against the ledger and the ledger against the files; `add(file, loc, message, hint)`."""
+def _appendable(text: str) -> bool:
+    """`allocations:` is the last top-level key and every indented line is an entry's."""
+    top_level = [
+        line.rstrip()
+        for line in text.splitlines()
+        if line.strip() and not line.startswith((" ", "#")) and not line.lstrip().startswith("#")
+    ]
+    indented = [line for line in text.splitlines() if line.startswith(" ") and line.strip()]
+    return top_level[-1:] == ["allocations:"] and all(line.startswith(("  - ", "    ")) for line in indented)
+
+
+def check_ledger(
+    site: Site, add: Callable[[Path, tuple[Any, ...], str, str], None], span_of: Callable[[Network], Span] = span
+) -> None:
+    """Files against the ledger and the ledger against the files; `add(file, loc, message, hint)`.
+
+    Prefixes are hashed and compared as spans (`span_of`, ints): 25,000 entries at 5,000 tenants.
+    """
     ledger_path = site.root / LEDGER_FILE
-    if site.ledger is None:
+    ledger = site.ledger
+    if ledger is None:
         add(
             ledger_path,
             (),
@@ -109,40 +119,22 @@ def check_ledger(site: Site, add: Callable[[Path, tuple[Any, ...], str, str], No
             f"build it once with `hatang ledger init -i {display_path(site.root)}`, review and commit it",
         )
         return
-    spans = [span(entry.prefix) for entry in site.ledger]  # hashed and compared as ints: 25,000 entries
-    recorded: dict[Span, tuple[Owner, int]] = {}
-    for index, entry in enumerate(site.ledger):
-        owner = (entry.tenant, entry.network)
-        first = recorded.setdefault(spans[index], (owner, index))
-        if first[1] != index:
+    spans = [span_of(entry.prefix) for entry in ledger]
+    recorded: dict[Span, int] = {}
+    for index, key in enumerate(spans):
+        first = recorded.setdefault(key, index)
+        if first != index:
+            entry, earlier = ledger[index], ledger[first]
             add(
                 ledger_path,
                 ("allocations", index, "prefix"),
-                f"{entry.prefix} is recorded again (first as entry {first[1]}, for {_who(first[0])})",
+                f"{entry.prefix} is recorded again (first as entry {first}, for {_who(_owner(earlier))})",
                 "entries are never duplicated or edited; remove the line added by hand",
             )
     _check_ledger_overlaps(site, spans, add)
+    held = _check_files(site, recorded, span_of, add)
     files = {t.code: t for t in site.tenants}
-    held: dict[str, set[tuple[Span, str | None]]] = {t.code: set() for t in site.tenants}
-    for tenant in site.tenants:
-        if tenant.allocation is None:
-            continue
-        path = site.tenant_files.get(tenant.code) or site.root / "tenants" / f"{tenant.code}.yml"
-        for prefix, network in flatten(tenant.allocation):
-            key = span(prefix)
-            held[tenant.code].add((key, network))
-            loc = ("allocation", "ipv4") if network is None else ("allocation", "networks", network)
-            found = recorded.get(key)
-            if found is None:
-                add(path, loc, f"{prefix} is not in the ledger", _unrecorded_hint(tenant))
-            elif found[0] != (tenant.code, network):
-                add(
-                    path,
-                    loc,
-                    f"{prefix} is recorded in the ledger for {_who(found[0])}",
-                    "a prefix never changes owner; let `hatang tenant approve` allocate a new one",
-                )
-    for index, entry in enumerate(site.ledger):
+    for index, entry in enumerate(ledger):
         holder = files.get(entry.tenant)
         if holder is None:
             add(
@@ -154,11 +146,10 @@ def check_ledger(site: Site, add: Callable[[Path, tuple[Any, ...], str, str], No
                 "it went); a tenant file is never deleted, retire the tenant instead",
             )
         elif (spans[index], entry.network) not in held[holder.code]:
-            path = site.tenant_files[holder.code]
             add(
-                path,
+                site.tenant_files[holder.code],
                 ("allocation",),
-                f"the ledger records {entry.prefix} for {_who((entry.tenant, entry.network))} "
+                f"the ledger records {entry.prefix} for {_who(_owner(entry))} "
                 f"(ledger entry {index}) but this file does not hold it",
                 f"run `hatang tenant approve {holder.code}` to write it back"
                 if holder.state in (TenantState.REQUESTED, TenantState.APPROVED)
@@ -166,17 +157,53 @@ def check_ledger(site: Site, add: Callable[[Path, tuple[Any, ...], str, str], No
             )
 
 
+def _owner(entry: LedgerEntry) -> Owner:
+    return entry.tenant, entry.network
+
+
+def _check_files(
+    site: Site,
+    recorded: dict[Span, int],
+    span_of: Callable[[Network], Span],
+    add: Callable[[Path, tuple[Any, ...], str, str], None],
+) -> dict[str, set[tuple[Span, str | None]]]:
+    """Each file's allocation against the ledger (`recorded`: span -> its first entry); returns what
+    each tenant's file holds, by code."""
+    ledger = site.ledger or ()
+    held: dict[str, set[tuple[Span, str | None]]] = {}
+    for tenant in site.tenants:
+        mine = held.setdefault(tenant.code, set())
+        if tenant.allocation is None:
+            continue
+        path = site.tenant_files.get(tenant.code) or site.root / "tenants" / f"{tenant.code}.yml"
+        for prefix, network in flatten(tenant.allocation):
+            key = span_of(prefix)
+            mine.add((key, network))
+            found = recorded.get(key)
+            loc = ("allocation", "ipv4") if network is None else ("allocation", "networks", network)
+            if found is None:
+                add(path, loc, f"{prefix} is not in the ledger", _unrecorded_hint(tenant))
+            elif _owner(ledger[found]) != (tenant.code, network):
+                add(
+                    path,
+                    loc,
+                    f"{prefix} is recorded in the ledger for {_who(_owner(ledger[found]))}",
+                    "a prefix never changes owner; let `hatang tenant approve` allocate a new one",
+                )
+    return held
+
+
 def _check_ledger_overlaps(
     site: Site, spans: list[Span], add: Callable[[Path, tuple[Any, ...], str, str], None]
 ) -> None:
     """Two tenants' prefixes never overlap (a tenant's subnets sit inside its own prefix)."""
     ledger = site.ledger or ()
-    open_: list[tuple[int, LedgerEntry]] = []
-    for index in sorted(range(len(ledger)), key=lambda i: spans[i][:2]):
+    open_: list[int] = []
+    for version, start, index in sorted((v, s, i) for i, (v, s, _) in enumerate(spans)):
         entry = ledger[index]
-        version, start, _ = spans[index]
-        open_ = [(j, other) for j, other in open_ if spans[j][0] == version and spans[j][2] >= start]
-        for j, other in open_:
+        open_ = [j for j in open_ if spans[j][0] == version and spans[j][2] >= start]
+        for j in open_:
+            other = ledger[j]
             if other.tenant != entry.tenant:
                 add(
                     site.root / LEDGER_FILE,
@@ -184,7 +211,7 @@ def _check_ledger_overlaps(
                     f"{entry.prefix} ({entry.tenant}) overlaps {other.prefix} ({other.tenant})",
                     "prefixes of two tenants never overlap; remove the entry added by hand",
                 )
-        open_.append((index, entry))
+        open_.append(index)
 
 
 def _who(owner: Owner) -> str:

@@ -7,7 +7,7 @@ three renderings cannot disagree about an allowed flow.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from infra.schema import ENDPOINT_ANY, ENDPOINT_TENANTS, Flow
@@ -16,12 +16,19 @@ from infra.site import Site
 __all__ = [
     "ADMIN_PORTS",
     "IP_PROTOCOLS",
+    "PORT_PROTOCOLS",
     "FlowPolicy",
     "PortRange",
+    "admin_openings",
     "admin_ports_opened",
     "ip_protocol",
     "port_ranges",
     "reaches_world",
+    "remote_networks",
+    "rule_ports",
+    "rule_protocol",
+    "world_cover",
+    "world_families",
 ]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -68,7 +75,13 @@ IP_PROTOCOLS: dict[str, int] = {
 }
 """The protocol names Neutron accepts in a security-group rule (any case), by IP protocol number."""
 
-_TCP, _UDP, _EVERY = 6, 17, 0
+_EVERY = 0
+
+PORT_PROTOCOLS: frozenset[int] = frozenset({6, 17, 33, 132, 136})
+"""The protocols whose rules carry a port range in Neutron: tcp, udp, dccp, sctp, udplite."""
+
+_ALL_PORTS = (1, 65535)
+_WORLDS: dict[int, Network] = {4: ipaddress.IPv4Network("0.0.0.0/0"), 6: ipaddress.IPv6Network("::/0")}
 
 
 def ip_protocol(value: object) -> int:
@@ -113,25 +126,89 @@ def _port(value: object) -> int | None:
     return value if isinstance(value, int) and value > 0 else None
 
 
+def rule_protocol(value: object) -> int:
+    """`ip_protocol`, failing closed: a protocol Neutron would not accept is read as every protocol."""
+    try:
+        return ip_protocol(value)
+    except ValueError:
+        return _EVERY
+
+
+def rule_ports(protocol: object, port_min: object, port_max: object) -> tuple[int, int] | None:
+    """The port range a rule opens, as Neutron applies it; None for a protocol without ports.
+
+    Every protocol (None, "any", 0, unreadable): every port. A port protocol (PORT_PROTOCOLS, by
+    name in any case or by number): its range, an unset bound meaning the end of the range (no
+    range at all: every port), a reversed range read low to high. ICMP and other protocols: None
+    (their "ports" are ICMP types and codes).
+    """
+    number = rule_protocol(protocol)
+    if number == _EVERY:
+        return _ALL_PORTS
+    if number not in PORT_PROTOCOLS:
+        return None
+    low, high = _port(port_min) or _ALL_PORTS[0], _port(port_max) or _ALL_PORTS[1]
+    return min(low, high), max(low, high)
+
+
+def admin_openings(protocol: object, port_min: object, port_max: object) -> set[tuple[int, int]]:
+    """(protocol number, admin port) pairs a rule lets through: every port protocol for a rule of
+    every protocol, else the rule's own protocol on the admin ports inside its range."""
+    ports = rule_ports(protocol, port_min, port_max)
+    if ports is None:
+        return set()
+    number = rule_protocol(protocol)
+    protocols = PORT_PROTOCOLS if number == _EVERY else {number}
+    return {(proto, port) for proto in protocols for port in ADMIN_PORTS if ports[0] <= port <= ports[1]}
+
+
 def admin_ports_opened(protocol: object, port_min: object, port_max: object) -> list[int]:
     """The admin ports (ADMIN_PORTS) a security-group rule lets through, whoever it lets in.
 
-    Every protocol (None, "any", 0) or one Neutron would not accept: every admin port. TCP or
-    UDP, by name in any case or by number (6, "17"): the admin ports inside the port range; an
-    unset bound means the end of the range (no range at all: every port), a reversed range is
-    read low to high. Other protocols (ICMP, ...) reach no admin port.
+    Every protocol (None, "any", 0) or one Neutron would not accept: every admin port. A port
+    protocol (tcp, udp, sctp, dccp, udplite by name in any case or by number): the admin ports
+    inside the port range (`rule_ports`). Other protocols (ICMP, ...) reach no admin port.
     """
+    return sorted({port for _, port in admin_openings(protocol, port_min, port_max)})
+
+
+def remote_networks(prefix: object, ethertype: object = None) -> tuple[Network, ...]:
+    """The addresses a rule's remote prefix admits, failing closed.
+
+    No prefix: every address of the rule's ethertype (both families when the ethertype is not
+    IPv4 or IPv6). A prefix that cannot be read: every address of both families.
+    """
+    family = {"ipv4": 4, "ipv6": 6}.get(str(ethertype or "").strip().lower())
+    if prefix is None or prefix == "":
+        return (_WORLDS[family],) if family else tuple(_WORLDS.values())
+    if not isinstance(prefix, str):
+        return tuple(_WORLDS.values())
     try:
-        number = ip_protocol(protocol)
+        return (ipaddress.ip_network(prefix.strip(), strict=False),)
     except ValueError:
-        number = _EVERY  # fail closed: what cannot be read is read as everything
-    if number == _EVERY:
-        return sorted(ADMIN_PORTS)
-    if number not in (_TCP, _UDP):
-        return []
-    low, high = _port(port_min) or 1, _port(port_max) or 65535
-    low, high = min(low, high), max(low, high)
-    return [port for port in sorted(ADMIN_PORTS) if low <= port <= high]
+        return tuple(_WORLDS.values())
+
+
+def world_families(networks: Iterable[Network]) -> list[int]:
+    """The IP versions (4, 6) whose every address the union of `networks` covers.
+
+    Two /1s, four /2s or any set of prefixes that together leave no address out count as the
+    world, as much as one /0 does.
+    """
+    networks = list(networks)
+    v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
+    v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
+    out = []
+    # pieces that add up to fewer addresses than the family cannot cover it: no collapse needed
+    if sum(n.num_addresses for n in v4) >= _WORLDS[4].num_addresses and any(
+        n == _WORLDS[4] for n in ipaddress.collapse_addresses(v4)
+    ):
+        out.append(4)
+    if sum(n.num_addresses for n in v6) >= _WORLDS[6].num_addresses and any(
+        n == _WORLDS[6] for n in ipaddress.collapse_addresses(v6)
+    ):
+        out.append(6)
+    return out
 
 
 def reaches_world(prefix: object) -> bool:
@@ -149,6 +226,20 @@ def reaches_world(prefix: object) -> bool:
         return ipaddress.ip_network(prefix, strict=False).prefixlen == 0
     except ValueError:
         return True
+
+
+def world_cover(admitted: Sequence[Sequence[Network]]) -> dict[int, list[int]]:
+    """For each IP version the union of `admitted` covers, the indexes of a minimal set of its
+    entries (each entry: the networks one rule admits) that still covers it: the rules to name."""
+    out: dict[int, list[int]] = {}
+    for version in world_families([n for nets in admitted for n in nets]):
+        keep = list(range(len(admitted)))
+        for index in list(keep):
+            rest = [i for i in keep if i != index]
+            if version in world_families([n for i in rest for n in admitted[i]]):
+                keep = rest
+        out[version] = keep
+    return out
 
 
 @dataclass(frozen=True, order=True)

@@ -13,7 +13,20 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from infra._prefix import IPv4Prefix, IPv6Prefix, Prefix
 
 __all__ = [
     "PRINTABLE_PATTERN",
@@ -175,6 +188,19 @@ PortOrRange = Annotated[
 ]
 
 
+def _service_name(value: str) -> str:
+    """A service of the platform catalogue (infra/services/services.yml)."""
+    from infra.services import catalogue
+
+    known = catalogue().services
+    if value not in known:
+        raise ValueError(f"unknown service {value!r} (known: {', '.join(sorted(known))})")
+    return value
+
+
+ServiceName = Annotated[str, AfterValidator(_service_name)]
+
+
 class Flow(_Model):
     name: Slug = Field(description="Flow name; each rendered rule carries it as a comment.")
     source: Slug = Field(alias="from", description="Source zone, 'tenants' or 'any'.")
@@ -183,11 +209,68 @@ class Flow(_Model):
         (), description="Destination host groups; empty means every host attached to the zone."
     )
     protocol: Literal["tcp", "udp", "icmp", "vrrp"] = Field(description="IP protocol.")
+    services: tuple[ServiceName, ...] = Field(
+        (),
+        description="Platform services the flow reaches (infra/services/services.yml); their ports "
+        "become the flow's ports, so a platform port is never written in a site.",
+    )
     ports: tuple[PortOrRange, ...] = Field(
-        (), description="Destination ports or 'low-high' ranges; empty for icmp/vrrp."
+        (),
+        description="Destination ports or 'low-high' ranges of traffic that is not a platform "
+        "service's (tenant applications, SSH); empty for icmp/vrrp and with `services`.",
     )
     reason: Text = Field(description="Why the flow is allowed (audit evidence).")
 
+    @field_validator("ports")
+    @classmethod
+    def _not_a_service_port(cls, ports: tuple[int | str, ...], info: ValidationInfo) -> tuple[int | str, ...]:
+        if ports and info.data.get("services"):
+            raise ValueError("write `services` or `ports`, not both (the services' ports come from the catalogue)")
+        if ports and info.data.get("destination") != ENDPOINT_TENANTS:
+            from infra.services import catalogue
+
+            owners = catalogue().port_owners()
+            taken = [port for port in owners if any(_covers(item, port) for item in ports)]
+            if taken:
+                names = ", ".join(dict.fromkeys(owners[port] for port in taken))
+                raise ValueError(
+                    f"port{'s' if len(taken) > 1 else ''} {', '.join(map(str, sorted(taken)))} of the "
+                    f"platform's services: write `services: [{names}]` instead of ports (a service's "
+                    "ports are written once, in infra/services/services.yml)"
+                )
+        return ports
+
+    @field_validator("services")
+    @classmethod
+    def _services_listen(cls, services: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if not services:
+            return services
+        from infra.services import catalogue
+
+        if info.data.get("protocol", "tcp") != "tcp":
+            raise ValueError(f"the platform's services listen on tcp, not {info.data['protocol']}")
+        entries = catalogue().services
+        idle = [name for name in services if not entries[name].all_ports]
+        if idle:
+            raise ValueError(f"{', '.join(idle)} listen{'s' if len(idle) == 1 else ''} on no port")
+        return services
+
+    @model_validator(mode="after")
+    def _ports_of_services(self) -> Flow:
+        if self.services:
+            from infra.services import catalogue
+
+            entries = catalogue().services
+            ports = sorted({port for name in self.services for port in entries[name].all_ports})
+            object.__setattr__(self, "ports", tuple(ports))  # derived, never written: frozen from here on
+        return self
+
+
+def _covers(item: int | str, port: int) -> bool:
+    if isinstance(item, int):
+        return item == port
+    low, high = (int(part) for part in item.split("-"))
+    return low <= port <= high
 
 
 # --------------------------------------------------------------------------- hosts.yml
@@ -338,21 +421,21 @@ class StateChange(_Model):
 
 
 class NetworkAllocation(_Model):
-    ipv4: ipaddress.IPv4Network
-    ipv6: ipaddress.IPv6Network
+    ipv4: IPv4Prefix
+    ipv6: IPv6Prefix
 
 
 class TenantAllocation(_Model):
-    ipv4: ipaddress.IPv4Network = Field(description="The tenant's IPv4 prefix.")
+    ipv4: IPv4Prefix = Field(description="The tenant's IPv4 prefix.")
     networks: dict[Slug, NetworkAllocation] = Field(description="Per network subnets.")
 
 
 class LedgerEntry(_Model):
     """One prefix handed out, to whom, when and by which approval (ledger.yml)."""
 
-    prefix: ipaddress.IPv4Network | ipaddress.IPv6Network = Field(
+    prefix: Prefix = Field(
         description="The allocated prefix.",
-        union_mode="left_to_right",  # no text is both: stop at the first match, half the parses of 25,000 entries
+        union_mode="left_to_right",  # no text is both: stop at the first match (pydantic's errors, `Prefix`)
     )
     tenant: Slug = Field(description="Tenant code it was allocated to.")
     network: Slug | None = Field(None, description="Tenant network it serves; absent for the tenant's IPv4 prefix.")

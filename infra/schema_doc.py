@@ -34,6 +34,7 @@ def _type(annotation: object) -> str:
     text = str(annotation).replace("typing.", "").replace("ipaddress.", "").replace("infra.schema.", "")
     text = re.sub(r"Annotated\[str, StringConstraints\(.*?\)\]", "str", text)
     text = re.sub(r"Annotated\[int, FieldInfo\(.*?metadata=\[.*?\]\)\]", "int", text)
+    text = re.sub(r"Annotated\[str, AfterValidator\(func=<function _service_name.*?>\)\]", "service", text)
     text = re.sub(r"Annotated\[int \| str, PlainValidator\(.*?mode=None\)\]", "int or 'low-high'", text)
     return text.replace("<class '", "").replace("'>", "").replace("datetime.", "")
 

@@ -109,9 +109,14 @@ def _check_arguments(**texts: str) -> None:
         raise RequestError("\n".join(problems))
 
 
+_INDICATORS = tuple("-?:,[]{}#&*!|>'\"%@`")
+"""YAML indicators: text starting with one is plain for YAML 1.2 in places (`?0` in a flow mapping,
+which ruamel writes as such) where libyaml, a YAML 1.1 reader, stops with a syntax error."""
+
+
 def _text(value: str) -> str:
     """A string as it must be written so that every YAML reader reads it back as this string."""
-    if ambiguous(value) or not value.isprintable() or value != value.strip():
+    if ambiguous(value) or not value.isprintable() or value != value.strip() or value.startswith(_INDICATORS):
         return cast(str, DoubleQuotedScalarString(value))
     return value
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from infra import _yaml
 from infra.errors import InventoryError, Problem
-from infra.ipam import Span, span
+from infra.ipam import Span, Spans, span
 from infra.policy import ADMIN_PORTS, FlowPolicy, port_ranges
 from infra.quotas import ProfileError, capacity_totals, resolve_profile
 from infra.schema import ENDPOINT_ANY, ENDPOINT_TENANTS, Hosting, NetworkAccess, TenantState, ZoneKind
@@ -45,6 +45,8 @@ class _Report:
     def __init__(self, site: Site) -> None:
         self.site = site
         self.problems: list[Problem] = []
+        self.span = Spans()
+        """The rules' spans of the site's prefixes, each computed once."""
 
     def rel(self, path: Path) -> str:
         return display_path(path)
@@ -82,13 +84,11 @@ def _duplicates(values: Iterable[Any]) -> set[Any]:
     return {value for value, count in Counter(values).items() if count > 1}
 
 
-def _overlaps(items: list[tuple[Network, str]]) -> Iterator[tuple[int, int]]:
-    """Index pairs of overlapping networks, found by a sort (n log n, not n²)."""
-    spans = [span(net) for net, _ in items]
-    order = sorted(range(len(items)), key=lambda i: spans[i][:2])
+def _overlaps(spans: list[Span]) -> Iterator[tuple[int, int]]:
+    """Index pairs of overlapping spans, the first before the second in address order (ties in
+    list order), found by one sort (n log n, not n²)."""
     open_: list[int] = []
-    for index in order:
-        version, start, _ = spans[index]
+    for version, start, index in sorted((v, s, i) for i, (v, s, _) in enumerate(spans)):
         open_ = [j for j in open_ if spans[j][0] == version and spans[j][2] >= start]
         for j in open_:
             yield j, index
@@ -127,8 +127,9 @@ def _check_duplicates(site: Site, report: _Report) -> None:
                 report.add(file, (section, index, key), f"duplicate {what}: {value}", "give each a unique value")
     for tenant in site.tenants:
         names = [n.name for n in tenant.networks]
+        twice = _duplicates(names)
         for index, name in enumerate(names):
-            if name in _duplicates(names):
+            if name in twice:
                 report.add(
                     report.tenant(tenant.code),
                     ("networks", index, "name"),
@@ -349,7 +350,7 @@ def _check_addresses(site: Site, report: _Report) -> None:
         entry(zone.ipv6, f"zone {zone.name}", "zones.yml", ("zones", i, "ipv6"))
     entry(pools.ipv4, "the tenant IPv4 pool", "pools.yml", ("ipv4",))
     entry(pools.ipv6, "the tenant IPv6 pool", "pools.yml", ("ipv6",))
-    for a, b in _overlaps(items):
+    for a, b in _overlaps([span(net) for net, _ in items]):
         for this, other in ((a, b), (b, a)):
             file, loc = where[this]
             report.add(
@@ -370,16 +371,24 @@ def _check_addresses(site: Site, report: _Report) -> None:
     if pools.ipv6.prefixlen > 56:
         report.add("pools.yml", ("ipv6",), f"{pools.ipv6} is too small for tenant /64s", "use a /48 (or at most a /56)")
 
-    # allocations: inside the pools, inside the tenant prefix, never shared between tenants
+    _check_allocations(site, report)
+
+
+def _check_allocations(site: Site, report: _Report) -> None:
+    """Allocations sit inside the pools and the tenant prefix, and are never shared between tenants."""
+    pools = site.pools
     allocs: list[tuple[Network, str]] = []
+    alloc_spans: list[Span] = []
     alloc_where: list[tuple[Path, tuple[Any, ...]]] = []
+    subnets: list[tuple[Network, Path, int]] = []
+    subnet_spans: list[Span] = []
     pool4, pool6 = span(pools.ipv4), span(pools.ipv6)
-    for tenant in site.tenants:
+    for number, tenant in enumerate(site.tenants):
         alloc = tenant.allocation
         if alloc is None:
             continue
         path = report.tenant(tenant.code)
-        tenant4 = span(alloc.ipv4)
+        tenant4 = report.span(alloc.ipv4)
         names = {n.name for n in tenant.networks}
         if not _inside(tenant4, pool4):
             report.add(
@@ -389,6 +398,7 @@ def _check_addresses(site: Site, report: _Report) -> None:
                 "let `hatang tenant approve` allocate it",
             )
         allocs.append((alloc.ipv4, f"tenant {tenant.code}"))
+        alloc_spans.append(tenant4)
         alloc_where.append((path, ("allocation", "ipv4")))
         for name, net in alloc.networks.items():
             loc = ("allocation", "networks", name)
@@ -399,14 +409,15 @@ def _check_addresses(site: Site, report: _Report) -> None:
                     f"allocation for unknown network {name!r}",
                     "keep allocations of removed networks under their old name, or re-add the network",
                 )
-            if not _inside(span(net.ipv4), tenant4):
+            subnet4, subnet6 = report.span(net.ipv4), report.span(net.ipv6)
+            if not _inside(subnet4, tenant4):
                 report.add(
                     path,
                     (*loc, "ipv4"),
                     f"{net.ipv4} is outside the tenant prefix {alloc.ipv4}",
                     "let `hatang tenant approve` allocate it",
                 )
-            if not _inside(span(net.ipv6), pool6):
+            if not _inside(subnet6, pool6):
                 report.add(
                     path,
                     (*loc, "ipv6"),
@@ -421,16 +432,19 @@ def _check_addresses(site: Site, report: _Report) -> None:
                     "every tenant network gets one /64",
                 )
             allocs.append((net.ipv6, f"tenant {tenant.code} network {name}"))
+            alloc_spans.append(subnet6)
             alloc_where.append((path, (*loc, "ipv6")))
-        nets4: list[tuple[Network, str]] = [(n.ipv4, f"network {name}") for name, n in alloc.networks.items()]
-        for a, b in _overlaps(nets4):
+            subnets.append((net.ipv4, path, number))
+            subnet_spans.append(subnet4)
+    for a, b in _overlaps(subnet_spans):  # one sweep over every tenant's subnets: a tenant's own pairs
+        if subnets[a][2] == subnets[b][2]:
             report.add(
-                path,
+                subnets[a][1],
                 ("allocation", "networks"),
-                f"{nets4[b][0]} overlaps {nets4[a][0]}",
+                f"{subnets[b][0]} overlaps {subnets[a][0]}",
                 "give each network its own subnet",
             )
-    for a, b in _overlaps(allocs):
+    for a, b in _overlaps(alloc_spans):
         for this, other in ((a, b), (b, a)):
             file, loc = alloc_where[this]
             report.add(
@@ -639,7 +653,7 @@ def _check_quotas(site: Site, report: _Report) -> None:
 def _check_ledger(site: Site, report: _Report) -> None:
     from infra.ledger import check_ledger  # the ledger module builds on this one's site model
 
-    check_ledger(site, report.add)
+    check_ledger(site, report.add, report.span)
 
 
 RULES = (

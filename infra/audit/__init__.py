@@ -1,7 +1,8 @@
 """Audit hosts against a profile of the control catalogue, and report the evidence.
 
 site = load_site("inventories/aio")
-result = run_audit(site, "old-level3", targets(site, ["aio1"], Connection.PODMAN))
+result = run_audit(site, "old-level3", targets(site, ["aio1"], Connection.SSH))
+# a test host: targets(site, ["aio1"], Connection.PODMAN, containers={"aio1": "hatang-aio-aio1"})
 write_reports(result, Path("reports/aio"))
 result.verdict    # compliant, compliant_with_unchecked, non_compliant, not_verified, error
 result.exit_code  # 0 compliant (with unchecked controls too, unless strict), 1 non-compliant,

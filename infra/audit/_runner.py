@@ -24,7 +24,6 @@ from infra.audit._model import AuditResult, CheckResult, HostResult, Outcome, co
 from infra.catalogue import Catalogue, Scope, Waiver, load_catalogue
 from infra.errors import HatangError
 from infra.site import Site
-from infra.testhosts import container_name
 
 __all__ = [
     "CHECKS_DIR",
@@ -90,15 +89,29 @@ def select_hosts(site: Site, limit: str | None = None) -> list[str]:
     return [n for n in names if n in wanted]
 
 
-def targets(site: Site, hosts: Sequence[str], connection: Connection, ssh_user: str | None = None) -> list[Target]:
-    """testinfra URLs: the test-host container (`podman://hatang-<site>-<host>`) or SSH to the
-    host's management address."""
+def targets(
+    site: Site,
+    hosts: Sequence[str],
+    connection: Connection,
+    ssh_user: str | None = None,
+    containers: Mapping[str, str] | None = None,
+) -> list[Target]:
+    """testinfra URLs: SSH to each host's management address, or its container (`podman://`).
+
+    The product knows no container: with `Connection.PODMAN` the caller (the test-host lab)
+    says which container stands for which host.
+
+    Raises:
+        HatangError: podman, and a host without a container in `containers`.
+    """
     by_name = {h.name: h for h in site.hosts}
     mgmt = next((z.name for z in site.zones if z.kind.value == "mgmt"), None)
     out = []
     for name in hosts:
         if connection is Connection.PODMAN:
-            out.append(Target(name, f"podman://{container_name(site.name, name)}"))
+            if not containers or name not in containers:
+                raise HatangError(f"--connection podman: no container stands for host {name!r}")
+            out.append(Target(name, f"podman://{containers[name]}"))
             continue
         host = by_name[name]
         address = str(host.ipv4[mgmt]) if mgmt and mgmt in host.ipv4 else name

@@ -16,10 +16,12 @@ from markupsafe import Markup, escape
 
 from infra import _yaml
 from infra.audit._model import UNCHECKED, AuditResult, ControlResult, Outcome, Verdict
-from infra.catalogue import Control, Reference
+from infra.catalogue import Control, Reference, Scope, Status
 
 __all__ = [
+    "COVERAGE_CATEGORIES",
     "LANGUAGES",
+    "coverage",
     "messages",
     "render_html",
     "render_junit",
@@ -83,6 +85,102 @@ def _unchecked(result: AuditResult) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+COVERAGE_CATEGORIES = (
+    "checked",
+    "not_checkable",
+    "waived",
+    "not_automated",
+    "not_applicable",
+    "error",
+    "other_audit",
+)
+"""What became of each control of the profile: checked (passed or failed), not checkable here
+(why), waived (why, by whom, until when), not automated by the catalogue (a person establishes
+it), not applicable, broken or not run (error), or checked by the other audit (host / cloud)."""
+
+_CATEGORY = {
+    Outcome.PASS: "checked",
+    Outcome.FAIL: "checked",
+    Outcome.NOT_CHECKABLE: "not_checkable",
+    Outcome.WAIVED: "waived",
+    Outcome.MANUAL: "not_automated",
+    Outcome.NOT_APPLICABLE: "not_applicable",
+    Outcome.ERROR: "error",
+}
+_OTHER_AUDIT = {Scope.HOST: "hatang audit hosts", Scope.CLOUD: "hatang audit cloud"}
+
+
+def _entry(control: Control, hosts: list[str], why: str, cr: ControlResult | None = None) -> dict[str, Any]:
+    waiver = cr.waiver if cr is not None else None
+    return {
+        "control": control.id,
+        "hosts": sorted(hosts),
+        "why": why,
+        "approved_by": waiver.approved_by if waiver else None,
+        "until": waiver.until.isoformat() if waiver and waiver.until else None,
+    }
+
+
+def _why(category: str, control: Control, results: list[ControlResult]) -> str:
+    if category == "waived":
+        return next((r.waiver.justification for r in results if r.waiver), "")
+    if category in {"not_automated", "not_applicable"}:
+        return control.notes or ""
+    if category == "checked":
+        return control.notes if control.status is Status.PARTIAL and control.notes else ""
+    outcomes = {r.outcome for r in results}
+    messages = [k.message for r in results for k in r.checks if k.outcome in outcomes and k.message]
+    return "; ".join(dict.fromkeys(messages))
+
+
+def coverage(result: AuditResult) -> dict[str, Any]:
+    """What the audit covers, per level of the profile's regime: for each category of
+    `COVERAGE_CATEGORIES`, the controls in it with the hosts concerned and why.
+
+    A control with different fates on different hosts (checked on one, not checkable on another)
+    is listed under each, with its hosts. Controls of the profile outside this audit's scope are
+    `other_audit`, naming the command that checks them.
+    """
+    audited = Scope.CLOUD if result.scope == "cloud" else Scope.HOST
+    per_control: dict[str, list[tuple[str, ControlResult]]] = {}
+    for h in result.hosts:
+        for c in h.controls:
+            per_control.setdefault(c.control.id, []).append((h.name, c))
+    errors = "; ".join(f"{h.name}: {h.error}" for h in result.hosts if h.error) or "no host was audited"
+    levels: dict[int, dict[str, list[dict[str, Any]]]] = {
+        level: {cat: [] for cat in COVERAGE_CATEGORIES} for level in range(1, result.profile.level + 1)
+    }
+    for control in result.profile.controls:
+        cats = levels.setdefault(control.level, {cat: [] for cat in COVERAGE_CATEGORIES})
+        if control.scope is not audited:
+            cats["other_audit"].append(_entry(control, [], _OTHER_AUDIT[control.scope]))
+            continue
+        ran = per_control.get(control.id, [])
+        if not ran:
+            if control.status is Status.MANUAL:
+                cats["not_automated"].append(_entry(control, [], control.notes or ""))
+            elif control.status is Status.NOT_APPLICABLE:
+                cats["not_applicable"].append(_entry(control, [], control.notes or ""))
+            else:
+                cats["error"].append(_entry(control, [], f"not run: {errors}"))
+            continue
+        grouped: dict[str, list[tuple[str, ControlResult]]] = {}
+        for host, cr in ran:
+            grouped.setdefault(_CATEGORY[cr.outcome], []).append((host, cr))
+        for cat in COVERAGE_CATEGORIES:
+            if cat in grouped:
+                rows = grouped[cat]
+                why = _why(cat, control, [cr for _, cr in rows])
+                cats[cat].append(_entry(control, [h for h, _ in rows], why, rows[0][1]))
+    return {
+        "regime": result.profile.regime,
+        "level": result.profile.level,
+        "scope": audited.value,
+        "totals": {cat: sum(len(v[cat]) for v in levels.values()) for cat in COVERAGE_CATEGORIES},
+        "levels": [{"level": level, **levels[level]} for level in sorted(levels)],
+    }
+
+
 def _by_control(result: AuditResult) -> list[dict[str, Any]]:
     order: dict[str, Control] = {c.id: c for c in result.profile.controls}
     grouped: dict[str, list[tuple[str, ControlResult]]] = {cid: [] for cid in order}
@@ -134,6 +232,8 @@ def render_html(result: AuditResult, lang: str, other_file: str = "") -> str:
         show=lambda v: escape(_show(v)),
         outcomes=_OUTCOMES,
         unchecked=_unchecked(result),
+        coverage=coverage(result),
+        categories=COVERAGE_CATEGORIES,
         controls=_by_control(result),
         other_file=other_file,
     )
@@ -144,8 +244,15 @@ def render_junit(result: AuditResult) -> str:
 
     What was not checked (not checkable, manual, waived) is a skipped case whose message starts
     with "not checked"; each suite's properties carry its host's verdict, the audit's verdict and
-    the controls not checked."""
+    the controls not checked. A last, empty suite named "coverage" carries what the audit covers:
+    the regime, the level and `coverage.<category>`, the control ids per category of
+    `COVERAGE_CATEGORIES`."""
     verdict = result.verdict
+    covered = coverage(result)
+    covered_ids = {
+        cat: ",".join(sorted({e["control"] for level in covered["levels"] for e in level[cat]}))
+        for cat in COVERAGE_CATEGORIES
+    }
     suites = ET.Element("testsuites", name=f"hatang audit {result.site} {result.profile.id}")
     for h in result.hosts:
         suite = ET.SubElement(suites, "testsuite", name=h.name, timestamp=result.started)
@@ -195,12 +302,23 @@ def render_junit(result: AuditResult) -> str:
                     ET.SubElement(props, "property", name=f"ref.{ref.type}", value=ref.clause or "null")
         for key, value in counts.items():
             suite.set(key, str(value))
+    coverage_suite = ET.SubElement(
+        suites, "testsuite", name="coverage", timestamp=result.started, tests="0", failures="0", errors="0", skipped="0"
+    )
+    coverage_props = ET.SubElement(coverage_suite, "properties")
+    for prop, text in (
+        ("regime", covered["regime"]),
+        ("level", str(covered["level"])),
+        *((f"coverage.{cat}", covered_ids[cat]) for cat in COVERAGE_CATEGORIES),
+    ):
+        ET.SubElement(coverage_props, "property", name=prop, value=text)
     ET.indent(suites)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
 def write_reports(result: AuditResult, out: Path) -> dict[str, Path]:
-    """Write evidence.json, junit.xml, report.vi.html and report.en.html into `out`."""
+    """Write evidence.json (with the `coverage` of the audit), junit.xml, report.vi.html and
+    report.en.html into `out`."""
     out.mkdir(parents=True, exist_ok=True)
     paths = {
         "json": out / "evidence.json",
@@ -208,7 +326,8 @@ def write_reports(result: AuditResult, out: Path) -> dict[str, Path]:
         "html_vi": out / "report.vi.html",
         "html_en": out / "report.en.html",
     }
-    _yaml.write_atomic(paths["json"], json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    evidence = {**result.to_dict(), "coverage": coverage(result)}
+    _yaml.write_atomic(paths["json"], json.dumps(evidence, ensure_ascii=False, indent=2) + "\n")
     _yaml.write_atomic(paths["junit"], render_junit(result))
     _yaml.write_atomic(paths["html_vi"], render_html(result, "vi", "report.en.html"))
     _yaml.write_atomic(paths["html_en"], render_html(result, "en", "report.vi.html"))

@@ -1,14 +1,17 @@
 """The control catalogue: controls, profiles and references as data, shipped with the package.
 
 `load_catalogue()` reads `policy.yml`, `instruments.yml` and `controls/*.yml` next to this
-module (or another folder, for tests), checks every file and every cross-reference, and returns
-a frozen `Catalogue`. `Catalogue.profile(id)` resolves a profile with its inheritance.
+module (or another folder, for tests), checks every file and every cross-reference, resolves every
+citation of the project's record (`docs/standards.md`: the file, the anchor, the recorded clauses;
+see `_sources.py`), and returns a frozen `Catalogue`. `Catalogue.profile(id)` resolves a profile
+with its inheritance.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,10 +30,12 @@ from infra.catalogue._models import (
     WaiversFile,
 )
 from infra.catalogue._references import VALIDATORS, check_clause
+from infra.catalogue._sources import SOURCES_DIR, Record
 from infra.errors import HatangError, Problem
 
 __all__ = [
     "CATALOGUE_DIR",
+    "SOURCES_DIR",
     "Catalogue",
     "CatalogueError",
     "Control",
@@ -81,6 +86,7 @@ class Instrument:
     regime: str
     status: str
     source: str
+    clauses: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,9 +151,13 @@ class Profile:
 
 @dataclass(frozen=True)
 class Waiver:
+    """A control the site does not run (or runs but accepts), why, who accepted it, until when."""
+
     control_id: str
     run: bool
     justification: str
+    approved_by: str | None = None
+    until: date | None = None
 
 
 @dataclass(frozen=True)
@@ -218,6 +228,10 @@ class _Reader:
         self.root = root
         self.problems: list[Problem] = []
         self.documents: dict[str, Any] = {}
+        self.recorded: dict[str, tuple[str, frozenset[str]]] = {}
+        """Reference type -> (clauses section, the clause numbers recorded there)."""
+        self.sources_checked = False
+        """The citations are resolved against a project (not in an installed wheel)."""
 
     def rel(self, path: Path) -> str:
         try:
@@ -251,9 +265,9 @@ class _Reader:
                 )
             return None
 
-    def problem(self, file: str, loc: tuple[int | str, ...], message: str) -> None:
+    def problem(self, file: str, loc: tuple[int | str, ...], message: str, hint: str = "") -> None:
         line = _yaml.line_of(self.documents.get(file), loc)
-        self.problems.append(Problem(file, ".".join(str(p) for p in loc), message, line=line))
+        self.problems.append(Problem(file, ".".join(str(p) for p in loc), message, hint, line=line))
 
     def check_refs(
         self,
@@ -271,28 +285,56 @@ class _Reader:
                 why = check_clause(kind, clause)
                 if why:
                     self.problem(file, (*loc, kind, index), f"{clause!r}: {why}")
+                elif clause is None or not self.sources_checked:
+                    continue
+                elif kind not in self.recorded:
+                    if instruments[kind].regime != "international" and instruments[kind].clauses is None:
+                        self.problem(
+                            file,
+                            (*loc, kind, index),
+                            f"{clause!r}: {kind} has no record of the clauses it may cite",
+                            f"add 'clauses: docs/standards.md#{kind}-clauses' to instruments.yml with a table of "
+                            "the clauses read in its text, or cite ~",
+                        )
+                else:
+                    section, recorded = self.recorded[kind]
+                    if clause not in recorded:
+                        self.problem(
+                            file,
+                            (*loc, kind, index),
+                            f"{clause!r} is not among the clauses of {kind} recorded in {section}",
+                            "read the clause in the instrument's text and add it to that table first, or cite ~",
+                        )
 
 
-def load_catalogue(root: Path | str = CATALOGUE_DIR) -> Catalogue:
+def load_catalogue(root: Path | str = CATALOGUE_DIR, *, sources: Path | None = SOURCES_DIR) -> Catalogue:
     """Read and check the catalogue in `root` (the packaged one is read once per process).
+
+    Args:
+        root: the catalogue folder.
+        sources: the project root the catalogue's `source` citations are resolved against (the
+            source checkout by default); None skips that check (an installed wheel has no docs).
 
     Raises:
         CatalogueError: with every problem found (schema, unknown reference types, malformed
-            clauses, duplicate ids or check ids, broken profile inheritance).
+            clauses, duplicate ids or check ids, broken profile inheritance, a citation of a
+            file or section the project does not have, a clause missing from its record).
     """
     root = Path(root)
-    if root == CATALOGUE_DIR:
+    if root == CATALOGUE_DIR and sources == SOURCES_DIR:
         return _packaged()
-    return _load(root)
+    return _load(root, sources)
 
 
 @cache
 def _packaged() -> Catalogue:
-    return _load(CATALOGUE_DIR)
+    return _load(CATALOGUE_DIR, SOURCES_DIR)
 
 
-def _load(root: Path) -> Catalogue:
+def _load(root: Path, sources: Path | None) -> Catalogue:
     reader = _Reader(root)
+    record = Record(sources) if sources is not None else None
+    reader.sources_checked = record is not None
     policy = reader.read(root / "policy.yml", PolicyFile)
     instruments_file = reader.read(root / "instruments.yml", InstrumentsFile)
     files = sorted((root / "controls").glob("*.yml"))
@@ -312,7 +354,11 @@ def _load(root: Path) -> Catalogue:
                     ("instruments", kind),
                     f"reference type {kind!r} has no validator in _references.py",
                 )
-            instruments[kind] = Instrument(kind, item.title, item.title_vi, item.regime, item.status.value, item.source)
+            instruments[kind] = Instrument(
+                kind, item.title, item.title_vi, item.regime, item.status.value, item.source, item.clauses
+            )
+            if record is not None:
+                _check_sources(reader, record, kind, item.source, item.clauses)
     seen_ids: dict[str, str] = {}
     seen_checks: dict[str, str] = {}
     for file, index, doc in docs:
@@ -325,6 +371,10 @@ def _load(root: Path) -> Catalogue:
                 reader.problem(file, (*loc, "checks"), f"check {check} already verifies {seen_checks[check]}")
             seen_checks[check] = doc.id
         reader.check_refs(file, (*loc, "references"), doc.references, instruments)
+    if policy is not None and record is not None:
+        wrong = record.check(policy.source, anchor_required=False)
+        if wrong:
+            reader.problem("policy.yml", ("source",), *wrong)
     if policy is not None:
         _check_profiles(reader, policy, instruments)
     if reader.problems:
@@ -332,6 +382,28 @@ def _load(root: Path) -> Catalogue:
     assert policy is not None  # for mypy: no problems means every file parsed
     controls = tuple(_control(doc, instruments) for _, _, doc in docs)
     return Catalogue(policy.version, controls, instruments, policy)
+
+
+def _check_sources(reader: _Reader, record: Record, kind: str, source: str, clauses: str | None) -> None:
+    """The instrument's source and clauses sections exist; remember the clauses it may cite."""
+    wrong = record.check(source, anchor_required=True)
+    if wrong:
+        reader.problem("instruments.yml", ("instruments", kind, "source"), *wrong)
+    if clauses is None:
+        return
+    wrong = record.check(clauses, anchor_required=True)
+    recorded = record.clauses(clauses)
+    if wrong:
+        reader.problem("instruments.yml", ("instruments", kind, "clauses"), *wrong)
+    elif not recorded:
+        reader.problem(
+            "instruments.yml",
+            ("instruments", kind, "clauses"),
+            f"{clauses} lists no clauses",
+            "put a table right after the anchor, one clause number per row in its first column",
+        )
+    else:
+        reader.recorded[kind] = (clauses, recorded)
 
 
 def _check_profiles(reader: _Reader, policy: PolicyFile, instruments: Mapping[str, Instrument]) -> None:
@@ -388,12 +460,19 @@ def _control(doc: ControlDoc, instruments: Mapping[str, Instrument]) -> Control:
     )
 
 
-def load_waivers(path: Path | str, catalogue: Catalogue) -> dict[str, Waiver]:
-    """Read a waivers file (`waivers: {CONTROL: {run: false, justification: …}}`).
+def load_waivers(path: Path | str, catalogue: Catalogue, *, today: date | None = None) -> dict[str, Waiver]:
+    """Read a waivers file (`waivers: {CONTROL: {run: false, justification: …, approved_by: …, until: …}}`).
+
+    Args:
+        path: the waivers file.
+        catalogue: the controls it may name.
+        today: the audit's date (default: today); a waiver whose `until` is before it is refused.
 
     Raises:
-        WaiverError: the file is invalid or names a control the catalogue does not have.
+        WaiverError: the file is invalid, names a control the catalogue does not have, or holds
+            an expired waiver.
     """
+    today = today or date.today()
     path = Path(path)
     reader = _Reader(path.parent)
     parsed = reader.read(path, WaiversFile)
@@ -403,6 +482,16 @@ def load_waivers(path: Path | str, catalogue: Catalogue) -> dict[str, Waiver]:
         for control_id in parsed.waivers:
             if control_id not in known:
                 reader.problem(name, ("waivers", control_id), f"unknown control {control_id}")
+        for control_id, doc in parsed.waivers.items():
+            if doc.until is not None and doc.until < today:
+                reader.problem(
+                    name,
+                    ("waivers", control_id, "until"),
+                    f"waiver expired on {doc.until.isoformat()} (audit date {today.isoformat()})",
+                    "renew it (a new approval and date) or remove it so the control runs",
+                )
     if reader.problems or parsed is None:
         raise WaiverError(reader.problems)
-    return {cid: Waiver(cid, doc.run, doc.justification) for cid, doc in parsed.waivers.items()}
+    return {
+        cid: Waiver(cid, doc.run, doc.justification, doc.approved_by, doc.until) for cid, doc in parsed.waivers.items()
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -70,7 +71,14 @@ class InstrumentDoc(_Model):
         description="Which regime it belongs to: old, new, both or international."
     )
     status: Certainty = Field(description="confirmed or second-hand (docs/standards.md).")
-    source: Text = Field(description="Where the facts about it come from.")
+    source: Text = Field(
+        description="The section of the project's record holding its facts: '<file>#<anchor> (<note>)'."
+    )
+    clauses: Text | None = Field(
+        None,
+        description="Section of the record listing the clause numbers read in its text ('<file>#<anchor>'); "
+        "when set, the catalogue may cite only those clauses.",
+    )
 
 
 class InstrumentsFile(_Model):
@@ -128,7 +136,7 @@ class PolicyFile(_Model):
     id: Text = Field(description="Policy id.")
     title: TitleText = Field(description="Policy title.")
     version: Text = Field(description="Catalogue version.")
-    source: Text = Field(description="Where the research behind it is written.")
+    source: Text = Field(description="The project file recording the research behind it ('<file>[#<anchor>]').")
     regimes: dict[str, TitleText] = Field(description="Regime -> the instruments it names.")
     profiles: tuple[ProfileDoc, ...] = Field(description="One profile per regime and level.")
 
@@ -136,6 +144,8 @@ class PolicyFile(_Model):
 class WaiverDoc(_Model):
     run: bool = Field(description="false: do not run the control's checks on this site.")
     justification: Text = Field(description="Why, with a ticket or decision reference.")
+    approved_by: Text | None = Field(None, description="Who accepted the risk (name, role or decision).")
+    until: date | None = Field(None, description="Last day the waiver holds (YYYY-MM-DD); an expired one is refused.")
 
 
 class WaiversFile(_Model):

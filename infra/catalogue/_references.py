@@ -49,7 +49,7 @@ VALIDATORS: Mapping[str, Callable[[str], str | None]] = {
     "law-116-2025": _LEGAL,
     "decree-331-2026": _LEGAL,
     "decree-333-2026": _LEGAL,
-    "tcvn-14423-2026": _STANDARD,
+    "tcvn-14423-2025": _STANDARD,
     "decree-53-2022": _LEGAL,
     "decision-38-2021": _LEGAL,
     "iso27001-2022": _iso27001_2022,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from infra import audit
+from infra import audit, testhosts
 from infra.audit.report import write_reports
 from infra.catalogue import load_catalogue, load_waivers
 from infra.commands._audit_output import STRICT_HELP, print_host, print_verdict
@@ -61,8 +61,9 @@ def hosts(
         catalogue.profile(profile)  # an unknown profile fails before any host is touched
         waived = load_waivers(waivers, catalogue) if waivers else {}
         names = audit.select_hosts(site, limit)
+        lab = testhosts.containers(site.name, names) if connection is audit.Connection.PODMAN else None
         result = audit.run_audit(
-            site, profile, audit.targets(site, names, connection, ssh_user),
+            site, profile, audit.targets(site, names, connection, ssh_user, lab),
             waivers=waived, catalogue=catalogue, sudo=sudo,
             only={c.strip() for c in only.split(",") if c.strip()} if only else None,
         )  # fmt: skip

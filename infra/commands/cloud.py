@@ -37,6 +37,8 @@ Tenants = Annotated[
 ]
 Refresh = Annotated[bool, typer.Option(help="Read the cloud into the state first (recreates what was deleted by hand).",
                                        show_default=False)]
+NoSkip = Annotated[bool, typer.Option("--no-skip", help="Run the engine on every tenant stack, also those whose "
+                                      "declared resources, config, tools and pack are unchanged since their last up.")]
 
 
 def _as_of(value: str | None) -> datetime | None:
@@ -61,7 +63,7 @@ def _stacks(stack: str) -> tuple[str, ...]:
 
 def _operate(operation: engine.Operation, inventory: Path, stack: str, cloud: str | None,
              clouds_yaml: Path | None, policy: bool, as_of: str | None = None, refresh: bool = False,
-             jobs: int = engine.TENANT_JOBS, tenants: list[str] | None = None) -> int:  # fmt: skip
+             jobs: int = engine.TENANT_JOBS, tenants: list[str] | None = None, skip: bool = True) -> int:  # fmt: skip
     changed = False
     with user_errors():
         moment = _as_of(as_of)
@@ -74,7 +76,7 @@ def _operate(operation: engine.Operation, inventory: Path, stack: str, cloud: st
             try:
                 outcomes = engine.run_stacks(
                     site, name, operation, cloud=cloud, clouds_yaml=clouds_yaml, policy_pack=policy, as_of=moment,
-                    refresh=refresh, jobs=jobs, tenants=tenants or None,
+                    refresh=refresh, jobs=jobs, tenants=tenants or None, skip=skip,
                     on_output=lambda label, line: err.out(f"{label} | {line.rstrip()}", highlight=False),
                 )  # fmt: skip
             except engine.PolicyViolationError as exc:
@@ -83,8 +85,8 @@ def _operate(operation: engine.Operation, inventory: Path, stack: str, cloud: st
             total: dict[str, int] = {}
             for outcome in outcomes:
                 if outcome.stack != name:  # a tenant's own stack
-                    out.print(f"{site.name}/{outcome.stack}: {operation}: {_counts(outcome.changes)}",
-                              markup=False, highlight=False)  # fmt: skip
+                    said = f"{outcome.skipped} (skipped)" if outcome.skipped else _counts(outcome.changes)
+                    out.print(f"{site.name}/{outcome.stack}: {operation}: {said}", markup=False, highlight=False)
                 for kind, count in outcome.changes.items():
                     total[kind] = total.get(kind, 0) + count
             out.print(f"{site.name}/{name}: {operation}: {_counts(total)}", markup=False, highlight=False)
@@ -111,10 +113,13 @@ def preview(inventory: InventoryOption = DEFAULT_INVENTORY, stack: StackOption =
 @app.command()
 def up(inventory: InventoryOption = DEFAULT_INVENTORY, stack: StackOption = "all", cloud: CloudOption = None,
        clouds_yaml: CloudsYaml = None, no_policy_pack: NoPolicy = False, as_of: AsOf = None,
-       refresh: Refresh = False, jobs: Jobs = engine.TENANT_JOBS, tenant: Tenants = None) -> None:
-    """Apply the site to the cloud (the policy pack runs in the engine; a violation stops it: exit 1)."""
+       refresh: Refresh = False, jobs: Jobs = engine.TENANT_JOBS, tenant: Tenants = None,
+       no_skip: NoSkip = False) -> None:
+    """Apply the site to the cloud (the policy pack runs in the engine; a violation stops it: exit 1).
+
+    A tenant stack unchanged since its last successful up is skipped (--refresh or --no-skip run it)."""
     raise typer.Exit(_operate("up", inventory, stack, cloud, clouds_yaml, not no_policy_pack, as_of, refresh, jobs,
-                              tenant))  # fmt: skip
+                              tenant, not no_skip))  # fmt: skip
 
 
 @app.command()

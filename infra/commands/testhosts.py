@@ -40,7 +40,7 @@ def connection_vars_file(site: str, state_dir: Path = STATE_DIR) -> Path:
     """Write the extra-vars file that points Ansible at the site's containers."""
     path = state_dir / f"{site}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(testhosts.ansible_connection_vars(), indent=2) + "\n"
+    text = json.dumps(testhosts.ansible_connection_vars(site), indent=2) + "\n"
     path.write_text(text, encoding="utf-8")
     return path
 

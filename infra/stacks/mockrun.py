@@ -92,6 +92,9 @@ class RegisteredResource:
     dependencies: tuple[str, ...]
     property_dependencies: Mapping[str, tuple[str, ...]]
     protect: bool
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """The other resource options the engine acts on (ignore_changes, aliases, provider, version,
+    ...), as set in the request: `hatang cloud up` fingerprints them (not in `as_dict`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -211,6 +214,32 @@ class _Mocks(Mocks):
         return result, []
 
 
+_OPTIONS = frozenset({
+    "provider", "providers", "version", "pluginDownloadURL", "deleteBeforeReplace", "ignoreChanges",
+    "replaceOnChanges", "retainOnDelete", "additionalSecretOutputs", "aliasURNs", "aliases", "aliasSpecs",
+    "importId", "customTimeouts", "deletedWith", "replace_with", "replacement_trigger", "hideDiffs", "hooks",
+    "envVarMappings", "remote",
+})  # fmt: skip
+"""The fields of a RegisterResourceRequest that change what the engine does, besides those kept apart."""
+
+
+def _options(request: Any) -> dict[str, Any]:
+    """The options set in a request (unset ones are absent), as plain, comparable values."""
+    out: dict[str, Any] = {}
+    for descriptor, value in request.ListFields():
+        if descriptor.name not in _OPTIONS:
+            continue
+        if hasattr(value, "ListFields"):
+            out[descriptor.name] = str(value)
+        elif hasattr(value, "items"):
+            out[descriptor.name] = {k: str(v) for k, v in sorted(value.items())}
+        elif isinstance(value, str | bool | int | float):
+            out[descriptor.name] = value
+        else:
+            out[descriptor.name] = [str(v) for v in value]
+    return out
+
+
 class _RecordingMonitor(MockMonitor):
     """The SDK's mock monitor, also keeping every registration with its options."""
 
@@ -240,6 +269,7 @@ class _RecordingMonitor(MockMonitor):
                 k: tuple(sorted(_urn(u) for u in v.urns)) for k, v in request.propertyDependencies.items()
             },
             protect=bool(request.protect),
+            options=_options(request),
         )
         with self._lock:
             self._run.resources.append(record)

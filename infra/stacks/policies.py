@@ -37,7 +37,17 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 from pydantic import ValidationError
 
-from infra.policy import ADMIN_PORTS, FlowPolicy, admin_ports_opened, ip_protocol, reaches_world
+from infra.policy import (
+    ADMIN_PORTS,
+    FlowPolicy,
+    admin_openings,
+    admin_ports_opened,
+    ip_protocol,
+    reaches_world,
+    remote_networks,
+    world_cover,
+    world_families,
+)
 from infra.quotas import SECTIONS
 from infra.schema import ENDPOINT_TENANTS, ZoneKind
 from infra.site import Site
@@ -45,15 +55,18 @@ from infra.stacks.spec import PLATFORM_PROJECT, PLATFORM_SCOPE_TAG, parse_tags
 from infra.validate import ACCESS_ZONE
 
 __all__ = [
+    "COMBINED_WORLD_POLICY",
     "EXTERNAL_NETWORK_IDS",
     "LEVEL3_POLICY",
     "POLICY_NAMES",
     "QUOTA_TYPES",
+    "T_ADDRESS_GROUP",
     "T_NETWORK",
     "T_PORT",
     "T_PROJECT",
     "T_RBAC",
     "T_ROUTER",
+    "T_SG",
     "T_SG_RULE",
     "T_SUBNET",
     "make_policies",
@@ -69,6 +82,7 @@ T_SG = "openstack:networking/secGroup:SecGroup"
 T_SG_RULE = "openstack:networking/secGroupRule:SecGroupRule"
 T_PORT = "openstack:networking/port:Port"
 T_RBAC = "openstack:networking/rbacPolicyV2:RbacPolicyV2"
+T_ADDRESS_GROUP = "openstack:networking/addressGroupV2:AddressGroupV2"
 QUOTA_TYPES = {
     "compute": "openstack:compute/quotaSetV2:QuotaSetV2",
     "network": "openstack:networking/quotaV2:QuotaV2",
@@ -79,6 +93,7 @@ TENANT_TAGGED_TYPES = (T_NETWORK, T_SUBNET, T_ROUTER, T_SG, T_PORT)
 POLICY_NAMES = (
     "tenant-quotas-explicit",
     "no-world-open-admin-ports",
+    "no-world-open-admin-ports-combined",
     "tenant-subnets-in-pools",
     "no-shared-networks-outside-platform",
     "tenant-networks-dual-stack",
@@ -87,6 +102,7 @@ POLICY_NAMES = (
 )
 
 LEVEL3_POLICY = "level3-internet-only-via-dmz"
+COMBINED_WORLD_POLICY = "no-world-open-admin-ports-combined"
 EXTERNAL_NETWORK_IDS = "externalNetworkIds"
 """Config key of level3-internet-only-via-dmz: zone -> id of the platform's zone networks, as the
 platform stack exports it (`pulumi stack output externalNetworkIds`). The offline plan fills it
@@ -233,6 +249,14 @@ class _Rules:
     # -- security groups ------------------------------------------------------------------
 
     def no_world_open_admin_ports(self, args: ResourceValidationArgs, report: ReportViolation) -> None:
+        if args.resource_type == T_PORT and not _is_platform(args.urn, args.props):
+            if args.props.get("portSecurityEnabled") is False:
+                report(
+                    "port security disabled: no security group filters this port, every port of it is open "
+                    "to whoever reaches its network",
+                    None,
+                )
+            return
         if args.resource_type != T_SG_RULE:
             return
         props = args.props
@@ -260,6 +284,107 @@ class _Rules:
             unread = f" (protocol {protocol!r} is not a protocol Neutron knows: read as every protocol)"
         ports = ", ".join(f"{ADMIN_PORTS[port]} port {port}" for port in opened)
         report(f"ingress from {world} opens {ports} to the world{unread}", None)
+
+    @staticmethod
+    def _project_key(resource: PolicyResource) -> str | None:
+        """The project a resource is created in: its `tenantId` (or `projectId`), as a value or
+        as the project resource it depends on (by that resource's id when known)."""
+        for key in ("tenantId", "projectId"):
+            for dep in resource.property_dependencies.get(key, []):
+                known = _known(dep.props, "id")
+                return f"project {known}" if isinstance(known, str) and known else f"project {dep.urn}"
+            value = _known(resource.props, key)
+            if isinstance(value, str) and value:
+                return f"project {value}"
+        return None
+
+    def _owner(self, rule: PolicyResource, groups: Mapping[str, PolicyResource]) -> str:
+        """Whose ports a rule's group may filter: the rule's project, else its security group's,
+        else the provider's default project (where a resource without a tenant is created)."""
+        found = self._project_key(rule)
+        if found is None:
+            for dep in rule.property_dependencies.get("securityGroupId", []):
+                group = groups.get(dep.urn)
+                found = self._project_key(group) if group is not None else None
+        return found or "the provider's project"
+
+    @staticmethod
+    def _address_group(rule: PolicyResource, groups: Mapping[str, PolicyResource]) -> tuple[Any, ...] | None:
+        """The networks a rule's remote address group admits, when the group is in the stack."""
+        for dep in rule.property_dependencies.get("remoteAddressGroupId", []):
+            group = groups.get(dep.urn)
+            addresses = _known(group.props, "addresses") if group is not None else None
+            if isinstance(addresses, Sequence) and not isinstance(addresses, str):
+                return tuple(n for address in addresses for n in remote_networks(address))
+        return None
+
+    def no_world_open_admin_ports_combined(self, args: StackValidationArgs, report: ReportViolation) -> None:
+        """Ingress rules that together admit every address to an admin port: two /1s, four /2s,
+        any set of prefixes whose union leaves no address out, or a remote address group of the
+        stack holding them (a rule whose prefix alone admits the world is
+        `no-world-open-admin-ports`'s), across the rules of one project (its groups may filter
+        one port together): the rule's tenant, else its security group's, else the provider's."""
+        openings: dict[tuple[str, int, int], list[tuple[PolicyResource, tuple[Any, ...]]]] = {}
+        groups = {r.urn: r for r in args.resources if r.resource_type == T_SG}
+        address_groups = {r.urn: r for r in args.resources if r.resource_type == T_ADDRESS_GROUP}
+        for r in args.resources:
+            if r.resource_type != T_SG_RULE:
+                continue
+            props = r.props
+            if str(_known(props, "direction") or "").lower() == "egress":
+                continue
+            if _known(props, "remoteGroupId"):
+                continue
+            if _known(props, "remoteAddressGroupId"):
+                admitted = self._address_group(r, address_groups)
+                if admitted is None:
+                    continue  # a group of another stack: its addresses are not known here
+            else:
+                prefix = _known(props, "remoteIpPrefix")
+                if prefix is _UNKNOWN:
+                    continue
+                admitted = remote_networks(prefix, _known(props, "ethertype"))
+            opened = admin_openings(_known(props, "protocol"), _known(props, "portRangeMin"),
+                                    _known(props, "portRangeMax"))  # fmt: skip
+            for proto, port in opened:
+                openings.setdefault((self._owner(r, groups), proto, port), []).append((r, admitted))
+        messages: dict[tuple[str, ...], tuple[set[int], set[int], list[PolicyResource]]] = {}
+        covers: dict[tuple[str, ...], dict[int, list[int]]] = {}  # many ports share one set of rules
+        for (_owner, _proto, port), rules in sorted(openings.items(), key=lambda kv: kv[0]):
+            if len(rules) < 2 and not _known(rules[0][0].props, "remoteAddressGroupId"):
+                continue  # one prefix rule: the resource rule's to report
+            # a prefix that alone is the world is the resource rule's report; an address group is not
+            alone = {
+                v for r, admitted in rules if not _known(r.props, "remoteAddressGroupId")
+                for v in world_families(admitted)
+            }  # fmt: skip
+            key = tuple(r.urn for r, _ in rules)
+            if key not in covers:
+                covers[key] = world_cover([a for _, a in rules])
+            cover = {v: i for v, i in covers[key].items() if v not in alone}
+            if not cover:
+                continue
+            together = sorted(cover)
+            rules = [rules[i] for i in sorted({i for indexes in cover.values() for i in indexes})]
+            names = tuple(sorted({r.name for r, _ in rules}))
+            ports, families, resources = messages.setdefault(names, (set(), set(), [r for r, _ in rules]))
+            ports.add(port)
+            families.update(together)
+        for names, (ports, families, resources) in sorted(messages.items()):
+            which = " and ".join(f"IPv{v}" for v in sorted(families))
+            opened_ports = ", ".join(f"{ADMIN_PORTS[p]} port {p}" for p in sorted(ports))
+            if len(names) == 1:
+                message = (
+                    f"ingress rule {names[0]} admits every {which} address to {opened_ports} "
+                    "(its remote address group holds the world)"
+                )
+            else:
+                message = (
+                    f"ingress rules {', '.join(names)} together admit every {which} address to {opened_ports} "
+                    "(their remote prefixes add up to the world)"
+                )
+            for resource in sorted({r.urn: r for r in resources}.values(), key=lambda r: r.urn):
+                report(message, resource.urn)
 
     # -- addresses ------------------------------------------------------------------------
 
@@ -521,6 +646,11 @@ def make_policies(site: Site) -> list[Policy]:
             "tenant-networks-dual-stack",
             "Every tenant network has an IPv4 and an IPv6 subnet.",
             rules.tenant_networks_dual_stack,
+        ),
+        (
+            COMBINED_WORLD_POLICY,
+            "No set of ingress rules opens an admin port to every address together (two /1s, a v4 and a v6 rule, ...).",
+            rules.no_world_open_admin_ports_combined,
         ),
         (
             LEVEL3_POLICY,

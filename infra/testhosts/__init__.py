@@ -5,7 +5,7 @@ Public API (the all-in-one builds on it):
 - `ensure_image(recipe)`: build the Debian image from its recipe unless podman has it.
 - `up(site, limit)`: networks and containers for the site's hosts, booted; idempotent.
 - `down(site)`: remove them; `status(site)`: what runs where; `exec(container, argv)`.
-- `ansible_connection_vars()`: extra vars that make Ansible use the podman connection.
+- `ansible_connection_vars(site)`: extra vars that make Ansible use the podman connection.
 
 Recipe, flags and traps: docs/platform-notes.md. No `--privileged`: systemd-networkd would
 wait for udev, and kernel sysctls would land on the machine running the tests.
@@ -17,7 +17,7 @@ import hashlib
 import json
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from infra.site import Site
@@ -47,6 +47,7 @@ __all__ = [
     "PodmanError",
     "ansible_connection_vars",
     "container_name",
+    "containers",
     "down",
     "ensure_image",
     "exec",
@@ -103,16 +104,21 @@ def exec_in(
 exec = exec_in
 
 
-def ansible_connection_vars() -> dict[str, str]:
-    """Extra vars that point Ansible at the containers (the inventory sets `hatang_container`).
+def ansible_connection_vars(site: str) -> dict[str, str]:
+    """Extra vars that point Ansible at the site's containers, from outside the site inventory.
 
     The podman connection takes the container from `ansible_host`, which the inventory sets to
-    the host's mgmt address for SSH; extra vars override it.
+    the host's mgmt address for SSH; extra vars override it, per host through the template.
     """
     return {
         "ansible_connection": "containers.podman.podman",
-        "ansible_host": "{{ hatang_container }}",
+        "ansible_host": container_name(site, "{{ inventory_hostname }}"),
     }
+
+
+def containers(site: str, hosts: Iterable[str]) -> dict[str, str]:
+    """Host -> the container standing for it (what the host audit's podman connection needs)."""
+    return {host: container_name(site, host) for host in hosts}
 
 
 def _labels(site: str, host: str | None = None) -> list[str]:

@@ -21,6 +21,21 @@ description:
 """
 
 
+def _trusted(value: Any) -> Any:
+    """The product's own Jinja expressions, marked as templates Ansible may evaluate (2.19+)."""
+    try:
+        from ansible.template import trust_as_template
+    except ImportError:  # ansible-core < 2.19 evaluates every inventory string
+        return value
+    if isinstance(value, str):
+        return trust_as_template(value) if "{{" in value else value
+    if isinstance(value, dict):
+        return {k: _trusted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_trusted(v) for v in value]
+    return value
+
+
 class InventoryModule(BaseInventoryPlugin):  # type: ignore[misc]
     NAME = "hatang_site"
 
@@ -31,7 +46,7 @@ class InventoryModule(BaseInventoryPlugin):  # type: ignore[misc]
 
     def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path, cache)
-        from infra.ansible_inventory import inventory_for
+        from infra.ansible_inventory import TEMPLATES_KEY, inventory_for
         from infra.errors import HatangError
 
         try:
@@ -40,8 +55,9 @@ class InventoryModule(BaseInventoryPlugin):  # type: ignore[misc]
             raise AnsibleParserError(f"hatang site {path}: {exc}") from exc
         if data is None:
             return
+        templates = set(data["_meta"].get(TEMPLATES_KEY, ()))
         for key, value in data["all"].get("vars", {}).items():
-            self.inventory.set_variable("all", key, value)
+            self.inventory.set_variable("all", key, _trusted(value) if key in templates else value)
         for group in data["all"]["children"]:
             self.inventory.add_group(group)
             for host in data[group]["hosts"]:

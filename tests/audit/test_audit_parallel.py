@@ -50,7 +50,9 @@ def par_result(par_site: Site) -> Iterator[AuditResult]:
         for name in containers:
             testhosts.wait_booted(name)
         hosts = select_hosts(par_site, ",".join(names))
-        yield run_audit(par_site, "new-level3", targets(par_site, hosts, Connection.PODMAN))
+        yield run_audit(par_site, "new-level3", targets(
+            par_site, hosts, Connection.PODMAN, containers=testhosts.containers(par_site.name, hosts)
+        ))
     finally:
         for name in containers:
             subprocess.run(["podman", "rm", "-f", "-t", "2", name], capture_output=True, check=False)

@@ -145,7 +145,7 @@ def _playbook(site: Site) -> subprocess.CompletedProcess[str]:
         "--limit",
         HOST,
         "-e",
-        json.dumps(testhosts.ansible_connection_vars()),
+        json.dumps(testhosts.ansible_connection_vars(site.name)),
         str(PLAYBOOK),
     ]
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "PY_COLORS": "0"}
@@ -153,7 +153,8 @@ def _playbook(site: Site) -> subprocess.CompletedProcess[str]:
 
 
 def _audit(site: Site) -> AuditResult:
-    return run_audit(site, PROFILE, targets(site, [HOST], Connection.PODMAN))
+    lab = testhosts.containers(site.name, [HOST])
+    return run_audit(site, PROFILE, targets(site, [HOST], Connection.PODMAN, containers=lab))
 
 
 def _outcomes(result: AuditResult) -> dict[str, Outcome]:

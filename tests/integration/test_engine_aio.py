@@ -6,7 +6,8 @@ CrossGuard pack inside the engine. Proven here: `up` then `preview` changes noth
 whole life (approved -> created, quota edited -> updated in place, a mistaken removal refused by
 `protect` with nothing deleted, retired -> project disabled, past its grace period -> deleted);
 a change made by hand in the cloud is drift (exit 1) and `up --refresh` undoes it; a mandatory
-policy violation stops `up` before anything is created; `destroy` refuses protected resources.
+policy violation stops `up` before anything is created; `destroy` refuses protected resources;
+`up` skips the stacks of tenants unchanged since their last `up` (`--refresh` runs them all).
 """
 
 from __future__ import annotations
@@ -124,6 +125,8 @@ def test_tenant_lifecycle_through_the_engine(applied: AioCloud, subject_site: Pa
     code, out, err = cloud_cli(applied, "up", "--stack", "tenants", inventory=root)
     assert code == 0, out + err
     assert set(_counts(out, "tenants", "up")) == {"update", "same"}, out
+    # the other tenants' stacks, applied by the up above with this site, are not run again
+    assert f"aio/tenants/{SMALL}: up: unchanged (skipped)" in out.splitlines(), out
     wanted = resolve_profile("M", load_site(root).profiles)
     assert conn.compute.get_quota_set(project.id).instances == wanted.compute.instances
     assert _project(conn, SUBJECT).id == project.id

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 from typing import Any
 
 import pulumi_openstack as openstack
@@ -24,7 +25,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from infra.audit.cloud._checks import no_world_open_admin_ports as audit_world_open
-from infra.audit.cloud._snapshot import Rule
+from infra.audit.cloud._snapshot import Rule, Snapshot
 from infra.offline_plan import evaluate_policies
 from infra.policy import admin_ports_opened, ip_protocol, reaches_world
 from infra.site import load_site
@@ -32,11 +33,13 @@ from infra.stacks.mockrun import MockRun, run_under_mocks
 from infra.stacks.policies import (
     EXTERNAL_NETWORK_IDS,
     QUOTA_TYPES,
+    T_ADDRESS_GROUP,
     T_NETWORK,
     T_PORT,
     T_PROJECT,
     T_RBAC,
     T_ROUTER,
+    T_SG,
     T_SG_RULE,
     T_SUBNET,
     make_policies,
@@ -120,6 +123,13 @@ SSH = {"direction": "ingress", "ethertype": "IPv4", "portRangeMin": 22, "portRan
         {"direction": "ingress", "protocol": "tcp", "remoteIpPrefix": "0.0.0.0/0"},
         {**SSH, "protocol": "TCP", "portRangeMin": 3300, "portRangeMax": 3400, "remoteIpPrefix": "0.0.0.0/0"},
         {**SSH, "protocol": "17", "portRangeMin": 623, "portRangeMax": 623, "remoteIpPrefix": "0.0.0.0/0"},
+        # sctp, dccp and udplite carry ports too, by name in any case or by number
+        {**SSH, "protocol": "132", "remoteIpPrefix": "0.0.0.0/0"},
+        {**SSH, "protocol": "SCTP", "remoteIpPrefix": "::/0"},
+        {**SSH, "protocol": 33, "portRangeMin": 3300, "portRangeMax": 3400, "remoteIpPrefix": "0.0.0.0/0"},
+        {**SSH, "protocol": "dccp", "remoteIpPrefix": "0.0.0.0/0"},
+        {**SSH, "protocol": "136", "portRangeMin": None, "portRangeMax": None, "remoteIpPrefix": "0.0.0.0/0"},
+        {**SSH, "protocol": "UDPLite", "remoteIpPrefix": "::/0"},
         # the world written otherwise
         {**SSH, "protocol": "tcp", "ethertype": "IPv6", "remoteIpPrefix": "0::/0"},
         {**SSH, "protocol": "tcp", "ethertype": "IPv6", "remoteIpPrefix": "::0/0"},
@@ -159,10 +169,10 @@ def test_world_open_admin_port_variants_are_reported(props: dict[str, Any]) -> N
         {"direction": "ingress", "protocol": "1", "remoteIpPrefix": "0.0.0.0/0"},
         {"direction": "ingress", "protocol": 58, "ethertype": "IPv6", "remoteIpPrefix": "::/0"},
         {"direction": "ingress", "protocol": "IPv6-ICMP", "ethertype": "IPv6", "remoteIpPrefix": "::/0"},
-        {**SSH, "protocol": "132", "remoteIpPrefix": "0.0.0.0/0"},  # sctp: no admin service listens there
         {**SSH, "protocol": "6", "direction": "egress", "remoteIpPrefix": "0.0.0.0/0"},
         {**SSH, "protocol": "any", "direction": "EGRESS", "remoteIpPrefix": "::/0"},
         {**SSH, "protocol": "6", "remoteGroupId": "sg-1"},
+        {**SSH, "protocol": "47", "remoteIpPrefix": "0.0.0.0/0"},  # gre has no ports
     ],
 )
 def test_rules_that_do_not_open_admin_ports_to_the_world_pass(props: dict[str, Any]) -> None:
@@ -193,8 +203,7 @@ def test_one_reading_of_protocols_and_prefixes_shared_with_the_cloud_audit() -> 
         Rule("upper", "g", "g", "p", "ingress", "IPv4", "TCP", 20, 25, "0.0.0.0/00"),
         Rule("narrow", "g", "g", "p", "ingress", "IPv4", "6", 22, 22, "10.20.1.0/24"),
     )
-    snapshot = type("Snap", (), {"rules": rules, "project_name": staticmethod(lambda _id: "p")})()
-    result = audit_world_open(None, snapshot)  # type: ignore[arg-type]
+    result = audit_world_open(SimpleNamespace(domain="agencies"), Snapshot(rules=rules))  # type: ignore[arg-type]
     assert [f["rule"] for f in result.observed["findings"]] == ["numeric", "upper"]
 
 
@@ -412,3 +421,119 @@ def test_level3_rule_is_a_mandatory_stack_policy_with_the_zone_ids_as_config() -
     assert {p.enforcement_level.value for p in POLICIES.values()} == {"mandatory"}
     policy: Policy = POLICIES["level3-internet-only-via-dmz"]
     assert policy.config_schema is not None and EXTERNAL_NETWORK_IDS in policy.config_schema.properties
+
+
+# ----------------------------------------------------------------------------- 4. the world split over rules
+
+COMBINED = "no-world-open-admin-ports-combined"
+
+
+def _sg_rule(
+    name: str, prefix: str, deps: dict[str, list[PolicyResource]] | None = None, **props: Any
+) -> PolicyResource:
+    ethertype = "IPv6" if ":" in prefix else "IPv4"
+    base = {**SSH, "protocol": "tcp", "ethertype": ethertype, "remoteIpPrefix": prefix, "tenantId": "p-1"}
+    return _res(T_SG_RULE, name, {**base, **props}, deps)
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        # two /1s
+        [_sg_rule("a", "0.0.0.0/1"), _sg_rule("b", "128.0.0.0/1")],
+        # four /2s, protocols and ranges written four ways
+        [_sg_rule("a", "0.0.0.0/2", protocol="6"), _sg_rule("b", "64.0.0.0/2", protocol="TCP"),
+         _sg_rule("c", "128.0.0.0/2", portRangeMin=20, portRangeMax=30), _sg_rule("d", "192.0.0.0/2", protocol=None)],
+        # IPv6 in uneven pieces
+        [_sg_rule("a", "::/1"), _sg_rule("b", "8000::/2"), _sg_rule("c", "c000::/2")],
+        # two groups of one project (the project from a dependency)
+        [p := _project("so-yte"), _sg_rule("a", "0.0.0.0/1", {"tenantId": [p]}, tenantId=None, securityGroupId="g1"),
+         _sg_rule("b", "128.0.0.0/1", {"tenantId": [p]}, tenantId=None, securityGroupId="g2")],
+        # rules without a tenant: their groups' project
+        [g1 := _res(T_SG, "g1", {"tenantId": "p-9"}), g2 := _res(T_SG, "g2", {"tenantId": "p-9"}),
+         _sg_rule("a", "0.0.0.0/1", {"securityGroupId": [g1]}, tenantId=None),
+         _sg_rule("b", "128.0.0.0/1", {"securityGroupId": [g2]}, tenantId=None)],
+        # sctp halves
+        [_sg_rule("a", "0.0.0.0/1", protocol="sctp"), _sg_rule("b", "128.0.0.0/1", protocol="132")],
+    ],
+)  # fmt: skip
+def test_rules_that_together_admit_the_world_are_reported(resources: list[PolicyResource]) -> None:
+    found = _stack(COMBINED, resources)
+    assert found, resources
+    assert all("together admit every" in message for message in found)
+    rules = [r for r in resources if r.resource_type == T_SG_RULE]
+    assert len(found) == len(rules), "one report per rule taking part"
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        [_sg_rule("a", "0.0.0.0/1"), _sg_rule("b", "128.0.0.0/2")],  # a quarter left out
+        [_sg_rule("a", "0.0.0.0/1"), _sg_rule("b", "::/1")],  # half of each family
+        [_sg_rule("a", "0.0.0.0/1"), _sg_rule("b", "128.0.0.0/1", tenantId="p-2")],  # two projects
+        [_sg_rule("a", "0.0.0.0/1"), _sg_rule("b", "128.0.0.0/1", protocol="udp")],  # tcp and udp halves
+        [_sg_rule("a", "0.0.0.0/1"), _sg_rule("b", "128.0.0.0/1", portRangeMin=443, portRangeMax=443)],
+        [_sg_rule("a", "0.0.0.0/1"), _sg_rule("b", "128.0.0.0/1", direction="egress")],
+        [g1 := _res(T_SG, "g1", {"tenantId": "p-8"}), g2 := _res(T_SG, "g2", {"tenantId": "p-9"}),
+         _sg_rule("a", "0.0.0.0/1", {"securityGroupId": [g1]}, tenantId=None),
+         _sg_rule("b", "128.0.0.0/1", {"securityGroupId": [g2]}, tenantId=None)],
+        [_sg_rule("a", "0.0.0.0/0"), _sg_rule("b", "10.0.0.0/8")],  # alone: the resource policy's
+    ],
+)  # fmt: skip
+def test_rules_that_leave_addresses_out_together_pass(resources: list[PolicyResource]) -> None:
+    assert _stack(COMBINED, resources) == []
+
+
+def test_combined_world_message_names_the_rules_and_ports() -> None:
+    found = _stack(COMBINED, [_sg_rule("a", "0.0.0.0/1", portRangeMax=23), _sg_rule("b", "128.0.0.0/1", protocol=None)])
+    message = "ingress rules a, b together admit every IPv4 address to ssh port 22 "
+    assert found == [message + "(their remote prefixes add up to the world)"] * 2
+
+
+def test_offline_plan_reports_halves_declared_by_a_program() -> None:
+    def tenant_program() -> None:
+        group = openstack.networking.SecGroup("g", name="g", tenant_id="p-1")
+        for name, prefix in (("lo", "0.0.0.0/1"), ("hi", "128.0.0.0/1")):
+            openstack.networking.SecGroupRule(
+                name, direction="ingress", ethertype="IPv4", protocol="6", port_range_min=22, port_range_max=22,
+                remote_ip_prefix=prefix, security_group_id=group.id, tenant_id="p-1",
+            )  # fmt: skip
+
+    run = run_under_mocks(tenant_program, project="hatang-tenants", stack="thainguyen")
+    found = {(v.policy, v.urn.rsplit("::", 1)[-1]) for v in evaluate_policies(run, SITE)}
+    assert {(COMBINED, "lo"), (COMBINED, "hi")} <= found
+    assert not {v for v in found if v[0] == "no-world-open-admin-ports"}
+
+
+HELD = "address to ssh port 22 (its remote address group holds the world)"
+
+
+@pytest.mark.parametrize(
+    ("addresses", "found"),
+    [
+        (["0.0.0.0/0"], [f"ingress rule a admits every IPv4 {HELD}"]),
+        (["0.0.0.0/1", "128.0.0.0/1", "::/0"], [f"ingress rule a admits every IPv4 and IPv6 {HELD}"]),
+        (["10.0.0.0/8", "fd00::/8"], []),
+    ],
+)
+def test_a_remote_address_group_of_the_stack_is_read(addresses: list[str], found: list[str]) -> None:
+    group = _res(T_ADDRESS_GROUP, "ag", {"addresses": addresses})
+    rule = _sg_rule("a", "", {"remoteAddressGroupId": [group]}, remoteIpPrefix=None, remoteAddressGroupId="ag-id")
+    assert _stack(COMBINED, [group, rule]) == found
+    # a group of another stack: unknown here, left to the cloud audit
+    assert _stack(COMBINED, [_sg_rule("b", "", remoteIpPrefix=None, remoteAddressGroupId="ag-elsewhere")]) == []
+
+
+@pytest.mark.parametrize(
+    ("props", "urn", "bad"),
+    [
+        ({"networkId": "n", "portSecurityEnabled": False}, TENANTS, True),
+        ({"networkId": "n", "portSecurityEnabled": True}, TENANTS, False),
+        ({"networkId": "n"}, TENANTS, False),
+        ({"networkId": "n", "portSecurityEnabled": False, "tags": [PLATFORM_SCOPE_TAG]}, PLATFORM, False),
+    ],
+)
+def test_a_tenant_port_without_port_security_is_reported(props: dict[str, Any], urn: str, bad: bool) -> None:
+    found = _violations("no-world-open-admin-ports", T_PORT, props, urn)
+    assert bool(found) is bad
+    assert all(message.startswith("port security disabled") for message in found)

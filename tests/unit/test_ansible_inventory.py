@@ -49,7 +49,7 @@ def test_inventory_host_vars_carry_addresses_and_connection() -> None:
     data = inventory(lab_site())
     ctl01 = data["_meta"]["hostvars"]["ctl01"]
     assert ctl01["ansible_host"] == "10.199.1.11"
-    assert ctl01["hatang_container"] == "hatang-lab-ctl01"
+    assert "hatang_container" not in ctl01, "a real site's inventory knows nothing of containers"
     assert ctl01["hatang_zones"]["api"]["ipv6"] == "fd99:ab:0:12::b/64"
     assert ctl01["hatang_zones"]["api"]["interface"] == "api"
     assert ctl01["hatang_firewall"]["mgmt_chain"] == "from-mgmt"
@@ -91,3 +91,13 @@ def test_plugin_gives_ansible_the_site_without_warnings() -> None:
 def test_inventory_bridge_only_zone_has_no_addresses() -> None:
     gov = inventory(lab_site())["_meta"]["hostvars"]["net01"]["hatang_zones"]["gov"]
     assert (gov["bridge"], gov["interface"], gov["ipv4"], gov["address6"]) == ("br-gov", "br-gov", None, None)
+
+
+def test_inventory_and_host_audit_do_not_import_the_lab() -> None:
+    """The product never imports the test-host lab: the lab adds its connection from outside."""
+    code = (
+        "import sys, infra.ansible_inventory, infra.audit, infra.audit._runner; "
+        "print(sorted(m for m in sys.modules if m.startswith('infra.testhosts')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

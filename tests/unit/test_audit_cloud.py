@@ -1,11 +1,11 @@
 """The pure parts of `hatang audit cloud`: expectations from the site model, each read-only check
 against a compliant snapshot and against one that breaks it, the drift, the exit codes and the
-evidence. The snapshot of a compliant cloud is built from the same specs the Pulumi programs
-render, so these tests also pin the checks to what the programs create."""
+evidence. The compliant snapshot is data written out by hand (the base of the violating variants,
+infra/catalogue/violations/cloud/_base.yml), never built from the `Expected` the checks compare
+against: a wrong expectation fails these tests instead of passing them by construction."""
 
 from __future__ import annotations
 
-import itertools
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -28,13 +28,12 @@ from infra.audit.cloud._snapshot import (
     Router,
     Rule,
     Snapshot,
-    Subnet,
-    VolumeType,
 )
 from infra.audit.report import render_junit, write_reports
 from infra.catalogue import Scope, load_catalogue
 from infra.site import Site, load_site
 from tests.conftest import AIO
+from tests.unit._cloud_fixtures import build_snapshot, load_base
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 DOMAIN_ID = "dom-agencies"
@@ -51,68 +50,10 @@ def expected(site: Site) -> Expected:
     return expected_from_site(site, NOW)
 
 
-def compliant(expected: Expected) -> Snapshot:
-    """What the platform and tenants programs create for the site, as the admin reads it."""
-    ids = itertools.count(1)
-    projects = [Project(ADMIN, "admin", "default", True)]
-    networks: list[Network] = []
-    subnets: list[Subnet] = []
-    rules: list[Rule] = []
-    rbac: list[Rbac] = []
-    routers: list[Router] = []
-    quotas: dict[str, Any] = {}
-    ext_ids = {}
-    for name, ext in expected.externals.items():
-        net = Network(f"n-{name}", name, ADMIN, False, True, ext.network_type, ext.physnet, ext.segmentation_id)
-        ext_ids[name] = net.id
-        networks.append(net)
-        subnets += [
-            Subnet(f"s-{name}-4", f"{name}-v4", net.id, ADMIN, 4, str(ext.ipv4)),
-            Subnet(f"s-{name}-6", f"{name}-v6", net.id, ADMIN, 6, str(ext.ipv6)),
-        ]
-    for code, spec in expected.tenants.items():
-        pid = f"p-{code}"
-        projects.append(Project(pid, code, DOMAIN_ID, spec.enabled, spec.project_tags))
-        quotas[pid] = {section: dict(values) for section, values in spec.quotas.items()}
-        for net in spec.networks:
-            nid = f"n-{code}-{net.name}"
-            networks.append(Network(nid, net.name, pid))
-            subnets += [
-                Subnet(f"{nid}-4", f"{net.name}-v4", nid, pid, 4, str(net.ipv4)),
-                Subnet(f"{nid}-6", f"{net.name}-v6", nid, pid, 6, str(net.ipv6)),
-            ]
-        for router in spec.routers:
-            routers.append(Router(f"r-{code}-{router.access.value}", f"{code}-{router.access.value}", pid,
-                                  ext_ids[router.external_network]))  # fmt: skip
-            rbac.append(Rbac(f"rb-{next(ids)}", "access_as_external", "network", ext_ids[router.external_network],
-                             ADMIN, pid))  # fmt: skip
-        default = f"sg-{code}-default"
-        for family in ("IPv4", "IPv6"):
-            rules.append(Rule(f"ru-{next(ids)}", default, "default", pid, "ingress", family, remote_group_id=default))
-            rules.append(Rule(f"ru-{next(ids)}", default, "default", pid, "egress", family))
-        for group in spec.security_groups:
-            gid = f"sg-{code}-{group.name}"
-            for r in group.rules:
-                rules.append(Rule(f"ru-{next(ids)}", gid, group.name, pid, "ingress", r.ethertype, r.protocol,
-                                  r.port_min, r.port_max, r.remote_prefix))  # fmt: skip
-    return Snapshot(
-        domains={"Default": "default", expected.domain: DOMAIN_ID},
-        projects=tuple(projects),
-        networks=tuple(networks),
-        subnets=tuple(subnets),
-        rules=tuple(rules),
-        rbac=tuple(rbac),
-        routers=tuple(routers),
-        images=(Image("img-1", "debian-13", ADMIN, "public"),),
-        admin_assignments=(RoleAssignment("admin", user="u-admin", holder_domain_id="default", project_id=ADMIN),),
-        volume_types=(VolumeType("vt-1", "__DEFAULT__", False), VolumeType("vt-2", "encrypted", True)),
-        quotas=quotas,
-    )
-
-
 @pytest.fixture
-def good(expected: Expected) -> Snapshot:
-    return compliant(expected)
+def good() -> Snapshot:
+    """A compliant cloud, written out literally (infra/catalogue/violations/cloud/_base.yml)."""
+    return build_snapshot(load_base())
 
 
 def _tenant(snapshot: Snapshot, code: str) -> Project:
@@ -512,3 +453,94 @@ def test_the_drift_control_reports_the_drift(expected: Expected, good: Snapshot)
     outcome = control_outcome(control, results, None)
     assert outcome.outcome is Outcome.FAIL
     assert outcome.checks[0].observed["findings"][0]["item"] == "network rogue"
+
+
+# --------------------------------------------------------------------------- issue 15: evasions closed
+
+
+def _rule(
+    rid: str, ethertype: str, protocol: Any, low: Any, high: Any, prefix: str | None, group: str = "sg-x"
+) -> Rule:
+    return Rule(rid, group, group, "p-so-yte", "ingress", ethertype, protocol, low, high, prefix)
+
+
+@pytest.mark.parametrize(
+    ("v4", "v6"),
+    [
+        (("6", 8080, 8080), ("tcp", 8080, 8080)),
+        (("TCP", 8080, 8080), (6, 8080, 8080)),
+        (("tcp", None, None), ("6", 1, 65535)),
+        (("udp", 9000, 8000), ("17", 8000, 9000)),
+        ((None, None, None), ("any", None, None)),
+        (("132", 3868, 3868), ("SCTP", 3868, 3868)),
+        (("icmp", 8, 0), ("ipv6-icmp", 8, 0)),
+    ],
+)
+def test_twins_written_differently_are_twins(
+    v4: tuple[Any, ...], v6: tuple[Any, ...], expected: Expected, good: Snapshot
+) -> None:
+    """HC-SG-02 reads protocols and ports as Neutron does, as HC-SG-01 does (not raw strings)."""
+    rules = (_rule("a", "IPv4", *v4, "10.99.1.0/24"), _rule("b", "IPv6", *v6, "fd99:aa10:0:11::/64"))
+    result = PURE_CHECKS["security_group_rules_dual_stack"](expected, replace(good, rules=(*good.rules, *rules)))
+    assert result.outcome is Outcome.PASS, result.observed
+
+
+def test_world_split_over_rules_is_one_finding_naming_them_all(expected: Expected, good: Snapshot) -> None:
+    halves = (
+        _rule("h1", "IPv4", "tcp", 22, 22, "0.0.0.0/1", "sg-a"),
+        _rule("h2", "IPv4", "6", 20, 25, "128.0.0.0/1", "sg-b"),
+    )
+    findings = _fails("no_world_open_admin_ports", expected, replace(good, rules=(*good.rules, *halves)))
+    assert findings == [
+        {
+            "project": "so-yte",
+            "security_groups": ["sg-a", "sg-b"],
+            "rules": ["h1", "h2"],
+            "summary": [halves[0].summary(), halves[1].summary()],
+            "admin_ports": ["22/ssh"],
+            "world": "IPv4",
+            "problem": "together these rules admit every address",
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "prefixes",
+    [
+        ("0.0.0.0/1", "128.0.0.0/2"),  # a quarter left out
+        ("0.0.0.0/1", "::/1"),  # half of each family
+        ("0.0.0.0/1", "0.0.0.0/1"),
+    ],
+)
+def test_prefixes_that_leave_addresses_out_are_not_the_world(
+    prefixes: tuple[str, ...], expected: Expected, good: Snapshot
+) -> None:
+    rules = tuple(_rule(f"r{i}", "IPv6" if ":" in p else "IPv4", "tcp", 22, 22, p) for i, p in enumerate(prefixes))
+    result = PURE_CHECKS["no_world_open_admin_ports"](expected, replace(good, rules=(*good.rules, *rules)))
+    assert result.outcome is Outcome.PASS, result.observed
+
+
+def test_a_world_rule_is_reported_alone_first_and_not_again_as_a_union(expected: Expected, good: Snapshot) -> None:
+    rules = (_rule("w", "IPv4", "tcp", 22, 22, "0.0.0.0/0"), _rule("n", "IPv4", "tcp", 22, 22, "10.0.0.0/8"))
+    findings = _fails("no_world_open_admin_ports", expected, replace(good, rules=(*good.rules, *rules)))
+    assert [f["rule"] for f in findings] == ["w"]
+
+
+def test_the_router_and_dhcp_ports_without_port_security_are_not_findings(expected: Expected, good: Snapshot) -> None:
+    assert any(not p.port_security for p in good.ports)
+    assert PURE_CHECKS["no_world_open_admin_ports"](expected, good).outcome is Outcome.PASS
+
+
+def test_two_networks_with_a_zone_name_fail(expected: Expected, good: Snapshot) -> None:
+    twin = Network("n-ext-dmz-2", "ext-dmz", ADMIN, False, True, "flat", "physnet-dmz")
+    findings = _fails("provider_networks_match_zones", expected, replace(good, networks=(*good.networks, twin)))
+    assert {"network": "ext-dmz", "problem": "2 networks carry this name"} in findings
+
+
+def test_a_wrong_expectation_fails_on_the_literal_compliant_cloud(expected: Expected, good: Snapshot) -> None:
+    """What pass-by-construction hid: the fixture no longer follows the expectation."""
+    spec = expected.tenants["so-yte"]
+    quotas = {**spec.quotas, "volume": {**spec.quotas["volume"], "gigabytes": 41}}
+    wrong = replace(expected, tenants={**expected.tenants, "so-yte": replace(spec, quotas=quotas)})
+    findings = _fails("project_quotas_explicit", wrong, good)
+    assert findings == [{"project": "so-yte", "quota": "volume.gigabytes", "expected": 41, "observed": 40}]

@@ -1,18 +1,19 @@
 """Audit results without hosts: how checks add up to controls and exit codes, the expected facts
-derived from the site, and the JSON / JUnit / HTML evidence."""
+derived from the site, the JSON / JUnit / HTML evidence, and what the audit covers."""
 
 from __future__ import annotations
 
 import json
 import re
 import xml.etree.ElementTree as ET
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from infra.audit import AuditResult, CheckResult, HostResult, Outcome, host_facts
 from infra.audit._model import control_outcome
-from infra.audit.report import messages, render_html, render_junit, write_reports
+from infra.audit.report import COVERAGE_CATEGORIES, coverage, messages, render_html, render_junit, write_reports
 from infra.catalogue import Scope, Waiver, load_catalogue
 from infra.site import load_site
 from tests.conftest import AIO
@@ -170,7 +171,7 @@ def test_junit_counts_and_references() -> None:
     assert case.find("failure") is not None
     assert case.get("classname") == "aio1.level1"
     props = {p.get("name"): p.get("value") for p in case.iter("property")}
-    assert props["ref.cis-debian-12"] == "5.1.20" and props["ref.tcvn-14423-2026"] == "null"
+    assert props["ref.cis-debian-12"] == "5.1.20" and props["ref.tcvn-14423-2025"] == "null"
 
 
 def test_write_reports_files(tmp_path: Path) -> None:
@@ -186,3 +187,117 @@ def test_write_reports_files(tmp_path: Path) -> None:
     )  # fmt: skip
     assert {"type": "cis-debian-12", "clause": "5.1.20"}.items() <= control["references"][-1].items()
     assert all({"type", "clause", "status", "source"} == set(r) for r in control["references"])
+
+
+# --------------------------------------------------------------------------- coverage (what the audit covers)
+
+WAIVER = Waiver("HT-PKG-01", False, "mirror not in service (ticket DC-1)", "head of the DC", date(2027, 1, 31))
+CLOUD_AT_LEVEL1 = ["HC-QUOTA-01", "HC-SG-01", "HC-NET-02", "HC-ID-02", "HC-ID-03", "HC-TLS-01", "HC-DRIFT-01"]
+
+
+def _ids(entries: list[dict[str, object]]) -> list[object]:
+    return [e["control"] for e in entries]
+
+
+def test_coverage_lists_every_control_of_the_profile() -> None:
+    result = _result({"HT-AUDIT-01": Outcome.NOT_CHECKABLE}, {"HT-PKG-01": WAIVER})
+    covered = coverage(result)
+    assert (covered["regime"], covered["level"], covered["scope"]) == ("old", 3, "host")
+    assert covered["totals"] == {
+        "checked": 54, "not_checkable": 1, "waived": 1, "not_automated": 0, "not_applicable": 0, "error": 0,
+        "other_audit": 17,
+    }  # fmt: skip
+    assert [lv["level"] for lv in covered["levels"]] == [1, 2, 3]
+    level3 = covered["levels"][2]
+    assert level3["not_checkable"] == [
+        {"control": "HT-AUDIT-01", "hosts": ["aio1"], "why": "why", "approved_by": None, "until": None}
+    ]
+    assert level3["waived"] == [
+        {
+            "control": "HT-PKG-01", "hosts": ["aio1"], "why": "mirror not in service (ticket DC-1)",
+            "approved_by": "head of the DC", "until": "2027-01-31",
+        }
+    ]  # fmt: skip
+    assert _ids(covered["levels"][0]["other_audit"]) == CLOUD_AT_LEVEL1
+    assert {e["why"] for lv in covered["levels"] for e in lv["other_audit"]} == {"hatang audit cloud"}
+    listed = [e["control"] for lv in covered["levels"] for cat in COVERAGE_CATEGORIES for e in lv[cat]]
+    assert sorted(listed) == sorted(c.id for c in result.profile.controls)  # each control once, none left out
+
+
+def test_coverage_control_with_different_fates_on_two_hosts() -> None:
+    one = _result({})
+    other = _result({"HT-AUDIT-01": Outcome.NOT_CHECKABLE})
+    hosts = (one.hosts[0], HostResult("aio2", "podman://hatang-aio-aio2", other.hosts[0].controls))
+    covered = coverage(AuditResult("aio", one.profile, one.catalogue_version, hosts, one.started, one.finished))
+    level3 = covered["levels"][2]
+    assert next(e for e in level3["checked"] if e["control"] == "HT-AUDIT-01")["hosts"] == ["aio1"]
+    assert level3["not_checkable"] == [
+        {"control": "HT-AUDIT-01", "hosts": ["aio2"], "why": "why", "approved_by": None, "until": None}
+    ]
+    assert next(e for e in level3["checked"] if e["control"] == "HT-SSH-03")["hosts"] == ["aio1", "aio2"]
+
+
+def test_coverage_unreachable_host_runs_nothing() -> None:
+    covered = coverage(_result({}, error="unreachable (podman://x): no such container"))
+    assert covered["totals"]["checked"] == 0 and covered["totals"]["error"] == 56
+    assert covered["levels"][0]["error"][0] == {
+        "control": "HT-SSH-01", "hosts": [], "why": "not run: aio1: unreachable (podman://x): no such container",
+        "approved_by": None, "until": None,
+    }  # fmt: skip
+
+
+def test_coverage_cloud_audit_lists_what_the_catalogue_does_not_automate() -> None:
+    catalogue = load_catalogue()
+    profile = catalogue.profile(PROFILE)
+    controls = tuple(control_outcome(c, {}, None) for c in profile.controls_in(Scope.CLOUD))
+    cloud = HostResult("cloud", "openstack://aio", controls)
+    covered = coverage(AuditResult("aio", profile, catalogue.version, (cloud,), "s", "f"))
+    assert covered["scope"] == "cloud"
+    backup = catalogue.control("HC-BAK-01")
+    assert covered["levels"][1]["not_automated"] == [
+        {"control": "HC-BAK-01", "hosts": ["cloud"], "why": backup.notes, "approved_by": None, "until": None}
+    ]
+    assert {e["why"] for lv in covered["levels"] for e in lv["other_audit"]} == {"hatang audit hosts"}
+
+
+@pytest.mark.parametrize(
+    ("lang", "waived"),
+    [
+        ("en", '<a href="#HT-PKG-01">HT-PKG-01</a>: mirror not in service (ticket DC-1) — approved by: head of the '
+               "DC; until: 2027-01-31"),
+        ("vi", '<a href="#HT-PKG-01">HT-PKG-01</a>: mirror not in service (ticket DC-1) — người phê duyệt: head of '
+               "the DC; đến ngày: 2027-01-31"),
+    ],
+)  # fmt: skip
+def test_html_report_header_says_what_the_audit_covers(lang: str, waived: str) -> None:
+    html = render_html(_result({"HT-AUDIT-01": Outcome.NOT_CHECKABLE}, {"HT-PKG-01": WAIVER}), lang)
+    header = html.split('<h2 id="coverage">')[1].split("<h2>")[0]
+    assert waived in header
+    assert '<a href="#HT-AUDIT-01">HT-AUDIT-01</a>: why' in header
+    assert ", ".join(CLOUD_AT_LEVEL1) + " (hatang audit cloud)" in header
+    assert html.index('id="coverage"') < html.index('id="HT-SSH-01"')  # in the header, before the details
+
+
+def test_html_report_waiver_without_approver_says_so() -> None:
+    waiver = Waiver("HT-PKG-01", False, "mirror not in service (ticket DC-1)")
+    html = render_html(_result({}, {"HT-PKG-01": waiver}), "en")
+    assert "(ticket DC-1) — approved by: not recorded; until: not recorded" in html
+
+
+def test_junit_coverage_suite() -> None:
+    root = ET.fromstring(render_junit(_result({"HT-AUDIT-01": Outcome.NOT_CHECKABLE}, {"HT-PKG-01": WAIVER})))
+    suite = root.findall("testsuite")[-1]
+    assert (suite.get("name"), suite.get("tests")) == ("coverage", "0")
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert (props["regime"], props["level"]) == ("old", "3")
+    assert (props["coverage.not_checkable"], props["coverage.waived"], props["coverage.not_automated"]) == (
+        "HT-AUDIT-01", "HT-PKG-01", "",
+    )  # fmt: skip
+    assert props["coverage.other_audit"].split(",")[:3] == ["HC-BAK-01", "HC-DRIFT-01", "HC-ID-01"]
+    assert len(props["coverage.checked"].split(",")) == 54
+
+
+def test_write_reports_evidence_carries_the_coverage(tmp_path: Path) -> None:
+    result = _result({"HT-AUDIT-01": Outcome.NOT_CHECKABLE}, {"HT-PKG-01": WAIVER})
+    evidence = json.loads(write_reports(result, tmp_path)["json"].read_text(encoding="utf-8"))
+    assert evidence["coverage"] == coverage(result)

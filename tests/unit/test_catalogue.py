@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ def test_catalogue_cloud_controls_automated_have_checks() -> None:
 
 def test_catalogue_every_control_cites_both_regimes() -> None:
     old = {"decree-85-2016", "circular-12-2022", "tcvn-11930-2017"}
-    new = {"law-116-2025", "decree-331-2026", "tcvn-14423-2026"}
+    new = {"law-116-2025", "decree-331-2026", "tcvn-14423-2025"}
     for control in load_catalogue().controls:
         types = {r.type for r in control.references}
         assert old <= types and new <= types, control.id
@@ -86,13 +87,13 @@ def test_catalogue_references_carry_status_and_source() -> None:
     catalogue = load_catalogue()
     statuses = {r.type: r.status for c in catalogue.controls for r in c.references}
     assert statuses["decree-331-2026"] == "second-hand"
-    assert statuses["tcvn-14423-2026"] == "second-hand"
+    assert statuses["tcvn-14423-2025"] == "second-hand"
     assert statuses["circular-12-2022"] == "confirmed"
     assert all(r.source for c in catalogue.controls for r in c.references)
 
 
 def test_catalogue_unknown_clauses_are_null_not_invented() -> None:
-    refs = [r for c in load_catalogue().controls for r in c.references if r.type == "tcvn-14423-2026"]
+    refs = [r for c in load_catalogue().controls for r in c.references if r.type == "tcvn-14423-2025"]
     assert refs and all(r.clause is None for r in refs)
 
 
@@ -142,8 +143,8 @@ def test_profile_unknown_is_a_clear_error() -> None:
         ("circular-12-2022", "App. III"),
         ("circular-12-2022", "Art. 10"),
         ("decree-331-2026", "Art. 30.8"),
-        ("tcvn-14423-2026", "5"),
-        ("tcvn-14423-2026", "Annex A"),
+        ("tcvn-14423-2025", "5"),
+        ("tcvn-14423-2025", "Annex A"),
         ("law-116-2025", None),
     ],
 )
@@ -159,7 +160,7 @@ def test_reference_validator_accepts(kind: str, clause: str | None) -> None:
         ("cis-debian-12", "Ensure x", "expected a clause like '5.1.20'"),
         ("circular-12-2022", "Appendix 3", "expected a clause like 'Art. 10' or 'App. III'"),
         ("decree-331-2026", "30.8", "expected a clause like 'Art. 16.6'"),
-        ("tcvn-14423-2026", "§5", "expected a clause like '5.2'"),
+        ("tcvn-14423-2025", "§5", "expected a clause like '5.2'"),
         ("nist-800-53", "AC-2", "unknown reference type 'nist-800-53'; known: " + ", ".join(sorted(VALIDATORS))),
     ],
 )
@@ -194,7 +195,7 @@ def _set(*path: Any, value: Any) -> Callable[[Any], None]:
             _set("controls", 0, "references", "nist", value=["AC-2"]),
             "controls/host.yml:32: controls.0.references.nist: unknown reference type 'nist'; known: circular-12-2022, "
             "cis-debian-12, decision-38-2021, decree-331-2026, decree-333-2026, decree-53-2022, decree-85-2016, "
-            "iso27001-2022, law-116-2025, tcvn-11930-2017, tcvn-14423-2026",
+            "iso27001-2022, law-116-2025, tcvn-11930-2017, tcvn-14423-2025",
         ),
         (
             "controls/host.yml",
@@ -238,13 +239,14 @@ def test_catalogue_missing_validator_for_instrument(catalogue_copy: Path) -> Non
         catalogue_copy,
         "instruments.yml",
         _set("instruments", "nist-800-53", value={
-            "title": "NIST", "title_vi": "NIST", "regime": "international", "status": "confirmed", "source": "x",
+            "title": "NIST", "title_vi": "NIST", "regime": "international", "status": "confirmed",
+            "source": "docs/standards.md#certainty (x)",
         }),
     )  # fmt: skip
     with pytest.raises(CatalogueError) as info:
         load_catalogue(catalogue_copy)
     assert (
-        "instruments.yml:96: instruments.nist-800-53: reference type 'nist-800-53' has no validator in "
+        "instruments.yml:115: instruments.nist-800-53: reference type 'nist-800-53' has no validator in "
         "_references.py" in [str(p) for p in info.value.problems]
     )
 
@@ -256,6 +258,17 @@ def test_waivers_example_loads() -> None:
     waivers = load_waivers(CATALOGUE_DIR / "waivers.example.yml", load_catalogue())
     assert waivers["HT-PKG-01"].run is False
     assert "mirror" in waivers["HT-PKG-01"].justification
+    assert waivers["HT-PKG-01"].approved_by and waivers["HT-PKG-01"].until == date(2099, 12, 31)
+
+
+def test_waivers_approver_and_end_date(tmp_path: Path) -> None:
+    path = tmp_path / "waivers.yml"
+    path.write_text(
+        "waivers:\n  HT-SSH-01: {run: false, justification: x, approved_by: DC head, until: 2026-12-03}\n",
+        encoding="utf-8",
+    )
+    waiver = load_waivers(path, load_catalogue(), today=date(2026, 12, 3))["HT-SSH-01"]
+    assert (waiver.approved_by, waiver.until) == ("DC head", date(2026, 12, 3))  # the last day still holds
 
 
 @pytest.mark.parametrize(
@@ -266,11 +279,20 @@ def test_waivers_example_loads() -> None:
             "waivers.yml:2: waivers.HT-NOPE-01: unknown control HT-NOPE-01",
         ),
         ("waivers:\n  HT-SSH-01: {run: false}\n", "waivers.yml:2: waivers.HT-SSH-01.justification: Field required"),
+        (
+            "waivers:\n  HT-SSH-01:\n    run: false\n    justification: x\n    until: 2026-12-02\n",
+            "waivers.yml:5: waivers.HT-SSH-01.until: waiver expired on 2026-12-02 (audit date 2026-12-03) (fix: "
+            "renew it (a new approval and date) or remove it so the control runs)",
+        ),
+        (
+            "waivers:\n  HT-SSH-01: {run: false, justification: x, until: soon}\n",
+            "waivers.yml:2: waivers.HT-SSH-01.until: Input should be a valid date or datetime, input is too short",
+        ),
     ],
 )
 def test_waivers_invalid(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "waivers.yml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(WaiverError) as info:
-        load_waivers(path, load_catalogue())
+        load_waivers(path, load_catalogue(), today=date(2026, 12, 3))
     assert message in [str(p) for p in info.value.problems]

@@ -80,7 +80,7 @@ def _flows(root: Path, change: Any) -> None:
 
 def test_ruleset_refuses_ssh_from_outside_mgmt(tmp_path: Path) -> None:
     root = lab_copy(tmp_path)
-    _flows(root, lambda doc: doc["flows"][3]["ports"].append(22))  # internal-api, from api
+    _flows(root, lambda doc: doc["flows"][3].update(ports=[22]) or doc["flows"][3].pop("services"))  # from api
     site = load_valid_site(root)
     with pytest.raises(FirewallError) as exc:
         ruleset(site, host(site, "ctl01"))

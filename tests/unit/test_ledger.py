@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra._ledgerfile import HEADER, read_fast
+from infra._ledgerfile import HEADER, only_entries, read_fast
 from infra.errors import InventoryError, RequestError
 from infra.ipam import allocate, used_networks
-from infra.ledger import init_ledger
+from infra.ledger import _appendable, init_ledger
 from infra.site import load_site
 from infra.tenants import approve_tenant, create_tenant, retire_tenant
 from infra.validate import check_site
@@ -79,8 +79,10 @@ def test_deleted_retired_file_is_reported_at_the_ledger(site_copy: Path) -> None
     (site_copy / "tenants" / "hcc.yml").unlink()
     problems = _messages(site_copy)
     assert any(
-        p.endswith("(fix: restore the file from git (git log --diff-filter=D -- tenants/hcc.yml shows where it went); "
-                   "a tenant file is never deleted, retire the tenant instead)")
+        p.endswith(
+            "(fix: restore the file from git (git log --diff-filter=D -- tenants/hcc.yml shows where it went); "
+            "a tenant file is never deleted, retire the tenant instead)"
+        )
         and "ledger.yml:" in p
         and "whose file tenants/hcc.yml is missing" in p
         for p in problems
@@ -118,7 +120,7 @@ def test_missing_ledger_is_a_problem_with_the_fix(site_copy: Path) -> None:
 def test_ledger_entry_edited_by_hand_is_reported(site_copy: Path) -> None:
     text = (site_copy / "ledger.yml").read_text(encoding="utf-8")
     first = text.index('tenant: "', text.index("allocations:"))
-    (site_copy / "ledger.yml").write_text(text[:first] + 'tenant: "hcc"' + text[text.index("\n", first):])
+    (site_copy / "ledger.yml").write_text(text[:first] + 'tenant: "hcc"' + text[text.index("\n", first) :])
     assert _messages(site_copy), "changing an entry's owner must not pass"
 
 
@@ -155,6 +157,26 @@ def test_append_refused_when_the_ledger_was_reformatted(site_copy: Path) -> None
     with pytest.raises(RequestError, match="cannot append"):
         approve_tenant(site_copy, "so-xd", "b@example.org", at=AT)
     assert snapshot(site_copy) == before
+
+
+@pytest.mark.parametrize(
+    ("tail", "expected"),
+    [
+        ("", True),
+        ('  - prefix: "10.0.0.0/24"\n    tenant: "hcc"\n', True),
+        ('  - prefix: "10.0.0.0/24"', True),
+        ("\n", False),
+        ('  - prefix: "10.0.0.0/24"\n  # a note\n', False),
+        ('  - prefix: "10.0.0.0/24"\nother: 1\n', False),
+        ('  - prefix: "10.0.0.0/24"\r\n', False),
+        ('   - prefix: "10.0.0.0/24"\n', False),
+        ('  - prefix: "10.0.0.0/24"\u2028    tenant: "hcc"\n', False),
+    ],
+)
+def test_only_entries_is_a_sure_subset_of_appendable(tail: str, expected: bool) -> None:
+    assert only_entries(HEADER + tail) is expected
+    if expected:
+        assert _appendable(HEADER + tail)
 
 
 def test_ledger_holds_only_allocations(site_copy: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from infra.errors import InventoryError, RequestError
+from infra.site import load_site
 from infra.tenants import NewTenant, activate_tenant, approve_tenant, create_tenant, retire_tenant
 from infra.validate import check_site
 from tests.helpers import snapshot
@@ -118,6 +119,14 @@ def test_create_writes_valid_request(site_copy: Path) -> None:
     assert change.path == site_copy / "tenants" / "so-xd.yml"
     assert check_site(site_copy) == []
     assert "state: requested" in change.path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", ["?0", "-x", ":x", "[x]", "&x", "!x", "%x", "@x", "`x", "#x"])
+def test_create_quotes_text_starting_with_an_indicator(site_copy: Path, name: str) -> None:
+    contact = {"name": name, "email": "an@example.org", "role": "requester"}
+    create_tenant(site_copy, _new(name=name, contacts=(contact,)), BY, name, at=AT)
+    tenant = load_site(site_copy).tenant("so-xd")
+    assert tenant is not None and (tenant.name, tenant.contacts[0].name) == (name, name)
 
 
 def test_create_existing_code_refused(site_copy: Path) -> None:

@@ -67,9 +67,9 @@ def test_run_flags_are_the_documented_ones() -> None:
 
 
 def test_ansible_connection_vars_use_the_podman_connection() -> None:
-    assert testhosts.ansible_connection_vars() == {
+    assert testhosts.ansible_connection_vars("lab") == {
         "ansible_connection": "containers.podman.podman",
-        "ansible_host": "{{ hatang_container }}",
+        "ansible_host": "hatang-lab-{{ inventory_hostname }}",
     }
 
 

@@ -107,9 +107,9 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "flow-world-ssh",
         "flows.yml",
-        _set("flows", 15, "ports", value=[22, 443]),
+        _set("flows", 9, "ports", value=[22, 443]),
         "flows.yml",
-        "flows.15.ports",
+        "flows.9.ports",
         "opens ssh port 22 to the world",
     ),
     (
@@ -127,7 +127,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
             },
         ),
         "flows.yml",
-        "flows.19",
+        "flows.13",
         "must never be bridged to the internet",
     ),
     (

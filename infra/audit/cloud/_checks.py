@@ -3,19 +3,21 @@ what the cloud has (a `Snapshot`) with what the site model says (`Expected`).
 
 Every function returns a `CheckResult` with `observed` and `expected`, and the findings that
 make it fail; the live probes (Keystone lockout, TLS handshakes, tenant isolation) are in
-`_probes`. `drift` lists every difference between the model's tenants and the cloud.
+`_probes`; the security-group checks in `_security_groups`. `drift` lists every difference
+between the model's tenants and the cloud.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from infra.audit._model import CheckResult, Outcome
-from infra.audit.cloud._expected import Expected, prefix_label
-from infra.audit.cloud._snapshot import QUOTA_KEYS, Project, Rule, Snapshot
-from infra.policy import ADMIN_PORTS, admin_ports_opened, reaches_world
+from infra.audit.cloud._expected import Expected
+from infra.audit.cloud._result import check_result
+from infra.audit.cloud._security_groups import no_world_open_admin_ports, security_group_rules_dual_stack
+from infra.audit.cloud._snapshot import QUOTA_KEYS, Network, Project, Snapshot
 from infra.stacks.spec import tag
 
 __all__ = [
@@ -39,18 +41,6 @@ __all__ = [
 
 DRIFT_CHECK = "cloud_matches_site_model"
 """Check id of the drift comparison (a finding whenever the cloud differs from the model)."""
-
-ICMP = {"icmp", "ipv6-icmp", "icmpv6", "1", "58"}
-
-
-def check_result(check_id: str, findings: list[Any], observed: Any, expected: Any, what: str) -> CheckResult:
-    """PASS without findings, FAIL with them; the message counts them. A dict `observed`
-    carries the findings under "findings"."""
-    if isinstance(observed, dict):
-        observed = {**observed, "findings": findings}
-    if findings:
-        return CheckResult(check_id, Outcome.FAIL, observed, expected, f"{len(findings)} finding(s): {what}")
-    return CheckResult(check_id, Outcome.PASS, observed, expected, "")
 
 
 def _agency_projects(expected: Expected, snapshot: Snapshot) -> tuple[Project, ...]:
@@ -103,89 +93,27 @@ def project_quotas_explicit(expected: Expected, snapshot: Snapshot) -> CheckResu
     )
 
 
-# --------------------------------------------------------------------------- security groups
-
-
-def no_world_open_admin_ports(expected: Expected, snapshot: Snapshot) -> CheckResult:
-    """HC-SG-01: no ingress rule lets 0.0.0.0/0 or ::/0 (or any address) reach an admin port.
-
-    Protocols, port ranges and prefixes are read as the policy pack reads them
-    (`infra.policy.admin_ports_opened`, `reaches_world`): `6`/`"TCP"` is tcp, `0::/0` the world.
-    """
-    findings = []
-    for rule in snapshot.rules:
-        if rule.direction != "ingress" or rule.remote_group_id or not reaches_world(rule.remote_ip_prefix):
-            continue
-        ports = admin_ports_opened(rule.protocol, rule.port_min, rule.port_max)
-        if ports:
-            findings.append(
-                {
-                    "project": snapshot.project_name(rule.project_id),
-                    "security_group": rule.group_name,
-                    "rule": rule.id,
-                    "summary": rule.summary(),
-                    "admin_ports": [f"{p}/{ADMIN_PORTS[p]}" for p in ports],
-                }
-            )
-    return check_result(
-        "no_world_open_admin_ports",
-        findings,
-        {"rules_checked": len(snapshot.rules)},
-        {"findings": [], "admin_ports": {str(p): n for p, n in sorted(ADMIN_PORTS.items())}},
-        "administration or database ports open to the world",
-    )
-
-
-def _family_neutral(rule: Rule, prefixes: Mapping[str, str]) -> tuple[Any, ...]:
-    protocol = (rule.protocol or "any").lower()
-    if protocol in ICMP:
-        protocol = "icmp"
-    remote = ("group", rule.remote_group_id) if rule.remote_group_id else prefix_label(rule.remote_ip_prefix, prefixes)
-    if isinstance(remote, str) and remote.startswith("other:"):
-        remote = "other"
-    return (rule.group_id, rule.direction, protocol, rule.port_min, rule.port_max, remote)
-
-
-def security_group_rules_dual_stack(expected: Expected, snapshot: Snapshot) -> CheckResult:
-    """HC-SG-02: every rule has its twin in the other family (same group, direction, protocol,
-    ports; the remote prefix's counterpart as the site model pairs them)."""
-    by_family: dict[str, dict[tuple[Any, ...], Rule]] = {"IPv4": {}, "IPv6": {}}
-    for rule in snapshot.rules:
-        if rule.ethertype in by_family:
-            by_family[rule.ethertype][_family_neutral(rule, expected.prefixes)] = rule
-    findings = []
-    for family, other in (("IPv4", "IPv6"), ("IPv6", "IPv4")):
-        for key, rule in sorted(by_family[family].items(), key=lambda kv: kv[1].id):
-            if key not in by_family[other]:
-                findings.append(
-                    {
-                        "project": snapshot.project_name(rule.project_id),
-                        "security_group": rule.group_name,
-                        "rule": rule.id,
-                        "summary": rule.summary(),
-                        "missing": other,
-                    }
-                )
-    return check_result(
-        "security_group_rules_dual_stack",
-        findings,
-        {"ipv4_rules": len(by_family["IPv4"]), "ipv6_rules": len(by_family["IPv6"])},
-        {"findings": [], "pairs": "0.0.0.0/0 with ::/0; each zone's, pool's and allocation's IPv4 with its IPv6"},
-        "rules without a twin in the other address family",
-    )
-
-
 # --------------------------------------------------------------------------- networks
+
+
+def _zone_network_name(network: Network, expected: Expected) -> str:
+    """The network's name when it is its zone's provider network (same type and physnet as the
+    platform spec); otherwise a label no tenant is allowed: another network named like a zone's
+    is not the zone's."""
+    spec = expected.externals.get(network.name)
+    if spec is None or (network.provider_type, network.physnet) == (spec.network_type, spec.physnet):
+        return network.name
+    return f"{network.name} ({network.id}: {network.provider_type or 'no type'} on {network.physnet or 'no physnet'})"
 
 
 def _external_access(expected: Expected, snapshot: Snapshot) -> dict[str, set[str]]:
     """External network name -> project names (or '*') it is attachable to by RBAC."""
-    out: dict[str, set[str]] = {n.name: set() for n in snapshot.networks if n.external}
+    out: dict[str, set[str]] = {_zone_network_name(n, expected): set() for n in snapshot.networks if n.external}
     for r in snapshot.rbac:
         if r.object_type == "network" and r.action == "access_as_external":
             network = snapshot.network(r.object_id)
-            if network is not None:
-                out.setdefault(network.name, set()).add(snapshot.project_name(r.target))
+            name = _zone_network_name(network, expected) if network is not None else f"unknown network {r.object_id}"
+            out.setdefault(name, set()).add(snapshot.project_name(r.target))
     return out
 
 
@@ -204,13 +132,14 @@ def external_networks_as_allowed(expected: Expected, snapshot: Snapshot) -> Chec
             findings.append({"network": name, "project": target, "via": "rbac access_as_external", "problem": why})
     agency_ids = {p.id for p in _agency_projects(expected, snapshot)}
     for router in snapshot.routers:
-        gateway = snapshot.network(router.gateway_network_id) if router.gateway_network_id else None
-        if gateway is None or router.project_id not in agency_ids:
+        if not router.gateway_network_id or router.project_id not in agency_ids:
             continue
+        gateway = snapshot.network(router.gateway_network_id)
+        name = _zone_network_name(gateway, expected) if gateway else f"unknown network {router.gateway_network_id}"
         project = snapshot.project_name(router.project_id)
-        if project not in allowed.get(gateway.name, set()):
+        if project not in allowed.get(name, set()):
             findings.append(
-                {"network": gateway.name, "project": project, "via": f"router {router.name}", "problem": "not allowed"}
+                {"network": name, "project": project, "via": f"router {router.name}", "problem": "not allowed"}
             )
     return check_result(
         "external_networks_as_allowed",
@@ -272,6 +201,9 @@ def provider_networks_match_zones(expected: Expected, snapshot: Snapshot) -> Che
         for name, ext in expected.externals.items()
     }
     findings: list[dict[str, Any]] = []
+    names = [n.name for n in snapshot.networks if n.external or n.provider_type in {"flat", "vlan"} or n.name in wanted]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        findings.append({"network": name, "problem": f"{names.count(name)} networks carry this name"})
     for name in sorted(set(observed) | set(wanted)):
         if name not in wanted:
             findings.append({"network": name, "problem": "provider network of no zone"})
@@ -373,7 +305,8 @@ def one_project_per_agency(expected: Expected, snapshot: Snapshot) -> CheckResul
 
 def admin_role_restricted(expected: Expected, snapshot: Snapshot) -> CheckResult:
     """HC-ID-03: no user or group of the agencies domain holds admin, and admin is granted on
-    no agency project (Keystone's admin is cloud-wide)."""
+    no agency project (Keystone's admin is cloud-wide). Holders are read directly and
+    effectively (group membership, inheritance) for admin and every role implying it."""
     domain_id = snapshot.domains.get(expected.domain)
     agency = {p.id for p in _agency_projects(expected, snapshot)}
     findings = []
@@ -389,6 +322,14 @@ def admin_role_restricted(expected: Expected, snapshot: Snapshot) -> CheckResult
             findings.append({"holder": holder, "scope": scope, "problem": "an agency account holds admin"})
         elif a.project_id in agency or (domain_id is not None and a.domain_id == domain_id):
             findings.append({"holder": holder, "scope": scope, "problem": "admin granted on an agency project"})
+    if snapshot.admin_errors:
+        return CheckResult(
+            "admin_role_restricted",
+            Outcome.ERROR,
+            {"admin_holders": sorted(holders), "findings": findings, "not_read": list(snapshot.admin_errors)},
+            None,
+            "; ".join(snapshot.admin_errors),
+        )
     return check_result(
         "admin_role_restricted",
         findings,

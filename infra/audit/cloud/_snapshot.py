@@ -14,9 +14,11 @@ from infra.schema import QuotaCompute, QuotaNetwork, QuotaVolume
 
 __all__ = [
     "QUOTA_KEYS",
+    "AddressGroup",
     "Endpoint",
     "Image",
     "Network",
+    "Port",
     "Project",
     "Rbac",
     "RoleAssignment",
@@ -82,6 +84,7 @@ class Rule:
     port_max: int | None = None
     remote_ip_prefix: str | None = None
     remote_group_id: str | None = None
+    remote_address_group_id: str | None = None
 
     def summary(self) -> str:
         ports = (
@@ -89,8 +92,39 @@ class Rule:
             if self.port_min is None
             else (str(self.port_min) if self.port_min == self.port_max else f"{self.port_min}-{self.port_max}")
         )
-        remote = self.remote_ip_prefix or (f"group {self.remote_group_id}" if self.remote_group_id else "any")
+        remote = self.remote_ip_prefix or (
+            f"group {self.remote_group_id}"
+            if self.remote_group_id
+            else f"address group {self.remote_address_group_id}"
+            if self.remote_address_group_id
+            else "any"
+        )
         return f"{self.direction} {self.ethertype} {self.protocol or 'any'} {ports} from {remote}"
+
+
+@dataclass(frozen=True)
+class Port:
+    """One Neutron port: where it is, which groups filter it, what addresses it may use."""
+
+    id: str
+    project_id: str
+    network_id: str
+    device_owner: str = ""
+    security_groups: tuple[str, ...] = ()
+    fixed_ips: tuple[str, ...] = ()
+    allowed_address_pairs: tuple[str, ...] = ()
+    """Addresses or prefixes the port may send from besides its fixed IPs (0.0.0.0/0: any)."""
+    port_security: bool = True
+
+
+@dataclass(frozen=True)
+class AddressGroup:
+    """A Neutron address group (a rule's `remote_address_group_id` admits its addresses)."""
+
+    id: str
+    name: str
+    project_id: str
+    addresses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,11 +191,15 @@ class Snapshot:
     networks: tuple[Network, ...] = ()
     subnets: tuple[Subnet, ...] = ()
     rules: tuple[Rule, ...] = ()
+    ports: tuple[Port, ...] = ()
+    address_groups: tuple[AddressGroup, ...] = ()
     rbac: tuple[Rbac, ...] = ()
     routers: tuple[Router, ...] = ()
     images: tuple[Image, ...] = ()
     endpoints: tuple[Endpoint, ...] = ()
     admin_assignments: tuple[RoleAssignment, ...] = ()
+    admin_errors: tuple[str, ...] = ()
+    """What of the admin role's holders could not be read (the implied roles)."""
     volume_types: tuple[VolumeType, ...] = ()
     quotas: Mapping[str, Mapping[str, Mapping[str, int]]] = field(default_factory=dict)
     """Project id -> service (compute, network, volume) -> key -> limit (-1 unlimited)."""
@@ -205,12 +243,11 @@ def _int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def _get_json(proxy: Any, path: str, key: str) -> dict[str, Any]:
+def _get_json(proxy: Any, path: str, key: str) -> Any:
     response = proxy.get(path)
     if response.status_code >= 400:
         raise RuntimeError(f"GET {path}: HTTP {response.status_code} {response.text[:200]}")
-    data: dict[str, Any] = response.json()[key]
-    return data
+    return response.json()[key]
 
 
 def read_quotas(conn: Any, project_id: str) -> dict[str, dict[str, int]]:
@@ -227,12 +264,33 @@ def read_quotas(conn: Any, project_id: str) -> dict[str, dict[str, int]]:
     return out
 
 
-def _admin_assignments(conn: Any) -> tuple[RoleAssignment, ...]:
+def _roles_implying(identity: Any, role_id: str, name: str) -> dict[str, str]:
+    """Role id -> name of `role_id` and of every role that implies it, however indirectly
+    (Keystone's implied roles: whoever holds one of them holds the role)."""
+    base = str(identity.get_endpoint_data().url).rstrip("/")
+    rules = _get_json(identity, f"{base if base.endswith('/v3') else base + '/v3'}/role_inferences", "role_inferences")
+    roles = {role_id: name}
+    changed = True
+    while changed:
+        changed = False
+        for rule in rules if isinstance(rules, list) else []:
+            prior = rule.get("prior_role") or {}
+            implies = {(implied or {}).get("id") for implied in rule.get("implies") or []}
+            if prior.get("id") and prior["id"] not in roles and implies & set(roles):
+                roles[prior["id"]] = prior.get("name") or prior["id"]
+                changed = True
+    return roles
+
+
+def _admin_assignments(conn: Any, errors: list[str]) -> tuple[RoleAssignment, ...]:
+    """Every holder of admin: direct assignments and effective ones (a user in a group that
+    holds it, an assignment inherited from a domain), of admin and of every role implying it.
+    What could not be read is appended to `errors`."""
     identity = conn.identity
     role = identity.find_role("admin")
     if role is None:
         return ()
-    out = []
+    out: dict[RoleAssignment, None] = {}
     domains: dict[tuple[str, str], str | None] = {}
 
     def holder_domain(kind: str, ident: str) -> str | None:
@@ -241,25 +299,29 @@ def _admin_assignments(conn: Any) -> tuple[RoleAssignment, ...]:
             domains[(kind, ident)] = getattr(getter(ident), "domain_id", None)
         return domains[(kind, ident)]
 
-    for a in identity.role_assignments(role_id=role.id):
-        user = (a.user or {}).get("id")
-        group = (a.group or {}).get("id")
-        scope = a.scope or {}
-        out.append(
-            RoleAssignment(
-                role="admin",
-                user=user,
-                group=group,
-                holder_domain_id=holder_domain("user", user)
-                if user
-                else holder_domain("group", group)
-                if group
-                else None,
-                project_id=(scope.get("project") or {}).get("id"),
-                domain_id=(scope.get("domain") or {}).get("id"),
-                system=bool(scope.get("system")),
-            )
-        )
+    try:
+        roles = _roles_implying(identity, role.id, "admin")
+    except Exception as exc:
+        errors.append(f"implied roles not readable: {type(exc).__name__}: {exc}"[:300])
+        roles = {role.id: "admin"}
+    for role_id, role_name in roles.items():
+        for effective in (False, True):
+            query: dict[str, Any] = {"role_id": role_id, **({"effective": True} if effective else {})}
+            for a in identity.role_assignments(**query):
+                user = (a.user or {}).get("id")
+                group = (a.group or {}).get("id")
+                scope = a.scope or {}
+                holder = holder_domain("user", user) if user else holder_domain("group", group) if group else None
+                assignment = RoleAssignment(
+                    role=role_name,
+                    user=user,
+                    group=group,
+                    holder_domain_id=holder,
+                    project_id=(scope.get("project") or {}).get("id"),
+                    domain_id=(scope.get("domain") or {}).get("id"),
+                    system=bool(scope.get("system")),
+                )
+                out[assignment] = None
     return tuple(out)
 
 
@@ -273,6 +335,36 @@ def _volume_types(conn: Any) -> tuple[VolumeType, ...]:
             encrypted = False
         out.append(VolumeType(vt.id, vt.name, encrypted))
     return tuple(out)
+
+
+def _ports(net: Any) -> tuple[Port, ...]:
+    return tuple(
+        Port(
+            id=p.id,
+            project_id=p.project_id or "",
+            network_id=p.network_id or "",
+            device_owner=p.device_owner or "",
+            security_groups=tuple(p.security_group_ids or ()),
+            fixed_ips=tuple(str(ip.get("ip_address")) for ip in p.fixed_ips or () if ip.get("ip_address")),
+            allowed_address_pairs=tuple(
+                str(pair.get("ip_address")) for pair in p.allowed_address_pairs or () if pair.get("ip_address")
+            ),
+            port_security=p.is_port_security_enabled is not False,
+        )
+        for p in net.ports()
+    )
+
+
+def _address_groups(net: Any) -> tuple[AddressGroup, ...]:
+    if not hasattr(net, "address_groups"):
+        return ()
+    try:
+        return tuple(
+            AddressGroup(g.id, g.name or "", g.project_id or "", tuple(str(a) for a in g.addresses or ()))
+            for g in net.address_groups()
+        )
+    except Exception:  # no address-group extension: no rule can name one
+        return ()
 
 
 def take_snapshot(conn: Any, quota_domain: str | None = None) -> Snapshot:
@@ -294,6 +386,7 @@ def take_snapshot(conn: Any, quota_domain: str | None = None) -> Snapshot:
         except Exception as exc:
             quota_errors[project_id] = f"{type(exc).__name__}: {exc}"
     groups = {g.id: (g.name, g.project_id) for g in net.security_groups()}
+    admin_errors: list[str] = []
     return Snapshot(
         domains=domains,
         projects=projects,
@@ -327,9 +420,12 @@ def take_snapshot(conn: Any, quota_domain: str | None = None) -> Snapshot:
                 port_max=_int(r.port_range_max),
                 remote_ip_prefix=r.remote_ip_prefix,
                 remote_group_id=r.remote_group_id,
+                remote_address_group_id=getattr(r, "remote_address_group_id", None),
             )
             for r in net.security_group_rules()
         ),
+        ports=_ports(net),
+        address_groups=_address_groups(net),
         rbac=tuple(
             Rbac(r.id, r.action, r.object_type, r.object_id, r.project_id or "", r.target_project_id)
             for r in net.rbac_policies()
@@ -342,7 +438,8 @@ def take_snapshot(conn: Any, quota_domain: str | None = None) -> Snapshot:
         endpoints=tuple(
             Endpoint(e.id, services.get(e.service_id, e.service_id), e.interface, e.url) for e in identity.endpoints()
         ),
-        admin_assignments=_admin_assignments(conn),
+        admin_assignments=_admin_assignments(conn, admin_errors),
+        admin_errors=tuple(admin_errors),
         volume_types=_volume_types(conn) if conn.has_service("block-storage") else (),
         quotas=snapshot_quotas,
         quota_errors=quota_errors,

@@ -44,7 +44,7 @@ class Lab:
             "--limit",
             limit,
             "-e",
-            json.dumps(testhosts.ansible_connection_vars()),
+            json.dumps(testhosts.ansible_connection_vars(self.site.name)),
             str(REPO / "playbooks" / name),
             *extra,
         ]

@@ -1,0 +1,55 @@
+#!/bin/busybox sh
+# PID 1 of the hatang test guest: a busybox initramfs that QEMU boots with a Debian kernel.
+# What it does is read from the kernel command line, and every result is one line on the
+# serial console starting with "HATANG <name>", which is how the tests read it:
+#   hatang.name=NAME             how the guest names itself in its lines
+#   hatang.listen=PORT,...       TCP listeners answering "hatang-NAME-PORT"
+#   hatang.probe=PROBE,...       probed every second: icmp4:ADDR, icmp6:ADDR, tcp:ADDR:PORT
+#   hatang.spoof=ADDR/LEN        an address the guest takes without being given it;
+#                                probes spoof4:ADDR ping from it
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for module in failover net_failover virtio_net; do insmod "/lib/modules/$module.ko" 2>/dev/null; done
+
+arg() { sed -n "s/.*hatang\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+NAME=$(arg name)
+say() { echo "HATANG $NAME $*"; }
+
+ip link set lo up
+ip link set eth0 up
+say "boot"
+if udhcpc -i eth0 -n -q -t 10 -T 1 -s /etc/udhcpc.script >/dev/null 2>&1; then say "dhcp4 ok"; else say "dhcp4 fail"; fi
+# SLAAC: the kernel forms a global address from the router's advertisement by itself.
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+  ip -6 addr show dev eth0 scope global | grep -q inet6 && break
+  sleep 1
+done
+say "addr $(ip -o addr show dev eth0 | awk '{print $4}' | tr '\n' ' ')"
+
+for port in $(arg listen | tr ',' ' '); do nc -ll -p "$port" -e echo "hatang-$NAME-$port" & done
+SPOOF=$(arg spoof)
+[ -n "$SPOOF" ] && ip addr add "$SPOOF" dev eth0
+
+probe() {
+  kind=${1%%:*}
+  rest=${1#*:}
+  case $kind in
+    icmp4) ping -c 1 -W 1 "$rest" ;;
+    icmp6) ping -6 -c 1 -W 1 "$rest" ;;
+    spoof4) ping -c 1 -W 1 -I "${SPOOF%/*}" "$rest" ;;
+    tcp) nc -w 2 "${rest%:*}" "${rest##*:}" </dev/null | grep -q "^hatang-" ;;
+    *) return 2 ;;
+  esac >/dev/null 2>&1
+}
+round=0
+while true; do
+  round=$((round + 1))
+  for p in $(arg probe | tr ',' ' '); do
+    if probe "$p"; then result=ok; else result=fail; fi
+    say "round=$round probe=$p $result"
+  done
+  sleep 1
+done

@@ -1,0 +1,103 @@
+"""The catalogue as Ansible variables: what the roles need to fit together, rendered once.
+
+The site inventory adds these to group `all`, so no playbook or role restates a port, an endpoint
+URL, a database, a queue user or a secret. Values that depend on the host or the play stay
+Jinja expressions, evaluated by Ansible where used: the api-zone address (`hatang_api_address`),
+the scheme and backend address the TLS switch decides (`_hatang_scheme`,
+`_hatang_backend_address`, `_hatang_tls`, `_hatang_cacert`; playbooks/vars/openstack.yml) and the
+secrets folder (`_hatang_secrets`; playbooks/vars/secrets.yml).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.services._model import Catalogue, Secret, Service
+
+__all__ = ["CACHE", "DATABASE", "MESSAGING", "platform_vars", "secret_lookup"]
+
+DATABASE, MESSAGING, CACHE = "mariadb", "rabbitmq", "memcached"
+"""The catalogue's services every other service reaches (their roles own the variables)."""
+
+_PASSWORD = (
+    "{{{{ lookup('ansible.builtin.password', _hatang_secrets ~ '/{file}', length=28, "
+    "chars=['ascii_letters', 'digits']) }}}}-Hk7"
+)
+"""Generated on first use, read back later. The fixed "-Hk7" tail makes every password satisfy
+keystone_password_regex (upper, lower, digit) whatever the random part drew."""
+_KEY = (
+    "{{{{ lookup('ansible.builtin.password', _hatang_secrets ~ '/{file}', length=32, "
+    "chars=['ascii_letters', 'digits']) | b64encode }}}}"
+)
+"""32 random characters (190 bits), base64-encoded: a key-encryption key."""
+
+
+def secret_lookup(secret: Secret) -> str:
+    """The Jinja expression that generates the secret into the secrets folder, or reads it back."""
+    return (_KEY if secret.kind == "key" else _PASSWORD).format(file=secret.file)
+
+
+def _secrets(service: Service) -> list[Secret]:
+    role = service.role
+    out = [Secret(variable=f"{DATABASE}_{role}_password", file=f"db-{role}")] if service.databases else []
+    if service.messaging:
+        out.append(Secret(variable=f"{MESSAGING}_{role}_password", file=f"mq-{role}"))
+    if service.service_user:
+        out.append(Secret(variable=f"{role}_service_password", file=f"ks-{role}"))
+    return out + list(service.secrets)
+
+
+def _own_port(name: str, service: Service) -> int | None:
+    """The port behind `<role>_port`: the first port of the service named after its role."""
+    return service.all_ports[0] if name.replace("-", "_") == service.role and service.all_ports else None
+
+
+def _service_vars(name: str, service: Service, catalogue: Catalogue) -> dict[str, Any]:
+    role = service.role
+    out: dict[str, Any] = {}
+    port = _own_port(name, service)
+    if port is not None:
+        out[f"{role}_port"] = port
+        out[f"{role}_bind_address"] = "{{ _hatang_backend_address }}" if service.api else "{{ hatang_api_address }}"
+    if service.api is not None:
+        url = f"{{{{ _hatang_scheme }}}}://{{{{ hatang_api_address }}}}:{service.api.port}{service.api.path}"
+        out[f"{role}_public_url"] = url
+        out[f"{role}_proxy_headers"] = "{{ _hatang_tls }}"
+        out[f"{role}_cacert"] = "{{ _hatang_cacert }}"
+        if role != "keystone":  # every other service reaches Keystone and its cache the same way
+            out[f"{role}_memcache_servers"] = "{{ keystone_memcache_servers }}"
+            out[f"{role}_keystone_url"] = "{{ keystone_internal_url }}"
+            out[f"{role}_region"] = "{{ keystone_region }}"
+    if service.databases:
+        out[f"{role}_db_host"] = "{{ hatang_api_address }}"
+        out[f"{role}_db_password"] = f"{{{{ {DATABASE}_{role}_password }}}}"
+    if service.messaging:
+        mq = catalogue.services[MESSAGING].all_ports[0]
+        out[f"{role}_transport_url"] = (
+            f"rabbit://{role}:{{{{ {MESSAGING}_{role}_password }}}}@{{{{ hatang_api_address }}}}:{mq}/"
+        )
+    for secret in _secrets(service):
+        out[secret.variable] = secret_lookup(secret)
+    return out
+
+
+def platform_vars(catalogue: Catalogue) -> dict[str, Any]:
+    """Every variable the catalogue decides, by name (group `all` of the site inventory)."""
+    services = catalogue.services
+    out: dict[str, Any] = {
+        "tls_front_ports": {name: s.api.port for name, s in services.items() if s.api is not None},
+        f"{DATABASE}_databases": [
+            {"name": db, "user": s.role, "password": f"{{{{ {DATABASE}_{s.role}_password }}}}"}
+            for s in services.values()
+            for db in s.databases
+        ],
+        f"{MESSAGING}_users": [
+            {"name": s.role, "password": f"{{{{ {MESSAGING}_{s.role}_password }}}}"}
+            for s in services.values()
+            if s.messaging
+        ],
+        "keystone_memcache_servers": [f"{{{{ hatang_api_address }}}}:{services[CACHE].all_ports[0]}"],
+    }
+    for name, service in services.items():
+        out.update(_service_vars(name, service, catalogue))
+    return out

@@ -1,0 +1,140 @@
+"""The portal in a real browser: Debian's chromium driven by Selenium through chromium-driver.
+
+`hatang portal` runs as a separate process on a free loopback port, over a private copy of a site.
+The browser fills the form with a mistake and sees the error at its field (nothing written),
+fixes it, files the request and finds the tenant in the list. Screenshots of each page are written
+to reports/portal/ (git-ignored). Without chromium or chromium-driver the test fails: run
+scripts/bootstrap, which installs both.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+DRIVER = Path("/usr/bin/chromedriver")
+SHOTS = Path(__file__).resolve().parents[2] / "reports" / "portal"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def portal(site: Path, tmp_path: Path) -> Iterator[str]:
+    """`hatang portal` serving `site` on loopback; its base URL."""
+    hatang = Path(sys.executable).parent / "hatang"
+    assert hatang.exists(), f"{hatang}: no hatang console script (run scripts/bootstrap)"
+    port = _free_port()
+    log = (tmp_path / "portal.log").open("w")
+    server = subprocess.Popen(
+        [str(hatang), "portal", "--site", str(site), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, f"hatang portal exited: {(tmp_path / 'portal.log').read_text()}"
+            try:
+                with urllib.request.urlopen(f"{base}/tenants", timeout=2) as response:
+                    assert response.status == 200
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, "hatang portal did not answer within 30 s"
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """Headless chromium under chromium-driver (Debian's, same version); never a downloaded one."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    assert CHROMIUM.exists(), "chromium is not installed: run scripts/bootstrap (apt: chromium)"
+    assert DRIVER.exists(), "chromium-driver is not installed: run scripts/bootstrap (apt: chromium-driver)"
+    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must not try to fetch a browser or driver
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1280,1600", f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(str(DRIVER)), options=options)
+    driver.implicitly_wait(20)  # a loaded CI machine: elements of the next page may take seconds
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _shot(driver: object, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SHOTS / f"{name}.png"))  # type: ignore[attr-defined]
+
+
+def test_agency_files_a_request_in_a_browser(portal: str, browser: object, site: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    driver = browser
+    find = driver.find_element  # type: ignore[attr-defined]
+    driver.get(f"{portal}/request")  # type: ignore[attr-defined]
+    find(By.ID, "code").send_keys("so-yte-hsba")
+    find(By.ID, "name").send_keys("Hồ sơ bệnh án điện tử <b>tỉnh</b>")
+    Select(find(By.ID, "agency")).select_by_value("so-yte")
+    Select(find(By.ID, "security_level")).select_by_value("2")
+    Select(find(By.ID, "quota_profile")).select_by_value("S")
+    find(By.CSS_SELECTOR, 'input[name="applications"][value="yte-tu-xa"]').click()
+    find(By.ID, "network_0").send_keys("App Net")  # a mistake: not a slug
+    find(By.CSS_SELECTOR, 'input[name="network_0_access"][value="gov"]').click()
+    find(By.ID, "contact_name").send_keys("Trần Thị Bình")
+    find(By.ID, "contact_email").send_keys("binh.tt@soyte.example")
+    find(By.ID, "reason").send_keys("Bệnh án điện tử cho các bệnh viện")
+    _shot(driver, "1-request-form")
+    find(By.ID, "submit").click()
+
+    error = find(By.CSS_SELECTOR, 'p.error[data-field="network_0"]')
+    assert "String should match pattern" in error.text and "App Net" in error.text
+    assert find(By.ID, "network_0").get_attribute("value") == "App Net"
+    assert not (site / "tenants" / "so-yte-hsba.yml").exists()
+    _shot(driver, "2-request-refused")
+
+    find(By.ID, "network_0").clear()
+    find(By.ID, "network_0").send_keys("app")
+    find(By.ID, "submit").click()
+    filed = f"{portal}/tenants/so-yte-hsba?filed=1"
+    WebDriverWait(driver, 20).until(lambda d: d.current_url == filed)  # type: ignore[arg-type]
+    assert find(By.ID, "state").text == "requested"
+    assert "Hồ sơ bệnh án điện tử <b>tỉnh</b>" in find(By.TAG_NAME, "h1").text  # shown as text, not markup
+    _shot(driver, "3-request-filed")
+    assert "state: requested" in (site / "tenants" / "so-yte-hsba.yml").read_text(encoding="utf-8")
+
+    find(By.LINK_TEXT, "Danh sách dự án (tenants)").click()
+    row = find(By.ID, "tenant-so-yte-hsba")
+    assert "requested" in row.text and "Sở Y tế" in row.text
+    _shot(driver, "4-tenants")
+
+
+def test_chromium_tools_are_debian_packages() -> None:
+    """The browser and its driver come from apt (scripts/bootstrap), never from a download."""
+    for tool in (CHROMIUM, DRIVER):
+        owner = subprocess.run(["dpkg", "-S", str(tool)], capture_output=True, text=True, check=False)
+        assert owner.returncode == 0, f"{tool} is not from a Debian package: {owner.stderr.strip()}"
+    assert shutil.which("chromedriver") == str(DRIVER) or os.access(DRIVER, os.X_OK)

@@ -1,0 +1,95 @@
+"""The catalogue rendered for Ansible, and the roles and playbooks that no longer restate it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from infra.ansible_inventory import TEMPLATES_KEY, inventory
+from infra.services import Secret, catalogue
+from infra.services.ansible_vars import platform_vars, secret_lookup
+from tests.conftest import REPO
+from tests.unit._lab import lab_site
+
+VARS = platform_vars(catalogue())
+
+
+def test_service_vars_tls_front_serves_every_api_port() -> None:
+    assert VARS["tls_front_ports"] == {
+        "barbican": 9311, "cinder": 8776, "glance": 9292, "keystone": 5000, "neutron": 9696, "nova": 8774,
+        "placement": 8778,
+    }
+
+
+def test_service_vars_endpoint_urls_carry_port_and_path() -> None:
+    assert VARS["nova_public_url"] == "{{ _hatang_scheme }}://{{ hatang_api_address }}:8774/v2.1"
+    assert VARS["keystone_public_url"] == "{{ _hatang_scheme }}://{{ hatang_api_address }}:5000"
+    assert VARS["glance_keystone_url"] == "{{ keystone_internal_url }}"
+    assert "keystone_keystone_url" not in VARS
+
+
+def test_service_vars_databases_queue_users_and_transport() -> None:
+    assert [(d["name"], d["user"]) for d in VARS["mariadb_databases"]] == [
+        ("keystone", "keystone"), ("barbican", "barbican"), ("placement", "placement"), ("glance", "glance"),
+        ("nova_api", "nova"), ("nova", "nova"), ("nova_cell0", "nova"), ("neutron", "neutron"),
+        ("cinder", "cinder"),
+    ]
+    assert VARS["mariadb_databases"][0]["password"] == "{{ mariadb_keystone_password }}"
+    assert [u["name"] for u in VARS["rabbitmq_users"]] == ["nova", "neutron", "cinder"]
+    assert VARS["cinder_transport_url"] == (
+        "rabbit://cinder:{{ rabbitmq_cinder_password }}@{{ hatang_api_address }}:5672/"
+    )
+    assert VARS["keystone_memcache_servers"] == ["{{ hatang_api_address }}:11211"]
+
+
+def test_service_vars_secrets_are_lookups_into_the_secrets_folder() -> None:
+    secrets = sorted(k for k, v in VARS.items() if isinstance(v, str) and "ansible.builtin.password" in v)
+    assert len(secrets) == 18  # 17 passwords and Barbican's key-encryption key
+    assert VARS["rabbitmq_nova_password"] == (
+        "{{ lookup('ansible.builtin.password', _hatang_secrets ~ '/mq-nova', length=28, "
+        "chars=['ascii_letters', 'digits']) }}-Hk7"
+    )
+    assert secret_lookup(Secret(variable="x_kek", file="x-kek", kind="key")).endswith("| b64encode }}")
+
+
+def test_service_vars_reach_ansible_through_the_inventory() -> None:
+    data = inventory(lab_site())
+    assert data["all"]["vars"]["nova_port"] == 8774
+    assert set(data["_meta"][TEMPLATES_KEY]) == set(VARS)
+
+
+def _yaml_files(*folders: str) -> list[Path]:
+    return sorted(p for folder in folders for p in (REPO / folder).rglob("*") if p.suffix in {".yml", ".j2"})
+
+
+@pytest.mark.parametrize("port", sorted(catalogue().port_owners()))
+def test_service_ports_are_written_in_the_catalogue_only(port: int) -> None:
+    pattern = re.compile(rf"(?<![0-9.]){port}(?![0-9])")
+    found = [
+        str(p.relative_to(REPO)) for p in _yaml_files("roles", "playbooks")
+        if pattern.search(p.read_text(encoding="utf-8"))
+    ]
+    assert found == []
+
+
+def test_service_roles_deploy_in_catalogue_order() -> None:
+    play = YAML(typ="safe").load((REPO / "playbooks" / "control-plane.yml").read_text(encoding="utf-8"))
+    assert tuple(r["role"] for r in play[0]["roles"]) == catalogue().roles()
+
+
+@pytest.mark.parametrize("role", catalogue().roles())
+def test_service_role_specs_require_what_the_catalogue_renders(role: str) -> None:
+    """A rendered variable has no default in the role: the catalogue is its only source."""
+    yaml = YAML(typ="safe")
+    defaults = yaml.load((REPO / "roles" / role / "defaults" / "main.yml").read_text(encoding="utf-8")) or {}
+    specs = yaml.load((REPO / "roles" / role / "meta" / "argument_specs.yml").read_text(encoding="utf-8"))
+    options = specs["argument_specs"]["main"]["options"]
+    required = {name for name, option in options.items() if option.get("required")}
+    assert set(options) == set(defaults) | required, "every default documented, nothing else"
+    assert required <= set(VARS), "a required option is one the inventory renders"
+    assert not required & set(defaults)
+    for name in set(defaults):
+        assert options[name].get("default") == defaults[name], name

@@ -1,0 +1,110 @@
+"""The platform service catalogue: the project's own file, and messages for invalid entries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from infra.services import CatalogueError, catalogue, load_catalogue
+
+VALID = """\
+services:
+  mariadb:
+    description: Database
+    role: mariadb
+    group: controllers
+    ports: [3306]
+    units: {mariadb: database}
+  keystone:
+    description: Identity API
+    role: keystone
+    group: controllers
+    api: {port: 5000}
+    databases: [keystone]
+    units: {keystone: identity API}
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "services.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_catalogue_of_the_project_is_valid_and_in_deployment_order() -> None:
+    found = catalogue()
+    assert found.roles() == (
+        "mariadb", "rabbitmq", "memcached", "tls_front", "keystone", "barbican", "placement",
+        "glance", "nova", "neutron", "cinder",
+    )
+    assert found.port_owners()[5000] == "keystone"
+    assert found.services["nova"].api is not None and found.services["nova"].api.path == "/v2.1"
+
+
+def test_catalogue_api_port_comes_first(tmp_path: Path) -> None:
+    text = VALID.replace("api: {port: 5000}", "api: {port: 5000}\n    ports: [35357]")
+    assert load_catalogue(_write(tmp_path, text)).services["keystone"].all_ports == (5000, 35357)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "api: {port: 5000}", "api: {port: 70000}",
+            "services.yml:12: services.keystone.api.port: Input should be less than or equal to 65535 "
+            "(got 70000) (fix: use a value <= 65535)",
+        ),
+        (
+            "api: {port: 5000}", "api: {port: '5000'}",
+            "services.yml:12: services.keystone.api.port: Input should be a valid integer (got '5000') "
+            "(fix: write a whole number without quotes, e.g. 3)",
+        ),
+        (
+            "    role: keystone\n", "",
+            "services.yml:8: services.keystone.role: Field required (fix: add this field)",
+        ),
+        (
+            "    databases: [keystone]\n", "    database: [keystone]\n",
+            "services.yml:13: services.keystone.database: Extra inputs are not permitted "
+            "(fix: remove it, or check its spelling against the documented fields)",
+        ),
+        (
+            "api: {port: 5000}", "api: {port: 3306}",
+            "services.yml:12: services.keystone.api.port: port 3306 is already taken by service 'mariadb' "
+            "(fix: write each fact once)",
+        ),
+        (
+            "units: {keystone: identity API}", "units: {mariadb: identity API}",
+            "services.yml:14: services.keystone.units.mariadb: unit 'mariadb' is already taken by service "
+            "'mariadb' (fix: write each fact once)",
+        ),
+        (
+            "api: {port: 5000}", "api: {port: 5000}\n    ports: [5000]",
+            "services.yml:13: services.keystone.ports.0: port 5000 is already taken by service 'keystone' "
+            "(fix: write each fact once)",
+        ),
+        (
+            "api: {port: 5000}", "api: {port: 5000, path: v3}",
+            "services.yml:12: services.keystone.api.path: String should match pattern '^(/[A-Za-z0-9._-]+)*$' "
+            "(got 'v3') (fix: match the pattern ^(/[A-Za-z0-9._-]+)*$)",
+        ),
+        (
+            "    group: controllers\n    api", "    group: controllers\n    zone: dmz-ish\n    api",
+            "services.yml:12: services.keystone.zone: Input should be 'oob', 'mgmt', 'api', 'storage', "
+            "'overlay', 'dmz', 'internet', 'gov' or 'other' (got 'dmz-ish') (fix: use one of: 'oob', 'mgmt', "
+            "'api', 'storage', 'overlay', 'dmz', 'internet', 'gov' or 'other')",
+        ),
+    ],
+)
+def test_catalogue_invalid_entry_is_located(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert old in VALID
+    with pytest.raises(CatalogueError) as exc:
+        load_catalogue(_write(tmp_path, VALID.replace(old, new, 1)))
+    assert str(exc.value) == expected
+
+
+def test_catalogue_unreadable_yaml_names_the_line(tmp_path: Path) -> None:
+    with pytest.raises(CatalogueError) as exc:
+        load_catalogue(_write(tmp_path, "services:\n  a: [\n"))
+    assert str(exc.value).startswith("services.yml:")
