@@ -13,6 +13,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.reader import ReaderError
 
 __all__ = ["YamlSyntaxError", "dump_text", "line_of", "load", "load_for_edit", "plain", "round_trip", "write_atomic"]
 
@@ -40,6 +41,8 @@ def load(path: Path) -> Any:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
         raise YamlSyntaxError(str(exc.problem or exc), line) from exc
+    except ReaderError as exc:  # a character YAML does not allow (a control character such as DEL)
+        raise YamlSyntaxError(f"{exc.reason}: character {exc.character!r} at position {exc.position}", None) from exc
     except UnicodeDecodeError as exc:
         raise YamlSyntaxError(f"not UTF-8 text: {exc.reason}", None) from exc
 
@@ -57,6 +60,8 @@ def load_for_edit(path: Path) -> Any:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         raise YamlSyntaxError(str(exc.problem or exc), mark.line + 1 if mark is not None else None) from exc
+    except ReaderError as exc:
+        raise YamlSyntaxError(f"{exc.reason}: character {exc.character!r} at position {exc.position}", None) from exc
 
 
 def line_of(document: Any, loc: tuple[int | str, ...]) -> int | None:

@@ -16,6 +16,8 @@ from infra.commands.portal import portal
 from infra.errors import InventoryError, Problem
 from infra.ledger_history import check_append_only
 from infra.plan import build_plan, render_plan
+from infra.services import catalogue
+from infra.services.coverage import problems as coverage_problems
 from infra.site import Site, gc_paused
 from infra.validate import load_valid_site
 
@@ -61,7 +63,12 @@ def validate(
         ),
     ] = None,
 ) -> None:
-    """Check a site inventory: every problem at once, with file, field and fix; exit 2 on any."""
+    """Check a site inventory: every problem at once, with file, field and fix; exit 2 on any.
+
+    A valid site's flows are then compared with the services its hosts run (the service catalogue):
+    a deployed port no flow opens, a flow opening ports nothing deploys there, or a flow naming a
+    service none of its hosts runs is a finding, reported the same way; exit 1 on any.
+    """
     with user_errors(), gc_paused():  # a short command: what it builds lives to its end
         site: Site | None = None
         problems: list[Problem] = []
@@ -74,6 +81,15 @@ def validate(
             err.print(f"note: ledger.yml append-only check not done: {history.skipped}", markup=False, highlight=False)
         if problems or history.problems or site is None:
             raise InventoryError([*problems, *history.problems])
+        findings = coverage_problems(site, catalogue())
+    if findings:
+        for finding in findings:
+            err.print(str(finding), markup=False, highlight=False)
+        err.print(
+            f"{len(findings)} finding(s): the flows and the services the hosts run disagree (docs/services.md).",
+            style="bold red",
+        )
+        raise typer.Exit(EXIT_FINDINGS)
     out.print(
         f"{inventory}: valid ({len(site.zones)} zones, {len(site.flows)} flows, {len(site.host_specs)} hosts, "
         f"{len(site.tenants)} tenants, {len(site.applications)} applications)",

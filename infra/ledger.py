@@ -153,6 +153,9 @@ def check_ledger(
                 f"(ledger entry {index}) but this file does not hold it",
                 f"run `hatang tenant approve {holder.code}` to write it back"
                 if holder.state in (TenantState.REQUESTED, TenantState.APPROVED)
+                else "it was approved, so it is retired, not rejected: restore its state and allocation from git, "
+                f"then `hatang tenant retire {holder.code}`"
+                if holder.state == TenantState.REJECTED
                 else "restore the allocation from git; allocations are never removed",
             )
 

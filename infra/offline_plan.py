@@ -33,9 +33,9 @@ from rich.table import Table
 
 from infra.errors import HatangError, Problem
 from infra.site import Site, load_site
+from infra.specs.cloud import tenants_plan
 from infra.stacks.mockrun import TENANT_COMPONENT, MockRun, RegisteredResource, gc_paused, run_programs
 from infra.stacks.policies import EXTERNAL_NETWORK_IDS, make_policies, platform_external_networks
-from infra.stacks.spec import tenants_plan
 from infra.validate import validate_site
 
 __all__ = [

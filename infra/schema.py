@@ -387,10 +387,17 @@ class Agency(_Model):
 
 
 class TenantState(StrEnum):
+    """requested → approved → active → retired, or requested → rejected (final for that request).
+
+    A rejected request never got addresses; its file stays as the record of the decision, so its
+    code stays taken (docs/tenancy.md).
+    """
+
     REQUESTED = "requested"
     APPROVED = "approved"
     ACTIVE = "active"
     RETIRED = "retired"
+    REJECTED = "rejected"
 
 
 class NetworkAccess(StrEnum):

@@ -1,4 +1,4 @@
-"""Tenant requests: create, approve (allocate addresses), activate, retire.
+"""Tenant requests: create, approve (allocate addresses) or reject, activate, retire.
 
 Each command edits one request file in place with ruamel's round-trip mode, so people's comments
 and layout survive. The edited site is validated as a whole before anything is written, and the
@@ -36,6 +36,7 @@ __all__ = [
     "approve_tenant",
     "create_tenant",
     "current_user",
+    "reject_tenant",
     "retire_tenant",
 ]
 
@@ -43,8 +44,9 @@ TRANSITIONS: dict[TenantState, tuple[TenantState, ...]] = {
     TenantState.APPROVED: (TenantState.REQUESTED,),
     TenantState.ACTIVE: (TenantState.APPROVED,),
     TenantState.RETIRED: (TenantState.APPROVED, TenantState.ACTIVE),
+    TenantState.REJECTED: (TenantState.REQUESTED,),
 }
-"""Which states each state may be reached from."""
+"""Which states each state may be reached from (rejected and retired lead nowhere)."""
 
 
 @dataclass(frozen=True)
@@ -215,7 +217,7 @@ def approve_tenant(root: Path, code: str, by: str, reason: str = "approved", at:
     second run changes nothing.
 
     Raises:
-        RequestError: unknown tenant, a retired one, or an exhausted pool.
+        RequestError: unknown tenant, a retired or rejected one, or an exhausted pool.
         InventoryError: the site (or the edited request) is invalid.
     """
     _check_arguments(by=by, reason=reason)
@@ -226,9 +228,10 @@ def approve_tenant(root: Path, code: str, by: str, reason: str = "approved", at:
 def _approve(root: Path, code: str, by: str, reason: str, at: datetime) -> Change:
     site = load_site(root)
     tenant, path, document = _request(site, code)
-    if tenant.state == TenantState.RETIRED:
+    if tenant.state in (TenantState.RETIRED, TenantState.REJECTED):
         raise RequestError(
-            f"{display_path(path)}: state: tenant {code!r} is retired (fix: file a new request with a new code)"
+            f"{display_path(path)}: state: tenant {code!r} is {tenant.state.value} "
+            "(fix: file a new request with a new code)"
         )
     allocated = allocate(site, tenant)
     allocation = _allocation_map(allocated)
@@ -290,6 +293,67 @@ def retire_tenant(root: Path, code: str, by: str, reason: str, at: datetime | No
     return _transition(root, code, TenantState.RETIRED, by, reason, at)
 
 
+def reject_tenant(root: Path, code: str, by: str, reason: str, at: datetime | None = None) -> Change:
+    """Reject a request: state `rejected`, final for that request, which never gets addresses.
+
+    The file stays as the record of who rejected it, when and why, so the code stays taken: a new
+    request needs a new code (docs/tenancy.md). A second run changes nothing.
+
+    Args:
+        root: the site folder.
+        code: the requested tenant.
+        by: who rejects it (recorded in the history).
+        reason: why, in words the agency reads; required.
+        at: when (default: now).
+
+    Returns:
+        The file, whether it changed, and a summary.
+
+    Raises:
+        RequestError: no reason, an unknown tenant, one approved already (approved, active,
+            retired), or a request the ledger holds addresses for (an interrupted approval).
+        InventoryError: the site (or the edited request) is invalid.
+    """
+    if not reason.strip():
+        raise RequestError(
+            "--reason: a rejection needs a reason the agency will read (fix: say why, e.g. --reason 'cần cấp độ 3')"
+        )
+    _check_arguments(by=by, reason=reason)
+    with site_lock(Path(root)):
+        return _reject(Path(root), code, by, reason.strip(), at or _now())
+
+
+_NOT_REJECTABLE = {
+    TenantState.APPROVED: "an approved tenant is taken back with `hatang tenant retire {code} --reason …`",
+    TenantState.ACTIVE: "an active tenant is taken back with `hatang tenant retire {code} --reason …`",
+    TenantState.RETIRED: "nothing to do: it was approved, and is retired already",
+}
+"""Why a tenant past `requested` is not rejected, and what to do instead."""
+
+
+def _reject(root: Path, code: str, by: str, reason: str, at: datetime) -> Change:
+    site = load_site(root)
+    tenant, path, document = _request(site, code)
+    if tenant.state == TenantState.REJECTED:
+        return Change(path, False, f"{code}: already rejected")
+    if tenant.state != TenantState.REQUESTED:
+        raise RequestError(
+            f"{display_path(path)}: state: tenant {code!r} is {tenant.state.value}; only a requested tenant can be "
+            f"rejected (fix: {_NOT_REJECTABLE[tenant.state].format(code=code)})"
+        )
+    held = sorted(str(prefix) for prefix, (owner, _) in owners(site).items() if owner == code)
+    if held:
+        raise RequestError(
+            f"{display_path(site.root / LEDGER_FILE)}: tenant {code!r} holds {', '.join(held[:3])}"
+            f"{' …' if len(held) > 3 else ''}: an approval was interrupted, and a request with addresses is not "
+            f"rejected (fix: `hatang tenant approve {code}` to finish it, then `hatang tenant retire {code}`)"
+        )
+    document["state"] = TenantState.REJECTED.value
+    document["history"].append(_history_entry(TenantState.REJECTED, at, by, reason))
+    _check_and_write(site, path, document)
+    return Change(path, True, f"{code}: requested -> rejected")
+
+
 def create_tenant(root: Path, request: NewTenant, by: str, reason: str, at: datetime | None = None) -> Change:
     """Write a new request file `tenants/<code>.yml` in state requested.
 
@@ -306,7 +370,13 @@ def create_tenant(root: Path, request: NewTenant, by: str, reason: str, at: date
 def _create(root: Path, request: NewTenant, by: str, reason: str, at: datetime) -> Change:
     site = load_site(root)
     path = site.root / "tenants" / f"{request.code}.yml"
-    if os.path.lexists(path) or site.tenant(request.code) is not None:
+    earlier = site.tenant(request.code)
+    if earlier is not None and earlier.state == TenantState.REJECTED:
+        raise RequestError(
+            f"{display_path(path)}: code: {request.code!r} was rejected; the file is the record of that decision and "
+            "codes are never reused (fix: choose another --code)"
+        )
+    if os.path.lexists(path) or earlier is not None:
         raise RequestError(
             f"{display_path(path)}: code: exists; codes are never reused (fix: choose another --code)"
         )

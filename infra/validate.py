@@ -559,6 +559,13 @@ def _check_tenants(site: Site, report: _Report) -> None:
                 "a requested tenant already has an allocation",
                 f"approve it with `hatang tenant approve {tenant.code}` or remove the allocation",
             )
+        if tenant.state == TenantState.REJECTED and tenant.allocation is not None:
+            report.add(
+                path,
+                ("allocation",),
+                "a rejected request holds no allocation (it was never approved)",
+                "remove the allocation; a tenant that was approved is retired (`hatang tenant retire`), not rejected",
+            )
         if tenant.allocation is not None and tenant.state in CONSUMING_STATES:
             missing = [n.name for n in tenant.networks if n.name not in tenant.allocation.networks]
             if missing:

@@ -6,18 +6,20 @@ stay thin over testinfra's `host` fixture (a change of engine then stays cheap).
 
 from __future__ import annotations
 
-import json
+import fnmatch
+import math
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+
+from infra.audit._nft import InputPath, evaluate_input
 
 __all__ = [
-    "NftRule",
+    "LogrotateInclude",
     "apt_uris",
     "chrony_sources",
     "logrotate_days",
-    "nft_input_chains",
+    "logrotate_retention",
+    "nft_input_path",
     "parse_keyvalues",
     "parse_sshd_t",
     "parse_timespan",
@@ -122,46 +124,115 @@ def rsyslog_targets(text: str) -> list[str]:
     return out
 
 
-_PERIOD_DAYS = {"daily": 1, "weekly": 7, "monthly": 30, "yearly": 365}
+_PERIOD_DAYS = {"hourly": 1 / 24, "daily": 1, "weekly": 7, "monthly": 30, "yearly": 365}
+_LOGROTATE_SCRIPTS = frozenset({"postrotate", "prerotate", "firstaction", "lastaction", "preremove"})
+_LOGROTATE_TABOO = (
+    ",v", ".cfsaved", ".disabled", ".dpkg-bak", ".dpkg-del", ".dpkg-dist", ".dpkg-new", ".dpkg-old",
+    ".dpkg-tmp", ".rpmnew", ".rpmorig", ".rpmsave", ".swp", ".ucf-dist", ".ucf-new", ".ucf-old", "~",
+)  # fmt: skip
+"""logrotate's default tabooext: files of an included folder it skips."""
+
+LogrotateInclude = Callable[[str], Mapping[str, str] | None]
+"""Reads an `include` target: {file path: text} (a folder's files, or the one file), None if absent."""
 
 
-def logrotate_days(text: str, path: str) -> int | None:
-    """Days of history logrotate keeps for `path` (rotate count x period, or maxage).
+def _logrotate_lines(text: str, include: LogrotateInclude | None, depth: int = 0) -> Iterator[str]:
+    """Logical lines with `include` expanded in place and script bodies dropped."""
+    in_script = False
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if in_script:
+            in_script = line != "endscript"
+            continue
+        if not line:
+            continue
+        words = line.split()
+        if words[0] in _LOGROTATE_SCRIPTS:
+            in_script = True
+            continue
+        if words[0] == "include" and len(words) > 1:
+            files = include(words[1].strip('"')) if include is not None and depth < 8 else None
+            if files is None:
+                yield f"include-unreadable {words[1]}"
+                continue
+            for name in sorted(files):
+                if not name.endswith(_LOGROTATE_TABOO):
+                    yield from _logrotate_lines(files[name], include, depth + 1)
+            continue
+        # braces can share a line with names or directives: make each its own line
+        yield from (part.strip() for part in re.split(r"([{}])", line) if part.strip())
 
-    Global directives before the first stanza are the defaults. None when no stanza names it.
+
+def logrotate_retention(text: str, path: str, include: LogrotateInclude | None = None) -> tuple[float | None, str]:
+    """Days of history logrotate keeps for `path`, and how that was worked out.
+
+    Read as logrotate reads it: directives before a stanza are the defaults for the stanzas after
+    them (also across included files, which are spliced in place, folders in name order without
+    logrotate's taboo extensions); a stanza's own directives override them; the first stanza
+    whose names (globs allowed) match `path` is the one that applies (logrotate refuses a
+    duplicate). History = rotate x period, cut to maxage when that is shorter (maxage deletes
+    rotated files older than it); `rotate 0` keeps nothing; `rotate -1` keeps every file (then
+    only maxage limits). Fails closed (None): no stanza, no period (logrotate's built-in
+    criterion is size), `size`-only rotation (the last of size/period wins, as in logrotate),
+    or `maxsize` (it rotates before the period is up), and an `include` that cannot be read.
     """
     defaults: dict[str, str] = {}
     current: dict[str, str] | None = None
-    found: dict[str, str] | None = None
     names: list[str] = []
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if not line:
+    found: dict[str, str] | None = None
+    unreadable: list[str] = []
+    for line in _logrotate_lines(text, include):
+        words = line.split()
+        if words[0] == "include-unreadable":
+            unreadable.append(words[1])
             continue
-        if current is None and line.startswith(("/", '"')) and not line.endswith("{"):
-            names += line.replace('"', "").split()  # file names may precede a lone "{"
-            continue
-        if line.endswith("{"):
-            names += line[:-1].replace('"', "").split()
+        if line == "{":
             current = dict(defaults)
             continue
         if line == "}":
-            if current is not None and path in names:
+            if current is not None and found is None and any(fnmatch.fnmatchcase(path, n) for n in names):
                 found = current
             current, names = None, []
             continue
-        words = line.split()
+        if current is None and words[0].startswith(("/", '"', "*", "~")):
+            names += [w.strip('"') for w in words]
+            continue
         target = current if current is not None else defaults
         if words[0] in _PERIOD_DAYS:
-            target["period"] = words[0]
-        elif words[0] in {"rotate", "maxage"} and len(words) > 1:
+            target["criterion"] = words[0]
+        elif words[0] == "size" and len(words) > 1:
+            target["criterion"] = "size"
+        elif words[0] in {"rotate", "maxage", "maxsize"} and len(words) > 1:
             target[words[0]] = words[1]
+    if unreadable:
+        return None, f"include {', '.join(unreadable)} cannot be read"
     if found is None:
-        return None
-    if "maxage" in found and found["maxage"].isdigit():
-        return int(found["maxage"])
-    rotate = int(found.get("rotate", "0")) if found.get("rotate", "0").isdigit() else 0
-    return rotate * _PERIOD_DAYS.get(found.get("period", "weekly"), 7)
+        return None, f"no logrotate stanza names {path}"
+    criterion = found.get("criterion")
+    if criterion is None:
+        return None, f"{path}: no rotation period (daily/weekly/monthly/yearly), history unknown"
+    if criterion == "size":
+        return None, f"{path}: rotated by size only, history unknown"
+    if "maxsize" in found:
+        return None, f"{path}: maxsize {found['maxsize']} may rotate before the {criterion} period, history unknown"
+    rotate_text = found.get("rotate", "0")
+    if not re.fullmatch(r"-?\d+", rotate_text):
+        return None, f"{path}: malformed rotate {rotate_text!r}"
+    rotate = int(rotate_text)
+    days = math.inf if rotate < 0 else rotate * _PERIOD_DAYS[criterion]
+    how = f"rotate {rotate_text} x {criterion}"
+    maxage = found.get("maxage")
+    if maxage is not None:
+        if not maxage.isdigit():
+            return None, f"{path}: malformed maxage {maxage!r}"
+        if int(maxage) < days:
+            days, how = int(maxage), f"maxage {maxage} (shorter than {how})"
+    return days, how
+
+
+def logrotate_days(text: str, path: str, include: LogrotateInclude | None = None) -> float | None:
+    """Days of history logrotate keeps for `path` (see `logrotate_retention`); None: unknown."""
+    return logrotate_retention(text, path, include)[0]
 
 
 def apt_uris(text: str) -> list[str]:
@@ -181,130 +252,8 @@ def apt_uris(text: str) -> list[str]:
 # --------------------------------------------------------------------------- nftables
 
 
-_ND_TYPES = frozenset({"nd-neighbor-solicit", "nd-neighbor-advert", "nd-router-solicit", "nd-router-advert"})
-
-
-@dataclass(frozen=True)
-class NftRule:
-    """One rule of an input-path chain, reduced to what the firewall checks look at."""
-
-    table: str
-    chain: str
-    verdict: str | None
-    comment: str | None
-    ports: tuple[tuple[str, int, int], ...] = ()
-    """(protocol, low, high) destination ports the rule matches."""
-    saddrs: tuple[str, ...] = ()
-    """Source prefixes the rule matches (or inherits from the jump into its chain); empty: any."""
-    matches: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    """Every (match key, values) of the rule, e.g. ('ct.state', ('established', 'related'))."""
-    jump: str | None = None
-
-    @property
-    def base(self) -> bool:
-        """Housekeeping accepts the firewall design allows without a flow: established/related
-        traffic, the loopback interface, and ICMPv6 neighbour/router discovery."""
-        if self.verdict != "accept" or self.ports or self.saddrs or not self.matches:
-            return False
-        values = dict(self.matches)
-        keys = set(values)
-        if keys == {"ct.state"}:
-            return set(values["ct.state"]) <= {"established", "related"}
-        if keys <= {"meta.iifname", "meta.iif"}:
-            return all(v == ("lo",) for v in values.values())
-        if "icmpv6.type" in keys and keys <= {"icmpv6.type", "ip6.hoplimit", "meta.l4proto", "meta.nfproto"}:
-            return set(values["icmpv6.type"]) <= _ND_TYPES
-        return False
-
-
-def _expr_key(left: Any) -> str:
-    if isinstance(left, dict):
-        if "payload" in left:
-            return f"{left['payload'].get('protocol')}.{left['payload'].get('field')}"
-        if "meta" in left:
-            return f"meta.{left['meta'].get('key')}"
-        if "ct" in left:
-            return f"ct.{left['ct'].get('key')}"
-    return "?"
-
-
-def _values(right: Any) -> list[Any]:
-    if isinstance(right, dict) and "set" in right:
-        return list(right["set"])
-    if isinstance(right, list):
-        return list(right)
-    return [right]
-
-
-def _rule(table: str, chain: str, exprs: Iterable[Any], comment: str | None) -> NftRule:
-    ports: list[tuple[str, int, int]] = []
-    saddrs: list[str] = []
-    matches: list[tuple[str, tuple[str, ...]]] = []
-    verdict: str | None = None
-    jump: str | None = None
-    for expr in exprs:
-        if not isinstance(expr, dict):
-            continue
-        if "match" in expr:
-            key = _expr_key(expr["match"].get("left"))
-            values = _values(expr["match"].get("right"))
-            matches.append((key, tuple(str(v) for v in values)))
-            proto, _, fld = key.partition(".")
-            for value in values:
-                if fld == "dport" and proto in {"tcp", "udp"}:
-                    if isinstance(value, int):
-                        ports.append((proto, value, value))
-                    elif isinstance(value, dict) and "range" in value:
-                        low, high = value["range"]
-                        ports.append((proto, int(low), int(high)))
-                elif fld == "saddr" and proto in {"ip", "ip6"}:
-                    if isinstance(value, dict) and "prefix" in value:
-                        saddrs.append(f"{value['prefix']['addr']}/{value['prefix']['len']}")
-                    elif isinstance(value, str):
-                        saddrs.append(value)
-        for word in ("accept", "drop", "reject"):
-            if word in expr:
-                verdict = word
-        if "jump" in expr or "goto" in expr:
-            jump = (expr.get("jump") or expr.get("goto") or {}).get("target")
-    return NftRule(table, chain, verdict, comment, tuple(ports), tuple(saddrs), tuple(matches), jump)
-
-
-def nft_input_chains(ruleset_json: str) -> tuple[dict[str, str], list[NftRule]]:
-    """From `nft -j list ruleset`: the input base chains (`family table chain` -> policy) and
-    every rule reachable from them (the base chains and the chains they jump to)."""
-    items = json.loads(ruleset_json).get("nftables", [])
-    chains: dict[tuple[str, str, str], dict[str, Any]] = {}
-    rules: dict[tuple[str, str, str], list[NftRule]] = {}
-    for item in items:
-        if "chain" in item:
-            c = item["chain"]
-            chains[(c["family"], c["table"], c["name"])] = c
-        elif "rule" in item:
-            r = item["rule"]
-            key = (r["family"], r["table"], r["chain"])
-            rules.setdefault(key, []).append(
-                _rule(f"{r['family']} {r['table']}", r["chain"], r.get("expr", []), r.get("comment"))
-            )
-    bases = {
-        k: c.get("policy", "accept")
-        for k, c in chains.items()
-        if c.get("hook") == "input" and c.get("type", "filter") == "filter"
-    }
-    # a rule in a chain reached by `ip saddr X jump C` only sees packets from X: carry it down
-    Key = tuple[str, str, str]
-    seen: set[tuple[Key, tuple[str, ...]]] = set()
-    todo: list[tuple[Key, tuple[str, ...]]] = [(k, ()) for k in bases]
-    reachable: list[NftRule] = []
-    while todo:
-        key, inherited = todo.pop(0)
-        if (key, inherited) in seen:
-            continue
-        seen.add((key, inherited))
-        for rule in rules.get(key, []):
-            if inherited and not rule.saddrs:
-                rule = replace(rule, saddrs=inherited)
-            reachable.append(rule)
-            if rule.jump:
-                todo.append(((key[0], key[1], rule.jump), rule.saddrs))
-    return {" ".join(k): v for k, v in bases.items()}, reachable
+def nft_input_path(ruleset_json: str) -> InputPath:
+    """From `nft -j list ruleset`: what the input hook admits, evaluated as nftables does (every
+    input base chain, rule order, jumps, sets, verdict maps; fail closed on what is not understood).
+    The HT-FW checks compare it with the site's flows (`infra.audit._fwcheck`)."""
+    return evaluate_input(ruleset_json)

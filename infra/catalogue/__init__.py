@@ -31,14 +31,28 @@ from infra.catalogue._models import (
 )
 from infra.catalogue._references import VALIDATORS, check_clause
 from infra.catalogue._sources import SOURCES_DIR, Record
+from infra.catalogue._violations_host import (
+    HOST_VIOLATIONS_DIR,
+    MIN_HOST_VARIANTS,
+    HostVariant,
+    HostViolations,
+    HostViolationsError,
+    load_host_violations,
+    plan_rounds,
+)
 from infra.errors import HatangError, Problem
 
 __all__ = [
     "CATALOGUE_DIR",
+    "HOST_VIOLATIONS_DIR",
+    "MIN_HOST_VARIANTS",
     "SOURCES_DIR",
     "Catalogue",
     "CatalogueError",
     "Control",
+    "HostVariant",
+    "HostViolations",
+    "HostViolationsError",
     "Instrument",
     "Profile",
     "Reference",
@@ -48,7 +62,9 @@ __all__ = [
     "Waiver",
     "WaiverError",
     "load_catalogue",
+    "load_host_violations",
     "load_waivers",
+    "plan_rounds",
 ]
 
 CATALOGUE_DIR = Path(__file__).parent

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from infra.commands._common import DEFAULT_INVENTORY, EXIT_ERROR, err, out, user_errors
+from infra.errors import HatangError
 from infra.site import load_site
 
 __all__ = ["portal"]
@@ -33,18 +34,52 @@ def portal(
         "127.0.0.1"
     ),
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8080,
+    keystone_url: Annotated[
+        str | None, typer.Option(envvar="OS_AUTH_URL", help="Keystone to sign users in with (agencies domain).")
+    ] = None,
+    cacert: Annotated[Path | None, typer.Option(help="CA bundle of Keystone's TLS certificate.")] = None,
+    users: Annotated[
+        Path | None, typer.Option(help="TEST ONLY: fixed users file instead of Keystone (docs/portal.md).")
+    ] = None,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Session key and audit log (default under $XDG_STATE_HOME/hatang/portal).")
+    ] = None,
+    main_branch: Annotated[
+        str | None, typer.Option(help="Branch requests start from and approvals merge into (default: HEAD's).")
+    ] = None,
+    remote: Annotated[
+        str | None, typer.Option(help="Git remote request branches are pushed to (default: main's upstream).")
+    ] = None,
+    secure_cookies: Annotated[
+        bool | None,
+        typer.Option("--secure-cookies/--no-secure-cookies", help="Secure cookies (default: unless on loopback)."),
+    ] = None,
 ) -> None:
-    """Serve the agencies' portal: request a tenant (same checks as `tenant new`), follow the tenants."""
+    """Serve the agencies' portal: sign in, request a tenant (same checks as `tenant new`), follow, review."""
     import uvicorn  # the server only when serving
 
     from infra.portal import create_app
+    from infra.portal.auth import Authenticator, FixedUsers, KeystoneAuthenticator
 
+    authenticator: Authenticator
     with user_errors():
-        load_site(site)  # a site that cannot be read is bad input (exit 2), before listening
-    if not _loopback(host):
+        loaded = load_site(site)  # a site that cannot be read is bad input (exit 2), before listening
+        if users is not None:
+            authenticator = FixedUsers.from_file(users)
+        elif keystone_url:
+            verify: bool | str = str(cacert) if cacert is not None else True
+            authenticator = KeystoneAuthenticator(keystone_url, loaded.info.agencies_domain, verify)
+        else:
+            raise HatangError(
+                "the portal needs Keystone to sign users in (fix: pass --keystone-url URL or set OS_AUTH_URL)"
+            )
+        app = create_app(
+            site, authenticator, state_dir=state_dir, main_branch=main_branch, remote=remote,
+            secure_cookies=not _loopback(host) if secure_cookies is None else secure_cookies,
+        )
+    if users is not None:
         err.print(
-            f"warning: listening on {host}: the portal has no sign-in yet; expose it only behind the TLS front "
-            "with access control (docs/portal.md)",
+            f"warning: signing users in from {users}, a fixed users file: for tests and demonstrations only",
             markup=False,
             highlight=False,
         )
@@ -52,7 +87,7 @@ def portal(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")  # the action log, on stderr
     shown = f"[{host}]" if ":" in host else host
     out.print(f"hatang portal: {site} on http://{shown}:{port}/ (Ctrl-C stops)", markup=False, highlight=False)
-    config = uvicorn.Config(create_app(site), log_level="warning", access_log=False, server_header=False)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False)
     uvicorn.Server(config).run(sockets=[listener])
 
 

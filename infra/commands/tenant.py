@@ -12,6 +12,7 @@ from rich.table import Table
 from infra._strictyaml import shorten
 from infra.commands._common import DEFAULT_INVENTORY, EXIT_ERROR, err, out, user_errors
 from infra.errors import RequestError
+from infra.schema import TenantState
 from infra.site import gc_paused, load_site
 from infra.tenants import (
     Change,
@@ -20,10 +21,13 @@ from infra.tenants import (
     approve_tenant,
     create_tenant,
     current_user,
+    reject_tenant,
     retire_tenant,
 )
 
-app = typer.Typer(help="Tenant requests: new, approve, activate, retire, list, show.", no_args_is_help=True)
+app = typer.Typer(
+    help="Tenant requests: new, approve or reject, activate, retire, list, show.", no_args_is_help=True
+)
 
 InventoryOption = Annotated[Path, typer.Option("--inventory", "-i", help="Site inventory folder.")]
 By = Annotated[str | None, typer.Option(help="Who acts (default: git user.email or login name).")]
@@ -43,6 +47,18 @@ def approve(
     """Approve a request and allocate its addresses (a second run changes nothing)."""
     with user_errors(), gc_paused():  # a short command: what it builds lives to its end
         _report(approve_tenant(inventory, code, by or current_user(), reason))
+
+
+@app.command()
+def reject(
+    code: str,
+    reason: Annotated[str, typer.Option(help="Why it is rejected, for the agency to read (required).")],
+    inventory: InventoryOption = DEFAULT_INVENTORY,
+    by: By = None,
+) -> None:
+    """Reject a request: final for it, no addresses; the file stays, so the code stays taken."""
+    with user_errors(), gc_paused():  # a short command: what it builds lives to its end
+        _report(reject_tenant(inventory, code, by or current_user(), reason))
 
 
 @app.command()
@@ -143,14 +159,20 @@ def _network(text: str) -> dict[str, object]:
 
 
 @app.command("list")
-def list_(inventory: InventoryOption = DEFAULT_INVENTORY) -> None:
+def list_(
+    inventory: InventoryOption = DEFAULT_INVENTORY,
+    state: Annotated[
+        list[TenantState] | None, typer.Option(help="Only tenants in this state (repeatable).")
+    ] = None,
+) -> None:
     """List the tenants with their state, level and addresses."""
     with user_errors(), gc_paused():  # a short command: what it builds lives to its end
         site = load_site(inventory)
     table = Table(title=f"Tenants of {site.name}", title_justify="left")
     for column in ("code", "agency", "state", "level", "profile", "IPv4", "networks"):
         table.add_column(column)
-    for t in sorted(site.tenants, key=lambda t: t.code):
+    shown = [t for t in site.tenants if not state or t.state in state]
+    for t in sorted(shown, key=lambda t: t.code):
         table.add_row(
             t.code,
             t.agency,

@@ -20,12 +20,12 @@ from pydantic import ValidationError
 
 from infra.errors import HatangError, InventoryError, Problem, RequestError
 from infra.ledger import owners
-from infra.schema import TenantRequest, TenantState
+from infra.schema import SLUG_PATTERN, TenantRequest, TenantState
 from infra.site import Site, describe, display_path, load_site, parse_strict
 from infra.tenants import Change, NewTenant, create_tenant
 from infra.validate import validate_site
 
-__all__ = ["NETWORK_ROWS", "FieldErrors", "RequestForm", "Submission", "submit"]
+__all__ = ["NETWORK_ROWS", "FieldErrors", "RequestForm", "Submission", "slug", "submit"]
 
 NETWORK_ROWS = 3
 """Network rows on the form; blank rows are left out of the request."""
@@ -35,6 +35,7 @@ GENERAL = "_general"
 
 FieldErrors = Mapping[str, tuple[str, ...]]
 
+_SLUG = re.compile(SLUG_PATTERN)
 _FLAG = re.compile(r"^--([a-z-]+): (.*)$")
 _TENANT_FIELD = re.compile(r": (code): (.*)$")
 
@@ -115,16 +116,23 @@ class Submission:
     errors: FieldErrors = field(default_factory=dict)
 
 
-def submit(root: Path, form: RequestForm) -> Submission:
+def slug(text: str) -> bool:
+    """Whether `text` is a well-formed code (safe in a path or a branch name)."""
+    return _SLUG.fullmatch(text) is not None
+
+
+def submit(root: Path, form: RequestForm, by: str | None = None) -> Submission:
     """File the request through `create_tenant`; on refusal, collect every problem by field.
 
     Args:
         root: the site folder.
         form: what the agency typed.
+        by: who the history records as filing it (the signed-in user); default the contact's e-mail.
     """
     request = form.request()
+    by = by or form.requester
     try:
-        return Submission(change=create_tenant(root, request, form.requester, form.reason))
+        return Submission(change=create_tenant(root, request, by, form.reason))
     except InventoryError as exc:
         mine = display_path(Path(root) / "tenants" / f"{request.code}.yml")
         first = [_located(p, form) if p.file == mine else (GENERAL, str(p)) for p in _items_first(exc.problems)]
@@ -133,7 +141,7 @@ def submit(root: Path, form: RequestForm) -> Submission:
     except HatangError as exc:  # the lock, an unreadable site: nothing was written
         first = [(GENERAL, str(exc))]
     try:
-        more = _all_problems(load_site(root), form)
+        more = _all_problems(load_site(root), form, by)
     except HatangError as exc:
         more = [(GENERAL, str(exc))]
     errors: defaultdict[str, list[str]] = defaultdict(list)
@@ -183,7 +191,7 @@ _PLACEHOLDER: dict[str, Any] = {
 """Well-formed stand-ins for fields the model refused, so the site rules still see the rest."""
 
 
-def _document(form: RequestForm) -> dict[str, Any]:
+def _document(form: RequestForm, by: str) -> dict[str, Any]:
     """The request as `create_tenant` writes it, as plain data for the model."""
     request = form.request()
     return {
@@ -196,14 +204,14 @@ def _document(form: RequestForm) -> dict[str, Any]:
         "networks": [dict(n) for n in request.networks],
         "applications": list(request.applications),
         "state": TenantState.REQUESTED.value,
-        "history": [{"state": "requested", "at": _NOW, "by": form.requester, "reason": form.reason}],
+        "history": [{"state": "requested", "at": _NOW, "by": by, "reason": form.reason}],
     }
 
 
-def _all_problems(site: Site, form: RequestForm) -> list[tuple[str, str]]:
+def _all_problems(site: Site, form: RequestForm, by: str) -> list[tuple[str, str]]:
     """Every problem of the request: the model's on each field, then the site rules' on the rest
     (`site` read after `create_tenant` refused, so a request filed meanwhile counts)."""
-    document = _document(form)
+    document = _document(form, by)
     found: list[tuple[str, str]] = []
     refused: set[str] = set()
     if _taken(site, str(document["code"])):  # `create_tenant` said so; check the rest as a new code

@@ -8,10 +8,26 @@ from infra.quotas import ProfileError, resolve_profile
 from infra.schema import TenantRequest, TenantState
 from infra.site import Site
 
-__all__ = ["STATES", "NetworkView", "ProfileView", "TenantView", "profiles", "tenant_view", "tenant_views"]
+__all__ = [
+    "MAIN_PATH",
+    "REJECTED_PATH",
+    "STATES",
+    "NetworkView",
+    "ProfileView",
+    "TenantView",
+    "profiles",
+    "tenant_view",
+    "tenant_views",
+]
 
 STATES = tuple(TenantState)
-"""requested → approved → active → retired: the columns of the lifecycle."""
+"""Every state: the filters and date columns of the list."""
+
+MAIN_PATH = (TenantState.REQUESTED, TenantState.APPROVED, TenantState.ACTIVE, TenantState.RETIRED)
+"""requested → approved → active → retired: the lifecycle of a tenant that was not rejected."""
+
+REJECTED_PATH = (TenantState.REQUESTED, TenantState.REJECTED)
+"""requested → rejected: the whole lifecycle of a rejected request (final)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,21 @@ class TenantView:
     """Contact names and roles only."""
     history: tuple[tuple[str, str, str, str], ...]
     """(state, at, by, reason) in order."""
+    branch: str = ""
+    """The git branch the request waits on; '' when it is in the site folder."""
+    rejected: str = ""
+    """Why a reviewer rejected the request (the reason of its `rejected` entry); '' when not rejected."""
+
+    @property
+    def pending(self) -> bool:
+        """Waiting for a reviewer: in state requested."""
+        return self.state == TenantState.REQUESTED.value
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """The states of this tenant's lifecycle, in order: the rejected path or the main one."""
+        chosen = REJECTED_PATH if self.state == TenantState.REJECTED.value else MAIN_PATH
+        return tuple(s.value for s in chosen)
 
 
 @dataclass(frozen=True)
@@ -57,12 +88,13 @@ class ProfileView:
     volume_gb: int
 
 
-def tenant_view(site: Site, tenant: TenantRequest) -> TenantView:
-    """The portal's view of one tenant."""
+def tenant_view(site: Site, tenant: TenantRequest, branch: str = "") -> TenantView:
+    """The portal's view of one tenant (on `branch` when not in the site folder yet)."""
     agency = site.agency(tenant.agency)
     reached: dict[str, str] = {}
     for change in tenant.history:
         reached.setdefault(change.state.value, change.at.date().isoformat())
+    rejected = tenant.history[-1].reason if tenant.state == TenantState.REJECTED else ""
     allocated = tenant.allocation.networks if tenant.allocation is not None else {}
     networks = tuple(
         NetworkView(
@@ -87,6 +119,8 @@ def tenant_view(site: Site, tenant: TenantRequest) -> TenantView:
         applications=tenant.applications,
         contacts=tuple(f"{c.name} ({c.role})" for c in tenant.contacts),
         history=tuple((c.state.value, c.at.isoformat(), c.by, c.reason) for c in tenant.history),
+        branch=branch,
+        rejected=rejected,
     )
 
 

@@ -54,6 +54,7 @@ STATE_LABELS = {
     "approved": N_("approved"),
     "active": N_("active"),
     "retired": N_("retired"),
+    "rejected": N_("rejected"),
 }
 """Tenant lifecycle states as shown (message ids)."""
 

@@ -21,6 +21,10 @@ class _Model(BaseModel):
 
 class Api(_Model):
     port: Port = Field(description="TCP port of the endpoint (the TLS front serves the same port).")
+    type: Slug = Field(description="Service type in the Keystone catalog (`compute`, `volumev3`, ...).")
+    name: Slug | None = Field(
+        None, description="Service name in the Keystone catalog when it is not the service's (`cinderv3`)."
+    )
     path: Annotated[str, StringConstraints(pattern=r"^(/[A-Za-z0-9._-]+)*$")] = Field(
         "", description="Path after host:port in the Keystone catalog's URL, e.g. /v2.1."
     )

@@ -68,6 +68,11 @@ def _service_vars(name: str, service: Service, catalogue: Catalogue) -> dict[str
             out[f"{role}_memcache_servers"] = "{{ keystone_memcache_servers }}"
             out[f"{role}_keystone_url"] = "{{ keystone_internal_url }}"
             out[f"{role}_region"] = "{{ keystone_region }}"
+        out[f"{role}_catalog_entry"] = {  # registered by openstack_api_service (register)
+            "name": service.api.name or name,
+            "type": service.api.type,
+            "description": service.description,
+        }
     if service.databases:
         out[f"{role}_db_host"] = "{{ hatang_api_address }}"
         out[f"{role}_db_password"] = f"{{{{ {DATABASE}_{role}_password }}}}"

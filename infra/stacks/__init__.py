@@ -1,9 +1,8 @@
-"""The Pulumi programs of the cloud: specs derived from the site model, components, programs.
+"""The Pulumi programs of the cloud: components and programs rendering the specs of `infra.specs`.
 
-Layout (one concern per module):
+What each component should create is derived from the site model in `infra.specs` (pure, no
+Pulumi), which the cloud audit reads too. Layout here (one concern per module):
 
-- `flavors` — the SCS flavor naming scheme and the standard flavor set (pure data).
-- `spec` — what each component should create, derived from a `Site` (pure, no Pulumi).
 - `platform_components`, `tenant_components` — Pulumi components mapping a spec to resources
   one to one; no config, environment or file I/O inside.
 - `platform`, `tenants` — each program's `main()`: reads config, loads the site, does lookups.

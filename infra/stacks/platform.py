@@ -6,6 +6,7 @@ Run as `pulumi up -C pulumi/platform -s <site>` (the stack name is the site name
 from __future__ import annotations
 
 import pulumi
+from infra.specs.cloud import PLATFORM_PROJECT, platform_spec
 from infra.stacks._program import load_program_site, provider
 from infra.stacks.platform_components import (
     AgencyIdentity,
@@ -17,7 +18,6 @@ from infra.stacks.platform_components import (
     TenantAddressing,
     TenantAddressingArgs,
 )
-from infra.stacks.spec import PLATFORM_PROJECT, platform_spec
 
 __all__ = ["PROJECT", "main"]
 
@@ -31,7 +31,9 @@ def main(*, lenient: bool = False) -> None:
     spec = platform_spec(site)
     opts = pulumi.ResourceOptions(providers={"openstack": provider(site)})
     identity = AgencyIdentity(
-        "identity", AgencyIdentityArgs(domain=spec.domain, site=spec.site, roles=spec.roles), opts
+        "identity",
+        AgencyIdentityArgs(domain=spec.domain, site=spec.site, roles=spec.roles, groups=spec.groups),
+        opts,
     )
     pools = TenantAddressing(
         "tenant-pools",

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import pulumi_openstack as openstack
 
 import pulumi
-from infra.stacks.flavors import FlavorSpec
-from infra.stacks.spec import PLATFORM_SCOPE_TAG, SUBNET_POOL_NAMES, ExternalNetworkSpec, tag
+from infra.specs.cloud import PLATFORM_SCOPE_TAG, SUBNET_POOL_NAMES, ExternalNetworkSpec, GroupSpec, tag
+from infra.specs.flavors import FlavorSpec
 
 __all__ = [
     "AgencyIdentity",
@@ -188,10 +188,16 @@ class AgencyIdentityArgs:
     domain: str
     site: str
     roles: tuple[str, ...]
+    groups: tuple[GroupSpec, ...]
 
 
 class AgencyIdentity(pulumi.ComponentResource):
-    """The Keystone domain holding the agencies' projects, and the agency roles."""
+    """The Keystone domain holding the agencies' projects, the agency roles, and the portal's groups.
+
+    The groups (`agency-<code>` per agency, `dc-reviewers`) are created empty and protected: who is
+    in them is managed in Keystone and recorded nowhere else, so deleting one (an agency removed
+    from agencies.yml) must be a decision, not a side effect of an `up`.
+    """
 
     def __init__(self, name: str, args: AgencyIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hatang:platform:AgencyIdentity", name, None, opts)
@@ -208,4 +214,14 @@ class AgencyIdentity(pulumi.ComponentResource):
             role: openstack.identity.Role(f"{name}-role-{role}", name=role, opts=_child(self))
             for role in args.roles
         }
-        self.register_outputs({"domainId": self.domain.id})
+        self.groups = {
+            group.name: openstack.identity.GroupV3(
+                f"{name}-group-{group.name}",
+                name=group.name,
+                domain_id=self.domain.id,
+                description=group.description,
+                opts=_child(self, True),
+            )
+            for group in args.groups
+        }
+        self.register_outputs({"domainId": self.domain.id, "groupIds": {k: g.id for k, g in self.groups.items()}})

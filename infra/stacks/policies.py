@@ -51,7 +51,7 @@ from infra.policy import (
 from infra.quotas import SECTIONS
 from infra.schema import ENDPOINT_TENANTS, ZoneKind
 from infra.site import Site
-from infra.stacks.spec import PLATFORM_PROJECT, PLATFORM_SCOPE_TAG, parse_tags
+from infra.specs.cloud import PLATFORM_PROJECT, PLATFORM_SCOPE_TAG, parse_tags
 from infra.validate import ACCESS_ZONE
 
 __all__ = [

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pulumi_openstack as openstack
 
 import pulumi
-from infra.stacks.spec import GROUPS, RouterSpec, TenantNetworkSpec, TenantSpec, tag
+from infra.specs.cloud import GROUPS, RouterSpec, TenantNetworkSpec, TenantSpec, tag
 
 __all__ = ["AgencyTenant", "AgencyTenantArgs"]
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import pulumi_openstack as openstack
 
 import pulumi
-from infra.stacks._program import as_of, load_program_site, provider, stack_tenant
-from infra.stacks.spec import (
+from infra.specs.cloud import (
     AGENCY_ROLES,
     BUILTIN_ROLES,
     PLATFORM_SCOPE_TAG,
@@ -18,6 +17,7 @@ from infra.stacks.spec import (
     tag,
     tenants_plan,
 )
+from infra.stacks._program import as_of, load_program_site, provider, stack_tenant
 from infra.stacks.tenant_components import AgencyTenant, AgencyTenantArgs
 
 __all__ = ["PROJECT", "main"]

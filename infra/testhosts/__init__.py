@@ -174,7 +174,10 @@ def _ensure_network(site: str, net: PlannedNetwork, existing: dict[str, dict[str
 
 def _spec(host: PlannedHost, image: str) -> str:
     """Digest of what the container was started with: a change means a new container."""
-    text = json.dumps([image, host.host, [a.option() for a in host.attachments], RUN_FLAGS])
+    spec: list[object] = [image, host.host, [a.option() for a in host.attachments], RUN_FLAGS]
+    if host.devices:  # only then: the other hosts keep their digest (and their container)
+        spec.append(list(host.devices))
+    text = json.dumps(spec)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -204,6 +207,8 @@ def _start(site: str, host: PlannedHost, image: str) -> None:
         f"{LABEL_SPEC}={_spec(host, image)}",
         *RUN_FLAGS,
     ]
+    for device in host.devices:
+        argv += ["--device", device]
     for attachment in host.attachments:
         argv += ["--network", attachment.option()]
     podman(*argv, image)

@@ -77,6 +77,12 @@ class PlannedHost:
     host: str
     groups: tuple[str, ...]
     attachments: tuple[PlannedAttachment, ...]
+    devices: tuple[str, ...] = ()
+    """Host devices passed into the container (`podman run --device`)."""
+
+
+TUN = "/dev/net/tun"
+"""Open vSwitch's userspace datapath (no openvswitch kernel module here) opens its ports as taps."""
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,10 @@ def plan(site: Site, limit: str | None = None) -> Plan:
             if a.ipv4 and a.ipv6
         )
         zones_used |= {a.zone for a in addressed}
-        hosts.append(PlannedHost(container_name(site.name, name), name, host.groups, planned))
+        # an OVN chassis: a tunnel endpoint (overlay zone) or a provider bridge
+        chassis = any(a.kind == ZoneKind.OVERLAY.value or a.bridge for a in attachments(site, host))
+        devices = (TUN,) if chassis else ()
+        hosts.append(PlannedHost(container_name(site.name, name), name, host.groups, planned, devices))
     networks = []
     for zone in site.zones:
         if zone.name not in zones_used:

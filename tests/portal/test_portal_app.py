@@ -7,14 +7,14 @@ import threading
 from pathlib import Path
 
 import pytest
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from infra.cli import app as cli
-from infra.portal import create_app
 from infra.tenants import approve_tenant
 from tests.helpers import snapshot
-from tests.portal.conftest import BASE, csrf_token, post, valid_fields
+from tests.portal.conftest import PASSWORD, csrf_token, make_app, post, signed_in, valid_fields
 
 
 def test_home_redirects_to_the_tenant_list(client: TestClient) -> None:
@@ -22,8 +22,8 @@ def test_home_redirects_to_the_tenant_list(client: TestClient) -> None:
     assert response.status_code == 303 and response.headers["location"] == "/tenants"
 
 
-def test_tenants_page_lists_every_tenant_with_its_state_and_dates(client: TestClient) -> None:
-    page = client.get("/tenants")
+def test_tenants_page_lists_every_tenant_to_a_reviewer_with_its_state_and_dates(app: Starlette) -> None:
+    page = signed_in(app, "dc").get("/tenants")
     assert page.status_code == 200
     assert 'id="tenant-so-yte"' in page.text and 'id="tenant-so-khcn"' in page.text
     assert re.search(r'<td class="state state-(active|approved)">', page.text)
@@ -33,7 +33,7 @@ def test_tenants_page_lists_every_tenant_with_its_state_and_dates(client: TestCl
 def test_valid_request_is_written_shown_and_valid(client: TestClient, site: Path) -> None:
     response = post(client, valid_fields())
     assert response.status_code == 303, response.text
-    assert response.headers["location"] == "/tenants/so-yte-hsba?filed=1"
+    assert response.headers["location"] == "/tenants/so-yte-hsba?done=filed"
     path = site / "tenants" / "so-yte-hsba.yml"
     assert "state: requested" in path.read_text(encoding="utf-8")
     result = CliRunner().invoke(cli, ["validate", str(site)])
@@ -59,8 +59,6 @@ INVALID = [
     ({"code": "so-yte"}, "code", "exists; codes are never reused"),
     ({"name": ""}, "name", "String should have at least 1 character"),
     ({"name": "a\u2028b"}, "name", "must be one line of printable text"),
-    ({"agency": ""}, "agency", "String should match pattern"),
-    ({"agency": "nobody"}, "agency", "unknown agency 'nobody'"),
     ({"security_level": ""}, "security_level", "Input should be a valid integer"),
     ({"security_level": "1"}, "security_level", "level 1 is below its application 'yte-tu-xa' (level 2)"),
     ({"quota_profile": "XXL"}, "quota_profile", "unknown quota profile 'XXL'"),
@@ -125,9 +123,16 @@ def test_pages_forbid_scripts_and_framing(client: TestClient) -> None:
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Secure" not in cookie
 
 
-def test_cookie_is_secure_over_tls(site: Path) -> None:
-    cookie = TestClient(create_app(site), base_url="https://portal.example").get("/request").headers["set-cookie"]
-    assert "Secure" in cookie
+def test_cookies_are_secure_over_tls(site: Path, state: Path) -> None:
+    browser = TestClient(make_app(site, state, secure_cookies=True), base_url="https://portal.example")
+    assert "Secure" in browser.get("/signin").headers["set-cookie"]
+    token = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', browser.get("/signin").text)
+    assert token
+    signin = browser.post("/signin", data={"username": "binh", "password": PASSWORD, "csrf_token": token.group(1)},
+                          follow_redirects=False)
+    cookie = signin.headers["set-cookie"]
+    assert cookie.startswith("hatang_session=") and "Secure" in cookie and "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie and "Max-Age=28800" in cookie
 
 
 @pytest.mark.parametrize("token", ["", "0" * 64], ids=["missing", "forged"])
@@ -138,9 +143,9 @@ def test_post_without_a_valid_csrf_token_refused(client: TestClient, site: Path,
     assert snapshot(site) == before
 
 
-def test_post_without_the_cookie_refused(site: Path) -> None:
-    token = csrf_token(TestClient(create_app(site, b"k" * 32), base_url=BASE))
-    stranger = TestClient(create_app(site, b"k" * 32), base_url=BASE)
+def test_post_without_the_cookie_refused(site: Path, state: Path) -> None:
+    token = csrf_token(signed_in(make_app(site, state, csrf_secret=b"k" * 32), "binh"))
+    stranger = signed_in(make_app(site, state, csrf_secret=b"k" * 32), "binh")
     response = post(stranger, valid_fields(), token=token)
     assert response.status_code == 403
     assert not (site / "tenants" / "so-yte-hsba.yml").exists()
@@ -164,9 +169,9 @@ def test_unreadable_site_says_why(client: TestClient, site: Path) -> None:
     assert page.status_code == 503 and "agencies.yml" in page.text
 
 
-def test_two_submissions_at_once_one_wins_the_code(site: Path) -> None:
+def test_two_submissions_at_once_one_wins_the_code(site: Path, state: Path) -> None:
     """Both go through the site lock: the second reads the site after the first wrote it."""
-    clients = [TestClient(create_app(site), base_url=BASE) for _ in range(2)]
+    clients = [signed_in(make_app(site, state), "binh") for _ in range(2)]
     tokens = [csrf_token(c) for c in clients]
     results: list[int] = []
     start = threading.Barrier(2)
@@ -205,7 +210,7 @@ def test_submission_waits_for_another_writer_then_says_who(
 
 
 def test_cli_refuses_an_unreadable_site_with_exit_2(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["portal", "--site", str(tmp_path / "nowhere")])
+    result = CliRunner().invoke(cli, ["portal", "--site", str(tmp_path / "nowhere"), "--keystone-url", "http://k"])
     assert result.exit_code == 2
     assert "nowhere" in result.stderr
 
@@ -217,19 +222,22 @@ def test_cli_refuses_a_taken_port_with_exit_2(site: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = CliRunner().invoke(cli, ["portal", "--site", str(site), "--port", str(port)])
+        result = CliRunner().invoke(
+            cli, ["portal", "--site", str(site), "--port", str(port), "--keystone-url", "http://127.0.0.1:9",
+                  "--state-dir", str(site.parent / "state")]
+        )
     assert result.exit_code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
 
-def test_sample_province_pages_render(site_copy: Path) -> None:
-    client = TestClient(create_app(site_copy), base_url=BASE)
+def test_sample_province_pages_render(site_copy: Path, state: Path) -> None:
+    client = signed_in(make_app(site_copy, state), "dc")
     page = client.get("/tenants")
     assert page.status_code == 200 and page.text.count('<tr id="tenant-') == len(list(site_copy.glob("tenants/*.yml")))
     detail = client.get("/tenants/ban-do-so").text
     assert "Nền tảng bản đồ số" in detail
     assert "<dd>Hoàng Văn Nam (requester)</dd>" in detail  # contacts by name and role, no address
-    form = client.get("/request").text
+    form = signed_in(make_app(site_copy, state), "binh").get("/request").text
     assert 'value="so-yte"' in form and "vCPU" in form
 
 

@@ -13,6 +13,7 @@ import pytest
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
 
 from infra import engine, offline_plan
+from infra._engine_session import _refuse_protected, _would_lose
 from infra.site import load_site
 from tests.conftest import AIO, SAMPLE
 from tests.pulumi.conftest import NOW
@@ -32,7 +33,7 @@ def _state(*resources: tuple[str, str, bool]) -> dict[str, Any]:
 def _check(site: Any, stack: str, policy_pack: bool, state: dict[str, Any]) -> None:
     """What `hatang cloud up` does first: the mock run and pack, then the state's protected resources."""
     declared = engine.check_offline(site, stack, NOW, policy_pack)
-    engine._refuse_protected(f"{site.name}/{stack}", "up", engine._would_lose(state, declared))
+    _refuse_protected(f"{site.name}/{stack}", "up", _would_lose(state, declared))
 
 
 PROJECT = "openstack:identity/project:Project"

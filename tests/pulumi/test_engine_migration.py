@@ -4,7 +4,7 @@ Before one stack per tenant, the stack `<site>` of `hatang-tenants` held every t
 program was today's run on the stack `<site>` (same components, names and parents), so its state
 is crafted from the mock run of the AIO site: every resource with a made-up id, its provider
 reference, `protect` and dependencies, imported with `pulumi stack import` into a file backend
-under tmp. `hatang cloud` then moves it (`infra.engine._tenant_stacks`), including after the
+under tmp. `hatang cloud` then moves it (`infra._engine_migration._tenant_stacks`), including after the
 interruptions an engineer's Ctrl-C or a full disk can leave.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -20,6 +21,8 @@ from typing import Any
 import pytest
 
 from infra import engine
+from infra._engine_migration import _tenant_stacks
+from infra._engine_session import _Engine
 from infra.site import load_site
 from infra.stacks.mockrun import MockRun
 from tests.conftest import AIO
@@ -43,7 +46,7 @@ def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The engine session of the AIO site on an empty file backend under tmp."""
     monkeypatch.setenv("HATANG_TOOLS_CACHE", str(tools_in(tmp_path)))
     monkeypatch.setenv("HATANG_STATE_DIR", str(tmp_path / "state"))
-    return engine._Engine.open(load_site(AIO), "tenants", None, None, None, None)
+    return _Engine.open(load_site(AIO), "tenants", None, None, None, None)
 
 
 def old_deployment(run: MockRun) -> dict[str, Any]:
@@ -130,10 +133,10 @@ def assert_split(session: Any, old: dict[str, Any]) -> None:
 def test_a_one_stack_state_is_split_into_the_tenants_stacks(session: Any, aio_run: MockRun) -> None:
     old = old_deployment(aio_run)
     put(session, "aio", old)
-    assert sorted(engine._tenant_stacks(session, "tenants")) == list(CODES)
+    assert sorted(_tenant_stacks(session, "tenants")) == list(CODES)
     assert_split(session, old)
     before = states(session)
-    assert sorted(engine._tenant_stacks(session, "tenants")) == list(CODES)  # a second run: nothing to move
+    assert sorted(_tenant_stacks(session, "tenants")) == list(CODES)  # a second run: nothing to move
     assert states(session) == before
 
 
@@ -142,7 +145,7 @@ def test_a_run_interrupted_after_one_tenant_is_completed(session: Any, aio_run: 
     put(session, "aio", old)
     move(session, "so-yte")
     assert sorted(states(session)) == ["aio", "aio.so-yte"]
-    assert sorted(engine._tenant_stacks(session, "tenants")) == list(CODES)
+    assert sorted(_tenant_stacks(session, "tenants")) == list(CODES)
     assert_split(session, old)
 
 
@@ -153,7 +156,7 @@ def test_a_move_interrupted_after_its_destination_was_saved_is_completed(session
     put(session, "aio", old)
     move(session, "so-khcn")
     put(session, "aio", old)  # the source as it was: its save never happened
-    assert sorted(engine._tenant_stacks(session, "tenants")) == list(CODES)
+    assert sorted(_tenant_stacks(session, "tenants")) == list(CODES)
     assert_split(session, old)
 
 
@@ -161,7 +164,7 @@ def test_a_tenant_stack_that_already_exists_empty_receives_its_tenant(session: A
     old = old_deployment(aio_run)
     put(session, "aio", old)
     session.select("tenants", "aio.so-khcn")  # created (e.g. by a run stopped before the move)
-    assert sorted(engine._tenant_stacks(session, "tenants")) == list(CODES)
+    assert sorted(_tenant_stacks(session, "tenants")) == list(CODES)
     assert_split(session, old)
 
 
@@ -179,5 +182,67 @@ def test_a_tenant_in_both_stacks_with_other_ids_is_refused_and_nothing_moves(
     put(session, "aio", other)
     before = states(session)
     with pytest.raises(engine.EngineError, match=r"tenant so-khcn is both in the one stack aio .* no tenant was moved"):
-        engine._tenant_stacks(session, "tenants")
+        _tenant_stacks(session, "tenants")
     assert states(session) == before
+    with pytest.raises(engine.EngineError, match=r"(?s)no tenant was moved.*\(previewed on a copy of the state"):
+        engine.run_stacks(load_site(AIO), "tenants", "preview", policy_pack=False)  # says what `up` will say
+    assert states(session) == before
+
+
+# -- a preview of a one-stack state: nothing moved
+
+
+ONE_STACK_PROGRAM = """\
+import pulumi
+from infra.stacks._program import load_program_site, stack_tenant
+
+site = load_program_site()
+only = stack_tenant(pulumi.get_stack())
+for tenant in site.tenants:
+    if only in (None, tenant.code):
+        component = pulumi.ComponentResource("hatang:tenants:AgencyTenant", tenant.code, None)
+        pulumi.ComponentResource("hatang:test:Quota", f"{tenant.code}-quota-{tenant.quota_profile}", None,
+                                 pulumi.ResourceOptions(parent=component))
+"""
+"""A component-only stand-in for pulumi/tenants (no provider: no cloud), rendering every tenant on
+the stack `<site>` as the program before one stack per tenant did, and one on `<site>.<code>`."""
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_preview_of_a_one_stack_state_moves_nothing_and_shows_what_up_will_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`up` moves the tenants first, then runs their stacks; a preview must not write the state,
+    so it moves a copy and previews the tenants' stacks there (a site edit shows in its tenant's)."""
+    monkeypatch.setenv("HATANG_TOOLS_CACHE", str(tools_in(tmp_path)))
+    monkeypatch.setenv("HATANG_STATE_DIR", str(tmp_path / "state"))
+    program = tmp_path / "program"
+    program.mkdir()
+    (program / "__main__.py").write_text(ONE_STACK_PROGRAM, encoding="utf-8")
+    root = tmp_path / "aio"
+    shutil.copytree(AIO, root)
+    engine.run(load_site(root), "tenants", "up", policy_pack=False, program=program)  # the one-stack state
+    request = root / "tenants" / "so-yte.yml"
+    request.write_text(request.read_text(encoding="utf-8").replace("quota_profile: S", "quota_profile: M"),
+                       encoding="utf-8")  # fmt: skip
+    state = tmp_path / "state" / "aio"
+    before = files(state / "backend")
+    lines: list[str] = []
+
+    def run(operation: Any) -> dict[str, dict[str, int]]:
+        outcomes = engine.run_stacks(load_site(root), "tenants", operation, policy_pack=False, program=program,
+                                     on_output=lambda label, line: lines.append(f"{label} | {line}"))  # fmt: skip
+        return {o.stack: dict(o.changes) for o in outcomes}
+
+    previewed = run("preview")
+    assert previewed == {"tenants/so-khcn": {"same": 3}, "tenants/so-yte": {"create": 1, "delete": 1, "same": 2}}
+    assert files(state / "backend") == before, "the preview wrote the state"
+    assert any("`hatang cloud up` will move them into their own stacks first" in line for line in lines), lines
+    assert not list(state.glob(".preview-*")), "the scratch copy was left"
+    ran = run("up")  # moves, then runs: what the preview showed
+    assert ran == previewed
+    session = _Engine.open(load_site(root), "tenants", None, None, None, program)
+    assert sorted(session.stack_names("tenants")) == ["aio.so-khcn", "aio.so-yte"]

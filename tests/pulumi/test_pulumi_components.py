@@ -10,8 +10,11 @@ import pytest
 import pulumi
 from infra.quotas import SECTIONS
 from infra.site import load_site
+from infra.specs.cloud import AGENCY_ROLES, BUILTIN_ROLES, REVIEWERS_GROUP, agency_group, platform_spec, tenant_spec
 from infra.stacks.mockrun import MockRun, run_under_mocks
 from infra.stacks.platform_components import (
+    AgencyIdentity,
+    AgencyIdentityArgs,
     ExternalNetwork,
     ExternalNetworkArgs,
     FlavorSet,
@@ -20,9 +23,8 @@ from infra.stacks.platform_components import (
     TenantAddressingArgs,
 )
 from infra.stacks.policies import QUOTA_TYPES
-from infra.stacks.spec import AGENCY_ROLES, BUILTIN_ROLES, platform_spec, tenant_spec
 from infra.stacks.tenant_components import AgencyTenant, AgencyTenantArgs
-from tests.conftest import SAMPLE
+from tests.conftest import AIO, SAMPLE
 
 
 def _types(run: MockRun) -> Counter[str]:
@@ -171,3 +173,27 @@ def test_flavor_set_sizes_from_names() -> None:
     assert flavor is not None
     assert (flavor.inputs["vcpus"], flavor.inputs["ram"], flavor.inputs["disk"]) == (4, 16384, 100)
     assert len(run.custom()) == 15
+
+
+def test_agency_identity_makes_one_protected_group_per_agency_and_the_reviewers_in_the_domain() -> None:
+    site = load_site(AIO)
+    spec = platform_spec(site)
+
+    def program() -> None:
+        AgencyIdentity("identity", AgencyIdentityArgs(spec.domain, spec.site, spec.roles, spec.groups))
+
+    run = run_under_mocks(program, project="test", stack="aio")
+    assert _types(run) == {"Project": 1, "Role": 3, "GroupV3": 4}
+    component = next(r for r in run.resources if r.type == "hatang:platform:AgencyIdentity")
+    domain = run.find("openstack:identity/project:Project", name=spec.domain)
+    assert domain is not None
+    groups = [r for r in run.custom() if r.type == "openstack:identity/groupV3:GroupV3"]
+    want = sorted([*(agency_group(a.code) for a in site.agencies), REVIEWERS_GROUP])
+    assert sorted(g.inputs["name"] for g in groups) == want == ["agency-phuong-mau", "agency-so-khcn", "agency-so-yte",
+                                                                  "dc-reviewers"]
+    for group in groups:
+        assert group.inputs["domainId"] == domain.id, group.urn
+        assert (group.protect, group.parent) == (True, component.urn), group.urn
+        assert group.name == f"identity-group-{group.inputs['name']}", group.urn
+    so_yte = run.find("openstack:identity/groupV3:GroupV3", name="agency-so-yte")
+    assert so_yte is not None and "Department of Health (so-yte)" in so_yte.inputs["description"], so_yte.urn

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.stacks.flavors import STANDARD_FLAVORS, parse_flavor
+from infra.specs.flavors import STANDARD_FLAVORS, parse_flavor
 
 
 def test_parse_flavor_shared_core_without_disk() -> None:

@@ -16,6 +16,7 @@ from pulumi_policy import (
 )
 
 from infra.site import load_site
+from infra.specs.cloud import PLATFORM_SCOPE_TAG, parse_tags
 from infra.stacks import policies
 from infra.stacks.policies import (
     POLICY_NAMES,
@@ -27,7 +28,6 @@ from infra.stacks.policies import (
     T_SUBNET,
     make_policies,
 )
-from infra.stacks.spec import PLATFORM_SCOPE_TAG, parse_tags
 from tests.conftest import SAMPLE
 
 POLICIES = {p.name: p for p in make_policies(load_site(SAMPLE))}

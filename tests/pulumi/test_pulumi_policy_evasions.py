@@ -29,6 +29,7 @@ from infra.audit.cloud._snapshot import Rule, Snapshot
 from infra.offline_plan import evaluate_policies
 from infra.policy import admin_ports_opened, ip_protocol, reaches_world
 from infra.site import load_site
+from infra.specs.cloud import PLATFORM_PROJECT, PLATFORM_SCOPE_TAG
 from infra.stacks.mockrun import MockRun, run_under_mocks
 from infra.stacks.policies import (
     EXTERNAL_NETWORK_IDS,
@@ -45,7 +46,6 @@ from infra.stacks.policies import (
     make_policies,
     urn_project,
 )
-from infra.stacks.spec import PLATFORM_PROJECT, PLATFORM_SCOPE_TAG
 from tests.conftest import SAMPLE
 
 SITE = load_site(SAMPLE)

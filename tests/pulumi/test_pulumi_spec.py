@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,8 +12,8 @@ import pytest
 from infra.quotas import SECTIONS
 from infra.schema import NetworkAccess, TenantState
 from infra.site import load_site
-from infra.stacks.spec import SpecError, platform_spec, retired_at, tenant_spec, tenants_plan
-from tests.conftest import AIO, SAMPLE
+from infra.specs.cloud import SpecError, platform_spec, retired_at, tenant_spec, tenants_plan
+from tests.conftest import AIO, REPO, SAMPLE
 from tests.helpers import edit_yaml
 from tests.pulumi.conftest import NOW
 
@@ -98,3 +100,13 @@ def test_tenant_spec_missing_quota_key_strict_raises_lenient_renders(site_copy: 
     spec = tenant_spec(site, tenant, lenient=True)
     assert "subnetpool" not in spec.quotas["network"]
     assert spec.notes
+
+
+def test_specs_import_neither_pulumi_nor_the_stacks() -> None:
+    """The specs are pure views of the model: the Pulumi programs and the cloud audit both read them."""
+    code = (
+        "import sys, infra.specs.cloud, infra.specs.flavors; "
+        "print(sorted(m for m in sys.modules if m.startswith(('infra.stacks', 'pulumi'))))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

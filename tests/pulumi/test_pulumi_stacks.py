@@ -9,8 +9,11 @@ import pytest
 
 import pulumi
 from infra.errors import InventoryError
+from infra.site import load_site
+from infra.specs.cloud import tenants_plan
 from infra.stacks._program import ProgramConfigError
 from infra.stacks.mockrun import MockRun, run_programs, run_under_mocks
+from infra.tenants import NewTenant, create_tenant, reject_tenant
 from tests.conftest import AIO, SAMPLE
 from tests.helpers import edit_yaml
 from tests.pulumi.conftest import NOW
@@ -22,9 +25,39 @@ def _count(run: MockRun, program: str) -> Counter[str]:
 
 def test_platform_stack_aio_resources_by_type(aio_run: MockRun) -> None:
     assert _count(aio_run, "platform") == {
-        "Project": 1, "Role": 3, "AddressScope": 2, "SubnetPool": 2,
+        "Project": 1, "Role": 3, "GroupV3": 4, "AddressScope": 2, "SubnetPool": 2,
         "Network": 2, "Subnet": 4, "Flavor": 15,
     }
+
+
+def test_platform_stack_groups_are_the_ones_the_portal_maps(tn_run: MockRun) -> None:
+    """The platform's `agency-<code>` and `dc-reviewers` groups give exactly the portal's rights."""
+    from infra.portal.auth import identity_from_groups
+
+    site = load_site(SAMPLE)
+    domain = tn_run.find("openstack:identity/project:Project", name=site.info.agencies_domain)
+    assert domain is not None
+    groups = {r.inputs["name"]: r for r in tn_run.custom() if r.program == "platform" and r.type.endswith("GroupV3")}
+    assert all(g.inputs["domainId"] == domain.id for g in groups.values()), sorted(g.urn for g in groups.values())
+    rights = {name: identity_from_groups("u", "u", "", [name]) for name in groups}
+    assert sorted(code for me in rights.values() for code in me.agencies) == sorted(a.code for a in site.agencies)
+    assert [name for name, me in rights.items() if me.reviewer] == ["dc-reviewers"]
+    assert all(me.agencies or me.reviewer for me in rights.values())
+
+
+def test_rejected_request_creates_nothing(aio_copy: Path) -> None:
+    fields = NewTenant(
+        code="so-yte-x", agency="so-yte", name="Từ chối", security_level=2, quota_profile="S",
+        contacts=({"name": "An", "email": "an@example.org", "role": "requester"},),
+        networks=({"name": "app", "access": ["gov"]},),
+    )
+    create_tenant(aio_copy, fields, "an@example.org", "test")
+    reject_tenant(aio_copy, "so-yte-x", "dc@example.org", "not needed")
+    plan = tenants_plan(load_site(aio_copy), NOW)
+    assert ("so-yte-x", "rejected: never approved, creates nothing") in plan.skipped
+    run = run_programs(aio_copy, now=NOW, lenient=False)
+    assert not [r.urn for r in run.resources if "so-yte-x" in r.urn or "so-yte-x" in str(r.inputs)]
+    assert sorted(r.name for r in run.resources if r.type == "hatang:tenants:AgencyTenant") == ["so-khcn", "so-yte"]
 
 
 def test_platform_stack_thainguyen_has_the_three_access_zones(tn_run: MockRun) -> None:

@@ -7,6 +7,8 @@ against: a wrong expectation fails these tests instead of passing them by constr
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +34,7 @@ from infra.audit.cloud._snapshot import (
 from infra.audit.report import render_junit, write_reports
 from infra.catalogue import Scope, load_catalogue
 from infra.site import Site, load_site
-from tests.conftest import AIO
+from tests.conftest import AIO, REPO
 from tests.unit._cloud_fixtures import build_snapshot, load_base
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
@@ -544,3 +546,13 @@ def test_a_wrong_expectation_fails_on_the_literal_compliant_cloud(expected: Expe
     wrong = replace(expected, tenants={**expected.tenants, "so-yte": replace(spec, quotas=quotas)})
     findings = _fails("project_quotas_explicit", wrong, good)
     assert findings == [{"project": "so-yte", "quota": "volume.gigabytes", "expected": 41, "observed": 40}]
+
+
+def test_cloud_audit_does_not_import_the_pulumi_programs() -> None:
+    """The audit reads its expectations from the model's views (infra.specs), never from the stacks."""
+    code = (
+        "import sys, infra.audit, infra.audit.cloud, infra.commands.audit_cloud; "
+        "print(sorted(m for m in sys.modules if m.startswith(('infra.stacks', 'pulumi'))))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

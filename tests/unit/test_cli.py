@@ -146,6 +146,44 @@ def test_tenant_retire_requires_reason(site_copy: Path) -> None:
     assert "Missing option '--reason'" in result.output
 
 
+def test_tenant_reject_exit_codes(site_copy: Path) -> None:
+    argv = ["tenant", "reject", "phuong-duc-xuan", "-i", str(site_copy), "--by", "t@example.org"]
+    result = runner.invoke(app, [*argv, "--reason", "trùng với hcc"])
+    assert result.exit_code == 0 and result.stdout.strip() == "phuong-duc-xuan: requested -> rejected", result.output
+    again = runner.invoke(app, [*argv, "--reason", "trùng với hcc"])
+    assert again.exit_code == 0 and again.stdout.strip() == "phuong-duc-xuan: already rejected (no change)"
+    before = snapshot(site_copy)
+    approve = runner.invoke(app, ["tenant", "approve", *argv[2:]])
+    assert approve.exit_code == 2 and "is rejected (fix: file a new request with a new code)" in approve.stderr
+    assert snapshot(site_copy) == before
+
+
+def test_tenant_reject_refusals_exit_2_and_write_nothing(site_copy: Path) -> None:
+    before = snapshot(site_copy)
+    missing = runner.invoke(app, ["tenant", "reject", "phuong-duc-xuan", "-i", str(site_copy)])
+    assert missing.exit_code == 2 and "Missing option '--reason'" in missing.output
+    blank = runner.invoke(app, ["tenant", "reject", "phuong-duc-xuan", "-i", str(site_copy), "--reason", " "])
+    assert blank.exit_code == 2
+    assert blank.stderr.startswith("error: --reason: a rejection needs a reason the agency will read (fix: ")
+    approved = runner.invoke(app, ["tenant", "reject", "so-tc", "-i", str(site_copy), "--reason", "x"])
+    assert approved.exit_code == 2 and "only a requested tenant can be rejected (fix: " in approved.stderr
+    unknown = runner.invoke(app, ["tenant", "reject", "nope", "-i", str(site_copy), "--reason", "x"])
+    assert unknown.exit_code == 2 and "no tenant 'nope'" in unknown.stderr
+    assert snapshot(site_copy) == before
+
+
+def test_tenant_list_filters_by_state(site_copy: Path) -> None:
+    runner.invoke(app, ["tenant", "reject", "phuong-duc-xuan", "-i", str(site_copy), "--reason", "x", "--by", "t@x.vn"])
+    rejected = runner.invoke(app, ["tenant", "list", "-i", str(site_copy), "--state", "rejected"])
+    rows = [line for line in rejected.stdout.splitlines() if line.startswith("│")]
+    assert rejected.exit_code == 0 and len(rows) == 1 and "│ phuong-duc-x" in rows[0] and "rejected" in rows[0]
+    both = runner.invoke(app, ["tenant", "list", "-i", str(site_copy), "--state", "requested", "--state", "retired"])
+    states = sorted(line.split("│")[3].strip() for line in both.stdout.splitlines() if line.startswith("│"))
+    assert states == ["requested", "retired"]
+    bad = runner.invoke(app, ["tenant", "list", "-i", str(site_copy), "--state", "pending"])
+    assert bad.exit_code == 2 and "'pending' is not one of" in bad.output
+
+
 def test_tenant_list_and_show(site_copy: Path) -> None:
     listed = runner.invoke(app, ["tenant", "list", "-i", str(site_copy)])
     assert listed.exit_code == 0 and "so-tttt" in listed.stdout

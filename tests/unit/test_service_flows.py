@@ -101,24 +101,3 @@ def test_service_flows_tenant_ports_stay_ports(tmp_path: Path) -> None:
          "reason": "Applications and their databases"}
     ))
     assert load_site(root).flows[-1].ports == (3306,)
-
-
-def test_service_flows_missing_port_is_a_problem(aio_copy: Path) -> None:
-    root = aio_copy
-    edit_yaml(root, "flows.yml", lambda doc: doc["flows"].__delitem__(
-        next(i for i, f in enumerate(doc["flows"]) if f["name"] == "iscsi")
-    ))
-    assert problems(load_site(root), catalogue()) == [
-        "aio1: cinder-volume listens on tcp/3260 in zone storage, but no flow opens it"
-    ]
-
-
-def test_service_flows_port_nothing_deploys_is_a_problem(aio_copy: Path) -> None:
-    root = aio_copy
-    edit_yaml(root, "flows.yml", lambda doc: doc["flows"].append(
-        {"name": "vnc", "from": "mgmt", "to": "api", "protocol": "tcp", "ports": [6080],
-         "reason": "Consoles"}
-    ))
-    assert problems(load_site(root), catalogue()) == [
-        "aio1: flow 'vnc' opens tcp/6080 in zone api, where no platform service listens"
-    ]

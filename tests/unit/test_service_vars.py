@@ -93,3 +93,46 @@ def test_service_role_specs_require_what_the_catalogue_renders(role: str) -> Non
     assert not required & set(defaults)
     for name in set(defaults):
         assert options[name].get("default") == defaults[name], name
+
+
+def test_service_vars_keystone_catalog_entries() -> None:
+    """What each API role registers in the Keystone catalog, the catalogue's facts only."""
+    assert {k: v for k, v in VARS.items() if k.endswith("_catalog_entry")} == {
+        "keystone_catalog_entry": {"name": "keystone", "type": "identity", "description": "Identity API"},
+        "barbican_catalog_entry": {
+            "name": "barbican", "type": "key-manager", "description": "Key manager (keys of encrypted volumes)",
+        },
+        "placement_catalog_entry": {
+            "name": "placement", "type": "placement", "description": "Resource inventory nova schedules against",
+        },
+        "glance_catalog_entry": {"name": "glance", "type": "image", "description": "Image API"},
+        "nova_catalog_entry": {
+            "name": "nova", "type": "compute", "description": "Compute API, conductor and scheduler",
+        },
+        "neutron_catalog_entry": {"name": "neutron", "type": "network", "description": "Network API"},
+        "cinder_catalog_entry": {
+            "name": "cinderv3", "type": "volumev3", "description": "Block storage API and scheduler",
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("role", "tasks", "variable"),
+    [
+        (s.role, "main.yml", "openstack_api_service_catalog_entry")
+        for s in catalogue().services.values() if s.api and s.role != "keystone"
+    ]
+    + [("keystone", "identity.yml", "keystone_register_service")],
+)
+def test_service_register_tasks_take_the_catalog_entry_from_the_catalogue(role: str, tasks: str, variable: str) -> None:
+    play = YAML(typ="safe").load((REPO / "roles" / role / "tasks" / tasks).read_text(encoding="utf-8"))
+    passed = [task["vars"][variable] for task in play if variable in task.get("vars", {})]
+    assert passed == [f"{{{{ {role}_catalog_entry }}}}"]
+
+
+def test_service_register_tasks_shared_role_hands_the_catalog_entry_to_keystone() -> None:
+    """The API roles register through openstack_api_service, which hands the entry on unchanged."""
+    path = REPO / "roles" / "openstack_api_service" / "tasks" / "register.yml"
+    play = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    assert play[0]["ansible.builtin.include_role"] == {"name": "keystone", "tasks_from": "register"}
+    assert play[0]["vars"]["keystone_register_service"] == "{{ openstack_api_service_catalog_entry }}"

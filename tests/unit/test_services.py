@@ -20,7 +20,7 @@ services:
     description: Identity API
     role: keystone
     group: controllers
-    api: {port: 5000}
+    api: {port: 5000, type: identity}
     databases: [keystone]
     units: {keystone: identity API}
 """
@@ -43,7 +43,7 @@ def test_catalogue_of_the_project_is_valid_and_in_deployment_order() -> None:
 
 
 def test_catalogue_api_port_comes_first(tmp_path: Path) -> None:
-    text = VALID.replace("api: {port: 5000}", "api: {port: 5000}\n    ports: [35357]")
+    text = VALID.replace("api: {port: 5000, type: identity}", "api: {port: 5000, type: identity}\n    ports: [35357]")
     assert load_catalogue(_write(tmp_path, text)).services["keystone"].all_ports == (5000, 35357)
 
 
@@ -51,12 +51,12 @@ def test_catalogue_api_port_comes_first(tmp_path: Path) -> None:
     ("old", "new", "expected"),
     [
         (
-            "api: {port: 5000}", "api: {port: 70000}",
+            "api: {port: 5000", "api: {port: 70000",
             "services.yml:12: services.keystone.api.port: Input should be less than or equal to 65535 "
             "(got 70000) (fix: use a value <= 65535)",
         ),
         (
-            "api: {port: 5000}", "api: {port: '5000'}",
+            "api: {port: 5000", "api: {port: '5000'",
             "services.yml:12: services.keystone.api.port: Input should be a valid integer (got '5000') "
             "(fix: write a whole number without quotes, e.g. 3)",
         ),
@@ -70,7 +70,7 @@ def test_catalogue_api_port_comes_first(tmp_path: Path) -> None:
             "(fix: remove it, or check its spelling against the documented fields)",
         ),
         (
-            "api: {port: 5000}", "api: {port: 3306}",
+            "api: {port: 5000", "api: {port: 3306",
             "services.yml:12: services.keystone.api.port: port 3306 is already taken by service 'mariadb' "
             "(fix: write each fact once)",
         ),
@@ -80,14 +80,24 @@ def test_catalogue_api_port_comes_first(tmp_path: Path) -> None:
             "'mariadb' (fix: write each fact once)",
         ),
         (
-            "api: {port: 5000}", "api: {port: 5000}\n    ports: [5000]",
+            "api: {port: 5000, type: identity}", "api: {port: 5000, type: identity}\n    ports: [5000]",
             "services.yml:13: services.keystone.ports.0: port 5000 is already taken by service 'keystone' "
             "(fix: write each fact once)",
         ),
         (
-            "api: {port: 5000}", "api: {port: 5000, path: v3}",
+            "api: {port: 5000", "api: {port: 5000, path: v3",
             "services.yml:12: services.keystone.api.path: String should match pattern '^(/[A-Za-z0-9._-]+)*$' "
             "(got 'v3') (fix: match the pattern ^(/[A-Za-z0-9._-]+)*$)",
+        ),
+        (
+            ", type: identity}", "}",
+            "services.yml:12: services.keystone.api.type: Field required (fix: add this field)",
+        ),
+        (
+            "type: identity}", "type: Identity}",
+            "services.yml:12: services.keystone.api.type: String should match pattern "
+            "'^[a-z][a-z0-9-]{0,61}[a-z0-9]$' (got 'Identity') (fix: use lower-case ASCII letters, digits and '-' "
+            "(2-63 characters, starting with a letter))",
         ),
         (
             "    group: controllers\n    api", "    group: controllers\n    zone: dmz-ish\n    api",

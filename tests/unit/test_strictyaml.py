@@ -134,3 +134,14 @@ def test_ambiguous_texts_need_quotes(text: str) -> None:
 @pytest.mark.parametrize("text", ["hello", "so-yte", "Sở Y tế", "a: b", "- x", "#x"])
 def test_plain_texts_do_not(text: str) -> None:
     assert not ambiguous(text)
+
+
+@pytest.mark.parametrize("loader", ["load", "load_for_edit"])
+def test_round_trip_reader_refuses_control_characters_as_syntax_errors(tmp_path: Path, loader: str) -> None:
+    """A DEL in a site file (found by the fuzzer) is a YAML error with its file, never a traceback."""
+    from infra import _yaml
+
+    path = tmp_path / "ledger.yml"
+    path.write_bytes(b"allocations: []\n# \x7f\n")
+    with pytest.raises(_yaml.YamlSyntaxError, match="not allowed"):
+        getattr(_yaml, loader)(path)

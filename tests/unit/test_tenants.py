@@ -8,8 +8,16 @@ from pathlib import Path
 import pytest
 
 from infra.errors import InventoryError, RequestError
-from infra.site import load_site
-from infra.tenants import NewTenant, activate_tenant, approve_tenant, create_tenant, retire_tenant
+from infra.schema import TenantState
+from infra.site import display_path, load_site
+from infra.tenants import (
+    NewTenant,
+    activate_tenant,
+    approve_tenant,
+    create_tenant,
+    reject_tenant,
+    retire_tenant,
+)
 from infra.validate import check_site
 from tests.helpers import snapshot
 
@@ -140,4 +148,112 @@ def test_create_invalid_request_writes_nothing(site_copy: Path) -> None:
         create_tenant(site_copy, _new(security_level=4, quota_profile="XXL", agency="nobody"), BY, "bad")
     messages = sorted(p.message for p in info.value.problems)
     assert messages == ["unknown agency 'nobody'", "unknown quota profile 'XXL'"]
+    assert snapshot(site_copy) == before
+
+
+# --------------------------------------------------------------------------- reject
+
+
+def test_reject_requested_tenant_records_who_and_why(site_copy: Path) -> None:
+    ledger = (site_copy / "ledger.yml").read_bytes()
+    change = reject_tenant(site_copy, "phuong-duc-xuan", BY, "cần cấp độ 3", at=AT)
+    assert (change.changed, change.summary) == (True, "phuong-duc-xuan: requested -> rejected")
+    tenant = load_site(site_copy).tenant("phuong-duc-xuan")
+    assert tenant is not None and tenant.state == TenantState.REJECTED and tenant.allocation is None
+    last = tenant.history[-1]
+    assert (last.state, last.at, last.by, last.reason) == (TenantState.REJECTED, AT, BY, "cần cấp độ 3")
+    assert (site_copy / "ledger.yml").read_bytes() == ledger, "a rejected request gets no addresses"
+    assert check_site(site_copy) == []
+
+
+def test_reject_twice_changes_nothing(site_copy: Path) -> None:
+    reject_tenant(site_copy, "phuong-duc-xuan", BY, "no", at=AT)
+    before = snapshot(site_copy)
+    change = reject_tenant(site_copy, "phuong-duc-xuan", BY, "again", at=AT + timedelta(days=1))
+    assert (change.changed, change.summary) == (False, "phuong-duc-xuan: already rejected")
+    assert snapshot(site_copy) == before
+
+
+@pytest.mark.parametrize(
+    ("code", "state", "fix"),
+    [
+        ("so-tc", "approved", "an approved tenant is taken back with `hatang tenant retire so-tc --reason …`"),
+        ("hcc", "active", "an active tenant is taken back with `hatang tenant retire hcc --reason …`"),
+        ("so-tttt", "retired", "nothing to do: it was approved, and is retired already"),
+    ],
+)
+def test_reject_refused_past_requested_writes_nothing(site_copy: Path, code: str, state: str, fix: str) -> None:
+    before = snapshot(site_copy)
+    with pytest.raises(RequestError) as info:
+        reject_tenant(site_copy, code, BY, "too late", at=AT)
+    path = display_path(site_copy / "tenants" / f"{code}.yml")
+    assert str(info.value) == (
+        f"{path}: state: tenant {code!r} is {state}; only a requested tenant can be rejected (fix: {fix})"
+    )
+    assert snapshot(site_copy) == before
+
+
+def test_reject_unknown_tenant(site_copy: Path) -> None:
+    before = snapshot(site_copy)
+    with pytest.raises(RequestError, match=r"no tenant 'so-abc' \(known: "):
+        reject_tenant(site_copy, "so-abc", BY, "no such request")
+    assert snapshot(site_copy) == before
+
+
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_reject_needs_a_reason(site_copy: Path, reason: str) -> None:
+    before = snapshot(site_copy)
+    with pytest.raises(RequestError) as info:
+        reject_tenant(site_copy, "phuong-duc-xuan", BY, reason)
+    assert str(info.value) == (
+        "--reason: a rejection needs a reason the agency will read (fix: say why, e.g. --reason 'cần cấp độ 3')"
+    )
+    assert snapshot(site_copy) == before
+
+
+def test_reject_refuses_a_multi_line_reason(site_copy: Path) -> None:
+    with pytest.raises(RequestError, match=r"^--reason: must be one line of printable text"):
+        reject_tenant(site_copy, "phuong-duc-xuan", BY, "one\ntwo")
+
+
+def test_rejected_request_is_final(site_copy: Path) -> None:
+    reject_tenant(site_copy, "phuong-duc-xuan", BY, "duplicate of hcc", at=AT)
+    before = snapshot(site_copy)
+    path = display_path(site_copy / "tenants" / "phuong-duc-xuan.yml")
+    with pytest.raises(RequestError) as approving:
+        approve_tenant(site_copy, "phuong-duc-xuan", BY)
+    assert str(approving.value) == (
+        f"{path}: state: tenant 'phuong-duc-xuan' is rejected (fix: file a new request with a new code)"
+    )
+    with pytest.raises(RequestError, match="tenant 'phuong-duc-xuan' is rejected; only a approved tenant can"):
+        activate_tenant(site_copy, "phuong-duc-xuan", BY)
+    with pytest.raises(RequestError, match="tenant 'phuong-duc-xuan' is rejected; only a approved or active"):
+        retire_tenant(site_copy, "phuong-duc-xuan", BY, "gone")
+    assert snapshot(site_copy) == before
+
+
+def test_rejected_code_is_not_requested_again(site_copy: Path) -> None:
+    reject_tenant(site_copy, "phuong-duc-xuan", BY, "wrong profile", at=AT)
+    with pytest.raises(RequestError) as info:
+        create_tenant(site_copy, _new("phuong-duc-xuan"), BY, "again")
+    assert str(info.value) == (
+        f"{display_path(site_copy / 'tenants' / 'phuong-duc-xuan.yml')}: code: 'phuong-duc-xuan' was rejected; the "
+        "file is the record of that decision and codes are never reused (fix: choose another --code)"
+    )
+
+
+def test_reject_refused_when_an_interrupted_approval_recorded_addresses(site_copy: Path) -> None:
+    path = site_copy / "tenants" / "phuong-duc-xuan.yml"
+    request = path.read_bytes()
+    approve_tenant(site_copy, "phuong-duc-xuan", BY, at=AT)
+    path.write_bytes(request)  # as if killed after the ledger was written, before the file
+    before = snapshot(site_copy)
+    with pytest.raises(RequestError) as info:
+        reject_tenant(site_copy, "phuong-duc-xuan", BY, "late")
+    assert str(info.value) == (
+        f"{display_path(site_copy / 'ledger.yml')}: tenant 'phuong-duc-xuan' holds 10.64.44.0/22, "
+        "10.64.44.0/24, fdb4:7e10:8000:17::/64: an approval was interrupted, and a request with addresses is not "
+        "rejected (fix: `hatang tenant approve phuong-duc-xuan` to finish it, then "
+        "`hatang tenant retire phuong-duc-xuan`)"
+    )
     assert snapshot(site_copy) == before

@@ -77,3 +77,18 @@ def test_plan_leaves_out_zones_a_host_only_bridges() -> None:
     net01 = plan(lab_site(), "net01")
     assert "hatang-lab-gov" not in {n.name for n in net01.networks}
     assert [a.device for a in net01.hosts[0].attachments] == ["mgmt", "api", "overlay", "dmz"]
+
+
+def test_plan_gives_ovn_chassis_the_tun_device_and_no_one_else() -> None:
+    """Open vSwitch's userspace datapath opens taps: a host with an overlay address or a provider
+    bridge gets /dev/net/tun, a controller without either gets nothing (its container is kept)."""
+    hosts = {h.host: h for h in plan(lab_site()).hosts}
+    assert hosts["net01"].devices == ("/dev/net/tun",)
+    assert hosts["ctl01"].devices == ()
+
+
+def test_spec_digest_changes_with_devices_only_for_hosts_that_have_them() -> None:
+    ctl01 = plan(lab_site(), "ctl01").hosts[0]
+    with_tun = dataclasses.replace(ctl01, devices=("/dev/net/tun",))
+    assert testhosts._spec(ctl01, "img") != testhosts._spec(with_tun, "img")
+    assert testhosts._spec(ctl01, "img") == testhosts._spec(dataclasses.replace(ctl01), "img")

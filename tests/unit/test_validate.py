@@ -363,6 +363,18 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
         "a active tenant has no address allocation",
     ),
     (
+        "tenant-rejected-allocation",
+        "tenants/hcc.yml",
+        lambda doc: (
+            _set("state", value="rejected")(doc),
+            _append("history", value={"state": "rejected", "at": "2026-11-30T09:00:00+07:00", "by": "x@x.vn",
+                                       "reason": "by hand"})(doc),
+        ),
+        "tenants/hcc.yml",
+        "allocation",
+        "a rejected request holds no allocation (it was never approved)",
+    ),
+    (
         "tenant-file-name",
         "tenants/hcc.yml",
         _set("code", value="hcc-tinh"),

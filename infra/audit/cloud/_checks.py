@@ -18,7 +18,7 @@ from infra.audit.cloud._expected import Expected
 from infra.audit.cloud._result import check_result
 from infra.audit.cloud._security_groups import no_world_open_admin_ports, security_group_rules_dual_stack
 from infra.audit.cloud._snapshot import QUOTA_KEYS, Network, Project, Snapshot
-from infra.stacks.spec import tag
+from infra.specs.cloud import tag
 
 __all__ = [
     "DRIFT_CHECK",

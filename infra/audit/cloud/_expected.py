@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from infra.site import Site
-from infra.stacks.spec import ExternalNetworkSpec, TenantSpec, platform_spec, tenants_plan
+from infra.specs.cloud import ExternalNetworkSpec, TenantSpec, platform_spec, tenants_plan
 
 __all__ = ["WORLD", "Expected", "expected_from_site", "prefix_label"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from infra.audit import probes
+from infra.audit import _finding, _pam, _sshd, probes
 
 T = TypeVar("T")
 _CACHE: dict[tuple[str, str], Any] = {}
@@ -44,9 +44,10 @@ def _glob_script(pattern: str) -> str:
 
 
 def _snapshot(host: Any) -> dict[str, str | None]:
-    """Every prefetched file ('file:<path>': text, None when absent) and glob ('glob:<pattern>')."""
+    """Every prefetched file ('file:<path>': text, None when absent or unreadable) and glob
+    ('glob:<pattern>'). An unreadable file must never read as "" (an empty /etc/shadow passes)."""
     parts = [
-        f"if [ -f '{path}' ]; then printf '\\036file:%s\\n' '{path}'; cat -- '{path}'; "
+        f"if [ -f '{path}' ] && [ -r '{path}' ]; then printf '\\036file:%s\\n' '{path}'; cat -- '{path}'; "
         f"else printf '\\036missing:%s\\n' '{path}'; fi"
         for path in PREFETCH_FILES
     ]
@@ -160,21 +161,90 @@ def sysctl_persisted(host: Any) -> dict[str, str]:
     return _cached(host, "sysctl.d", compute)
 
 
-def pam_stack(host: Any, name: str) -> str:
-    return read(host, f"/etc/pam.d/{name}") or ""
+def read_files(host: Any, pattern: str) -> dict[str, str]:
+    """Readable regular files matching a shell glob: path -> text (the order is the caller's)."""
+
+    def compute() -> dict[str, str]:
+        each = '[ -f "$f" ] && [ -r "$f" ] && { printf "\\036%s\\n" "$f"; cat -- "$f"; }'
+        script = f"for f in {pattern}; do {each}; done"
+        out = host.run(script).stdout
+        return dict(chunk.partition("\n")[::2] for chunk in out.split(_SEP)[1:])
+
+    return _cached(host, f"files:{pattern}", compute)
 
 
-def pam_option(stack: str, module: str, option: str) -> str | None:
-    """The value of `option=` on the (last) line of `stack` that uses `module`."""
-    value = None
-    for line in stack.splitlines():
-        words = line.split("#", 1)[0].split()
-        if any(w.endswith(module) for w in words):
-            for w in words:
-                if w.startswith(option + "="):
-                    value = w.split("=", 1)[1]
-    return value
+def read_tree(host: Any, path: str) -> dict[str, str] | None:
+    """A folder's files (path -> text) or the one file at `path`; None when it cannot be read."""
+    if read(host, path) is not None:
+        return {path: read(host, path) or ""}
+    rc, _, _ = run(host, f"test -d '{path}' && test -r '{path}'")
+    return read_files(host, f"'{path}'/*") if rc == 0 else None
+
+
+def pam_reader(host: Any) -> Callable[[str], str | None]:
+    """Reads the host's PAM files for the PAM parser (includes are followed through it)."""
+    return lambda path: read(host, path)
+
+
+AUTH_SERVICES = ("common-auth", "login", "sshd")
+"""Auth stacks HT-AUTH-01 judges: the shared one and the services administrators log in with."""
+PASSWORD_SERVICES = ("common-password", "passwd")
+"""Password stacks HT-AUTH-02/03/06 judge: the shared one and the passwd command's."""
+
+
+def pam_stacks(host: Any, kind: str, services: tuple[str, ...]) -> dict[str, list[_pam.PamRule]] | str:
+    """The flattened `kind` stack of each service whose file exists (the first must exist), or
+    why the stacks cannot be read (a missing include, a malformed line)."""
+    reader = pam_reader(host)
+    stacks: dict[str, list[_pam.PamRule]] = {}
+    for i, service in enumerate(services):
+        if i and reader(f"/etc/pam.d/{service}") is None:
+            continue
+        try:
+            stacks[service] = _pam.pam_rules(service, kind, reader)
+        except _pam.PamError as err:
+            return f"PAM stack {service} cannot be read as PAM would: {err}"
+    return stacks
+
+
+def sshd_connections(host: Any, facts: Any) -> dict[str, dict[str, list[str]]]:
+    """`sshd -T -C <spec>` for each representative connection (`_sshd.sshd_match_specs`), so
+    `Match` blocks are evaluated; raises when sshd cannot evaluate one."""
+
+    def compute() -> dict[str, dict[str, list[str]]]:
+        port = int((sshd(host).get("port") or ["22"])[0])
+        specs = _sshd.sshd_match_specs(read(host, "/etc/passwd"), facts.ssh_sources(), facts.mgmt_addresses, port)
+        script = "; ".join(f"printf '\\036%s\\n' '{spec}'; sshd -T -C '{spec}' 2>&1; echo \"rc=$?\"" for spec in specs)
+        out: dict[str, dict[str, list[str]]] = {}
+        for chunk in host.run(script).stdout.split(_SEP)[1:]:
+            spec, _, body = chunk.partition("\n")
+            text, _, rc = body.rstrip("\n").rpartition("rc=")
+            if rc.strip() != "0":
+                raise RuntimeError(f"sshd -T -C {spec} failed (rc {rc.strip()}): {text.strip()[-300:]}")
+            out[spec] = probes.parse_sshd_t(text)
+        if set(out) != set(specs):
+            raise RuntimeError(f"sshd -T -C answered {sorted(out)}, expected {specs}")
+        return out
+
+    return _cached(host, "sshd-connections", compute)
+
+
+def sshd_sockets(host: Any) -> list[str] | str:
+    """Live listening TCP sockets of sshd (or on its ports), or why they could not be read."""
+    ports = [int(p) for p in sshd(host).get("port", ["22"]) if p.isdigit()]
+    rc, stdout, stderr = run(host, "ss -Htlnp")
+    if rc != 0:
+        return f"ss -Htlnp failed (rc {rc}): {stderr.strip()}"
+    return _sshd.ss_listen_addresses(stdout, ports)
 
 
 def login_defs(host: Any) -> dict[str, str]:
     return probes.parse_keyvalues(read(host, "/etc/login.defs") or "")
+
+
+def expect(check: Any, finding: _finding.Finding) -> None:
+    """Record a parser's decision on the check; a failure lists every problem (what, where)."""
+    observed = finding.observed
+    if finding.problems:
+        observed = {"found": finding.observed, "problems": list(finding.problems)}
+    check.expect(observed, finding.expected, ok=finding.ok)

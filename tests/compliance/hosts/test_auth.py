@@ -6,7 +6,7 @@ from typing import Any
 
 import _host
 
-from infra.audit import probes
+from infra.audit import _accounts, _pam
 from infra.audit.plugin import Check
 
 
@@ -17,57 +17,36 @@ def _int(value: str | None) -> int | None:
         return None
 
 
+def _stacks_or_fail(host: Any, check: Check, kind: str, services: tuple[str, ...]) -> dict[str, list[Any]]:
+    stacks = _host.pam_stacks(host, kind, services)
+    if isinstance(stacks, str):
+        check.expect(stacks, f"readable {kind} stacks {list(services)}", ok=False)
+        raise AssertionError(stacks)  # unreachable: expect raised
+    return stacks
+
+
 def test_pam_faillock_enabled(host: Any, check: Check) -> None:
-    conf = probes.parse_keyvalues(_host.read(host, "/etc/security/faillock.conf") or "", "=")
-    auth = _host.pam_stack(host, "common-auth")
-    in_stack = "pam_faillock.so" in auth
-    deny = _int(_host.pam_option(auth, "pam_faillock.so", "deny") or conf.get("deny"))
-    unlock = _int(_host.pam_option(auth, "pam_faillock.so", "unlock_time") or conf.get("unlock_time"))
-    max_deny, min_unlock = check.params["max_deny"], check.params["min_unlock_time"]
-    check.expect(
-        {"in_common_auth": in_stack, "deny": deny, "unlock_time": unlock},
-        {"in_common_auth": True, "deny": f"1..{max_deny}", "unlock_time": f">= {min_unlock} or 0"},
-        ok=in_stack
-        and deny is not None
-        and 0 < deny <= max_deny
-        and unlock is not None
-        and (unlock == 0 or unlock >= min_unlock),
+    stacks = _stacks_or_fail(host, check, "auth", _host.AUTH_SERVICES)
+    finding = _pam.faillock_finding(
+        stacks, _host.pam_reader(host), check.params["max_deny"], check.params["min_unlock_time"]
     )
+    _host.expect(check, finding)
 
 
-def _pwquality(host: Any) -> dict[str, str]:
-    text = (_host.read(host, "/etc/security/pwquality.conf") or "") + "\n"
-    text += _host.read_glob(host, "/etc/security/pwquality.conf.d/*.conf")
-    conf = probes.parse_keyvalues(text, "=")
-    stack = _host.pam_stack(host, "common-password")
-    for key in ("minlen", "minclass"):
-        value = _host.pam_option(stack, "pam_pwquality.so", key)
-        if value is not None:
-            conf[key] = value
-    conf["_in_stack"] = str("pam_pwquality.so" in stack)
-    return conf
+def _pwquality(host: Any, check: Check, key: str) -> None:
+    stacks = _stacks_or_fail(host, check, "password", _host.PASSWORD_SERVICES)
+    dropins = _host.read_files(host, "/etc/security/pwquality.conf.d/*.conf")
+    ordered = [dropins[name] for name in sorted(dropins)]  # libpwquality: strcmp order
+    main = _host.read(host, "/etc/security/pwquality.conf")
+    _host.expect(check, _pam.pwquality_finding(stacks, main, ordered, key, check.params["min"]))
 
 
 def test_password_min_length(host: Any, check: Check) -> None:
-    conf = _pwquality(host)
-    minlen = _int(conf.get("minlen"))
-    ok = conf["_in_stack"] == "True" and minlen is not None and minlen >= check.params["min"]
-    check.expect(
-        {"pam_pwquality": conf["_in_stack"] == "True", "minlen": minlen},
-        {"pam_pwquality": True, "minlen": f">= {check.params['min']}"},
-        ok=ok,
-    )
+    _pwquality(host, check, "minlen")
 
 
 def test_password_complexity(host: Any, check: Check) -> None:
-    conf = _pwquality(host)
-    minclass = _int(conf.get("minclass"))
-    ok = conf["_in_stack"] == "True" and minclass is not None and minclass >= check.params["min"]
-    check.expect(
-        {"pam_pwquality": conf["_in_stack"] == "True", "minclass": minclass},
-        {"pam_pwquality": True, "minclass": f">= {check.params['min']}"},
-        ok=ok,
-    )
+    _pwquality(host, check, "minclass")
 
 
 def test_password_max_age(host: Any, check: Check) -> None:
@@ -82,22 +61,16 @@ def test_password_min_age(host: Any, check: Check) -> None:
 
 
 def test_password_history(host: Any, check: Check) -> None:
-    stack = _host.pam_stack(host, "common-password")
-    conf = probes.parse_keyvalues(_host.read(host, "/etc/security/pwhistory.conf") or "", "=")
-    remember = _int(_host.pam_option(stack, "pam_pwhistory.so", "remember") or conf.get("remember"))
-    in_stack = "pam_pwhistory.so" in stack
-    check.expect(
-        {"pam_pwhistory": in_stack, "remember": remember},
-        {"pam_pwhistory": True, "remember": f">= {check.params['min']}"},
-        ok=in_stack and remember is not None and remember >= check.params["min"],
-    )
+    stacks = _stacks_or_fail(host, check, "password", _host.PASSWORD_SERVICES)
+    _host.expect(check, _pam.pwhistory_finding(stacks, _host.pam_reader(host), check.params["min"]))
 
 
 def test_inactive_accounts_disabled(host: Any, check: Check) -> None:
-    out = host.run("useradd -D").stdout
-    days = _int(probes.parse_keyvalues(out, "=").get("INACTIVE"))
-    limit = check.params["max"]
-    check.expect(days, f"0..{limit}", ok=days is not None and 0 <= days <= limit)
+    rc, defaults, err = _host.run(host, "useradd -D")
+    if rc != 0:
+        check.expect(f"useradd -D failed (rc {rc}): {err.strip()}", "INACTIVE readable", ok=False)
+    finding = _accounts.inactive_finding(defaults, _host.read(host, "/etc/shadow"), check.params["max"])
+    _host.expect(check, finding)
 
 
 def test_default_umask_restrictive(host: Any, check: Check) -> None:
@@ -160,11 +133,7 @@ def test_sudo_logging_enabled(host: Any, check: Check) -> None:
 
 
 def test_no_empty_passwords(host: Any, check: Check) -> None:
-    shadow = _host.read(host, "/etc/shadow") or ""
-    empty = sorted(
-        line.split(":")[0] for line in shadow.splitlines() if line.count(":") >= 2 and line.split(":")[1] == ""
-    )
-    check.expect(empty, [])
+    _host.expect(check, _accounts.empty_password_accounts(_host.read(host, "/etc/shadow")))
 
 
 def test_only_root_has_uid0(host: Any, check: Check) -> None:
@@ -176,5 +145,8 @@ def test_only_root_has_uid0(host: Any, check: Check) -> None:
 
 
 def test_password_hash_strong(host: Any, check: Check) -> None:
-    method = (_host.login_defs(host).get("ENCRYPT_METHOD") or "").upper() or None
-    check.expect(method, {"one_of": check.params["allowed"]}, ok=method in check.params["allowed"])
+    stacks = _stacks_or_fail(host, check, "password", ("common-password",))
+    finding = _accounts.password_hash_finding(
+        _host.login_defs(host), stacks["common-password"], _host.read(host, "/etc/shadow"), check.params["allowed"]
+    )
+    _host.expect(check, finding)

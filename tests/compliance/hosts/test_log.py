@@ -6,13 +6,19 @@ from typing import Any
 
 import _host
 
-from infra.audit import probes
+from infra.audit import _journal, probes
 from infra.audit.plugin import Check
 
 
 def _journald(host: Any) -> dict[str, str]:
-    rc, stdout, _ = _host.run(host, "systemd-analyze cat-config systemd/journald.conf")
-    return probes.parse_keyvalues(stdout if rc == 0 else "", "=")
+    """journald.conf and its drop-ins as systemd merges them (`_journal.journald_merge`)."""
+    main = _host.read(host, "/etc/systemd/journald.conf")
+    if main is None:
+        main = _host.read(host, "/usr/lib/systemd/journald.conf")
+    dropins: dict[str, str] = {}
+    for folder in _journal.JOURNALD_DIRS:
+        dropins.update(_host.read_files(host, f"{folder}/*.conf"))
+    return _journal.journald_merge(main, dropins)
 
 
 def test_journald_persistent(host: Any, check: Check) -> None:
@@ -20,17 +26,7 @@ def test_journald_persistent(host: Any, check: Check) -> None:
 
 
 def test_journald_retention_12_months(host: Any, check: Check) -> None:
-    conf = _journald(host)
-    raw = conf.get("MaxRetentionSec")
-    seconds = probes.parse_timespan(raw) if raw else 0.0
-    keep_free = conf.get("SystemKeepFree")
-    minimum = check.params["min_seconds"]
-    ok = seconds is not None and (seconds == 0 or seconds >= minimum) and bool(keep_free)
-    check.expect(
-        {"MaxRetentionSec": raw, "SystemKeepFree": keep_free},
-        {"MaxRetentionSec": f"0 (unlimited) or >= {minimum}s", "SystemKeepFree": "set"},
-        ok=ok,
-    )
+    _host.expect(check, _journal.journald_finding(_journald(host), check.params["min_seconds"]))
 
 
 def test_syslog_forwarded(host: Any, check: Check) -> None:
@@ -47,11 +43,18 @@ def test_syslog_forwarded(host: Any, check: Check) -> None:
 
 
 def test_logrotate_retention_12_months(host: Any, check: Check) -> None:
-    text = (_host.read(host, "/etc/logrotate.conf") or "") + "\n"
-    text += _host.read(host, "/etc/logrotate.d/rsyslog") or ""
-    days = probes.logrotate_days(text, "/var/log/syslog")
+    """logrotate.conf as logrotate reads it: `include` followed on the host, stanzas over globals."""
+    path = "/var/log/syslog"
+    text = _host.read(host, "/etc/logrotate.conf")
     minimum = check.params["min_days"]
-    check.expect(days, f">= {minimum} days", ok=days is not None and days >= minimum)
+    if text is None:
+        check.expect("/etc/logrotate.conf absent or unreadable", f"{path}: >= {minimum} days", ok=False)
+    days, how = probes.logrotate_retention(text or "", path, lambda target: _host.read_tree(host, target))
+    check.expect(
+        {path: f"{days} days ({how})" if days is not None else how},
+        {path: f">= {minimum} days"},
+        ok=days is not None and days >= minimum,
+    )
 
 
 def test_log_files_protected(host: Any, check: Check) -> None:

@@ -1,4 +1,11 @@
-"""HT-SSH-*: the effective sshd configuration (`sshd -T`)."""
+"""HT-SSH-*: the effective sshd configuration of every kind of connection (`sshd -T -C`).
+
+`sshd -T` alone ignores `Match` blocks: a `Match User root` or `Match Address 0.0.0.0/0` block
+can hand one connection what the global section refuses. Each check therefore judges the
+configuration sshd computes for representative connections (root and an ordinary user, from
+every network allowed to reach SSH and from outside them; `_sshd.sshd_match_specs`)
+and fails when ANY of them gets a non-compliant value; the message names that connection.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +13,27 @@ from typing import Any
 
 import _host
 
-from infra.audit._facts import within
+from infra.audit import _sshd
 from infra.audit.plugin import Check
 
 
-def _lower(value: str | None) -> str | None:
-    return value.lower() if value is not None else None
+def _every_connection(host: Any, check: Check, judge: _sshd.Judge, expected: Any) -> None:
+    observed, ok = _sshd.sshd_over_specs(_host.sshd_connections(host, check.facts), judge)
+    check.expect(observed, expected, ok=ok)
 
 
 def test_sshd_root_login_disabled(host: Any, check: Check) -> None:
-    check.expect(_lower(_host.sshd_value(host, "permitrootlogin")), "no")
+    _every_connection(host, check, _sshd.sshd_equals("permitrootlogin", "no"), "no")
 
 
 def test_sshd_password_auth_disabled(host: Any, check: Check) -> None:
-    observed = {
-        key: _lower(_host.sshd_value(host, key)) for key in ("passwordauthentication", "kbdinteractiveauthentication")
-    }
-    check.expect(observed, {"passwordauthentication": "no", "kbdinteractiveauthentication": "no"})
+    keys = ("passwordauthentication", "kbdinteractiveauthentication")
+    _every_connection(host, check, _sshd.sshd_all_equal(keys, "no"), dict.fromkeys(keys, "no"))
 
 
 def _only_allowed(host: Any, check: Check, key: str) -> None:
-    observed = (_host.sshd_value(host, key) or "").split(",")
     allowed = list(check.params["allowed"])
-    extra = sorted(set(observed) - set(allowed))
-    check.expect(observed, {"subset_of": allowed}, ok=not extra and observed != [""])
+    _every_connection(host, check, _sshd.sshd_subset(key, allowed), {"subset_of": allowed})
 
 
 def test_sshd_ciphers_restricted(host: Any, check: Check) -> None:
@@ -45,31 +49,23 @@ def test_sshd_kex_restricted(host: Any, check: Check) -> None:
 
 
 def test_sshd_idle_timeout(host: Any, check: Check) -> None:
-    interval = int(_host.sshd_value(host, "clientaliveinterval") or 0)
-    count = int(_host.sshd_value(host, "clientalivecountmax") or 0)
-    max_interval, max_count = check.params["max_interval"], check.params["max_count"]
-    check.expect(
-        {"clientaliveinterval": interval, "clientalivecountmax": count},
-        {"clientaliveinterval": f"1..{max_interval}", "clientalivecountmax": f"1..{max_count}"},
-        ok=0 < interval <= max_interval and 0 < count <= max_count,
-    )
+    limits = {"clientaliveinterval": check.params["max_interval"], "clientalivecountmax": check.params["max_count"]}
+    _every_connection(host, check, _sshd.sshd_range(limits), {k: f"1..{v}" for k, v in limits.items()})
 
 
 def test_sshd_max_auth_tries_limited(host: Any, check: Check) -> None:
-    tries = int(_host.sshd_value(host, "maxauthtries") or 0)
-    check.expect(tries, f"<= {check.params['max']}", ok=0 < tries <= check.params["max"])
+    limit = check.params["max"]
+    _every_connection(host, check, _sshd.sshd_range({"maxauthtries": limit}), {"maxauthtries": f"1..{limit}"})
 
 
 def test_sshd_banner_set(host: Any, check: Check) -> None:
-    check.expect(_host.sshd_value(host, "banner"), check.params["path"])
+    path = check.params["path"]
+    _every_connection(host, check, _sshd.sshd_equals("banner", path, exact=True), path)
 
 
 def test_sshd_forwarding_disabled(host: Any, check: Check) -> None:
-    keys = ("x11forwarding", "allowagentforwarding", "allowtcpforwarding")
-    observed = {key: _lower(_host.sshd_value(host, key)) for key in keys}
-    disable = _lower(_host.sshd_value(host, "disableforwarding"))
-    ok = disable == "yes" or all(v == "no" for v in observed.values())
-    check.expect({**observed, "disableforwarding": disable}, dict.fromkeys(keys, "no"), ok=ok)
+    expected = dict.fromkeys(("x11forwarding", "allowagentforwarding", "allowtcpforwarding"), "no")
+    _every_connection(host, check, _sshd.sshd_forwarding_off, expected)
 
 
 def test_sshd_config_protected(host: Any, check: Check) -> None:
@@ -79,17 +75,19 @@ def test_sshd_config_protected(host: Any, check: Check) -> None:
 
 
 def test_sshd_empty_passwords_refused(host: Any, check: Check) -> None:
-    check.expect(_lower(_host.sshd_value(host, "permitemptypasswords")), "no")
+    _every_connection(host, check, _sshd.sshd_equals("permitemptypasswords", "no"), "no")
 
 
 def test_sshd_log_level_verbose(host: Any, check: Check) -> None:
-    check.expect(_host.sshd_value(host, "loglevel"), "VERBOSE")
+    _every_connection(host, check, _sshd.sshd_equals("loglevel", "verbose"), "VERBOSE")
 
 
 def test_sshd_listens_on_mgmt_only(host: Any, check: Check) -> None:
-    observed = sorted(_host.sshd(host).get("listenaddress", []))
-    addresses = [a.rsplit(":", 1)[0].strip("[]") for a in observed]
-    expected = sorted(check.facts.mgmt_addresses)
-    ok = bool(addresses) and all(a in expected for a in addresses)
-    ok = ok and all(within(a, check.facts.mgmt_networks) for a in addresses)
-    check.expect(observed, expected, ok=ok)
+    """The configuration (ListenAddress cannot sit in a Match block) and the live sockets."""
+    finding = _sshd.sshd_listen_finding(
+        _host.sshd(host).get("listenaddress", []),
+        _host.sshd_sockets(host),
+        check.facts.mgmt_addresses,
+        check.facts.mgmt_networks,
+    )
+    _host.expect(check, finding)

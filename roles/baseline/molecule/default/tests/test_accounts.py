@@ -1,10 +1,13 @@
 """HT-AUTH-12, HT-AUTH-13 (tasks/accounts.yml)."""
 
+from conftest import read
+
+from infra.audit import _accounts
+
 
 def test_no_empty_passwords(host):
-    shadow = host.file("/etc/shadow").content_string
-    empty = [line.split(":")[0] for line in shadow.splitlines() if line.split(":")[1] == ""]
-    assert empty == []
+    finding = _accounts.empty_password_accounts(read(host, "/etc/shadow"))
+    assert finding.ok, finding.problems
 
 
 def test_only_root_has_uid0(host):

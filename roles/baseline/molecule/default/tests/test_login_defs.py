@@ -1,31 +1,37 @@
-"""HT-AUTH-04, 05, 07, 08, 14 (tasks/login_defs.yml)."""
+"""HT-AUTH-04, 05, 07, 08, 14 (tasks/login_defs.yml, tasks/accounts.yml): the host checks'
+decisions with the catalogue's parameters."""
+
+from conftest import pam_stacks, params, read
+
+from infra.audit import _accounts, probes
 
 
 def login_defs(host):
-    values = {}
-    for line in host.file("/etc/login.defs").content_string.splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and not parts[0].startswith("#"):
-            values[parts[0]] = parts[1]
-    return values
+    return probes.parse_keyvalues(read(host, "/etc/login.defs") or "")
 
 
 def test_password_max_age(host):
-    assert int(login_defs(host)["PASS_MAX_DAYS"]) <= 90
+    assert 0 < int(login_defs(host)["PASS_MAX_DAYS"]) <= params("HT-AUTH-04")["max"]
 
 
 def test_password_min_age(host):
-    assert int(login_defs(host)["PASS_MIN_DAYS"]) >= 1
+    assert int(login_defs(host)["PASS_MIN_DAYS"]) >= params("HT-AUTH-05")["min"]
 
 
 def test_inactive_accounts_disabled(host):
-    inactive = host.check_output("useradd -D | sed -n 's/^INACTIVE=//p'")
-    assert 0 <= int(inactive) <= 35
+    # useradd -D for new accounts, and every existing account with a usable password (prepare.yml
+    # adds one without aging, as an install leaves its first user)
+    defaults = host.check_output("useradd -D")
+    finding = _accounts.inactive_finding(defaults, read(host, "/etc/shadow"), params("HT-AUTH-07")["max"])
+    assert finding.ok, finding.problems
 
 
 def test_default_umask_restrictive(host):
-    assert login_defs(host)["UMASK"] == "027"
+    assert login_defs(host)["UMASK"] == params("HT-AUTH-08")["umask"]
 
 
 def test_password_hash_strong(host):
-    assert login_defs(host)["ENCRYPT_METHOD"] in {"YESCRYPT", "SHA512"}
+    rules = pam_stacks(host, "password", ("common-password",))["common-password"]
+    shadow = read(host, "/etc/shadow")
+    finding = _accounts.password_hash_finding(login_defs(host), rules, shadow, params("HT-AUTH-14")["allowed"])
+    assert finding.ok, finding.problems

@@ -1,35 +1,34 @@
-"""HT-AUTH-01, HT-AUTH-02, HT-AUTH-03, HT-AUTH-06 (tasks/pam.yml)."""
+"""HT-AUTH-01, HT-AUTH-02, HT-AUTH-03, HT-AUTH-06 (tasks/pam.yml): the stacks as Linux-PAM runs
+them, judged by the host checks' decisions with the catalogue's parameters."""
 
-from conftest import conf_values
+import _host
+import pytest
+from conftest import AUTH_SERVICES, PASSWORD_SERVICES, pam_reader, pam_stacks, params, read
+
+from infra.audit import _pam
 
 
 def test_pam_faillock_enabled(host):
-    auth = host.file("/etc/pam.d/common-auth").content_string
-    account = host.file("/etc/pam.d/common-account").content_string
-    assert "pam_faillock.so preauth" in auth
-    assert "pam_faillock.so authfail" in auth
-    assert "pam_faillock.so" in account
-    # preauth comes before pam_unix, authfail after it
-    assert auth.index("preauth") < auth.index("pam_unix.so") < auth.index("authfail")
-    conf = conf_values(host.file("/etc/security/faillock.conf").content_string)
-    assert int(conf["deny"]) <= 5
-    assert int(conf["unlock_time"]) >= 900
+    limits = params("HT-AUTH-01")
+    stacks = pam_stacks(host, "auth", AUTH_SERVICES)
+    finding = _pam.faillock_finding(stacks, pam_reader(host), limits["max_deny"], limits["min_unlock_time"])
+    assert finding.ok, finding.problems
 
 
-def test_password_min_length_and_complexity(host):
-    password = host.file("/etc/pam.d/common-password").content_string
-    assert "pam_pwquality.so" in password
-    conf = conf_values(host.file("/etc/security/pwquality.conf.d/60-hatang.conf").content_string)
-    assert int(conf["minlen"]) >= 12
-    assert int(conf["minclass"]) >= 3
+@pytest.mark.parametrize(("control", "key"), [("HT-AUTH-02", "minlen"), ("HT-AUTH-03", "minclass")])
+def test_password_min_length_and_complexity(host, control, key):
+    stacks = pam_stacks(host, "password", PASSWORD_SERVICES)
+    dropins = _host.read_files(host, "/etc/security/pwquality.conf.d/*.conf")
+    texts = [dropins[name] for name in sorted(dropins)]  # libpwquality: strcmp order
+    main = read(host, "/etc/security/pwquality.conf")
+    finding = _pam.pwquality_finding(stacks, main, texts, key, params(control)["min"])
+    assert finding.ok, finding.problems
 
 
 def test_password_history(host):
-    password = host.file("/etc/pam.d/common-password").content_string
-    assert "pam_pwhistory.so" in password
-    assert password.index("pam_pwhistory.so") < password.index("pam_unix.so")
-    conf = conf_values(host.file("/etc/security/pwhistory.conf").content_string)
-    assert int(conf["remember"]) >= 5
+    stacks = pam_stacks(host, "password", PASSWORD_SERVICES)
+    finding = _pam.pwhistory_finding(stacks, pam_reader(host), params("HT-AUTH-06")["min"])
+    assert finding.ok, finding.problems
 
 
 def test_pam_stack_still_authenticates(host):

@@ -1,0 +1,226 @@
+"""Account decisions of the host checks over /etc/shadow, login.defs and `useradd -D`
+(HT-AUTH-07 inactivity, HT-AUTH-12 empty passwords, HT-AUTH-14 hash methods)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from infra.audit import probes
+from infra.audit._finding import Finding, to_int
+from infra.audit._pam import PamRule
+
+__all__ = [
+    "ShadowEntry",
+    "effective_hash_methods",
+    "empty_password_accounts",
+    "inactive_finding",
+    "parse_shadow",
+    "password_hash_finding",
+    "shadow_hash_method",
+]
+
+
+@dataclass(frozen=True)
+class ShadowEntry:
+    """One /etc/shadow line (fields as text; shadow(5))."""
+
+    name: str
+    password: str
+    max_days: str
+    inactive: str
+
+    @property
+    def usable(self) -> bool:
+        """Whether a password can log in: not locked (`!`), not disabled (`*`), not empty."""
+        return bool(self.password) and not self.password.startswith(("!", "*"))
+
+
+def parse_shadow(text: str | None) -> list[ShadowEntry] | str:
+    """Entries of /etc/shadow, or why it cannot be judged (unreadable, empty, truncated).
+
+    A shadow file always has root's line: text without it is not a readable shadow file
+    (an unreadable file read as "" must never look like "no accounts").
+    """
+    if text is None:
+        return "/etc/shadow is absent or not readable by the audit"
+    entries = []
+    for raw in text.splitlines():
+        if not raw.strip() or raw.startswith("#"):
+            continue
+        fields = raw.split(":")
+        if len(fields) < 8:
+            return f"/etc/shadow has a malformed line for {fields[0]!r} ({len(fields)} fields, expected 9)"
+        entries.append(ShadowEntry(fields[0], fields[1], fields[4], fields[6]))
+    if not any(e.name == "root" for e in entries):
+        return "/etc/shadow has no line for root: empty, truncated or not readable"
+    return entries
+
+
+def empty_password_accounts(shadow: str | None) -> Finding:
+    """HT-AUTH-12: no account has an empty password field; an unreadable shadow fails."""
+    entries = parse_shadow(shadow)
+    if isinstance(entries, str):
+        return Finding(entries, [], False, (entries,))
+    empty = sorted(e.name for e in entries if e.password == "")
+    return Finding(empty, [], not empty, tuple(f"{n} has an empty password in /etc/shadow" for n in empty))
+
+
+_HASH_PREFIXES = (
+    ("$y$", "YESCRYPT"), ("$gy$", "GOST_YESCRYPT"), ("$7$", "SCRYPT"), ("$6$", "SHA512"), ("$5$", "SHA256"),
+    ("$2a$", "BCRYPT"), ("$2b$", "BCRYPT"), ("$2y$", "BCRYPT"), ("$1$", "MD5"), ("$md5", "SUN_MD5"),
+    ("_", "BSDI_DES"),
+)  # fmt: skip
+_SHA_MIN_ROUNDS = 5000
+"""crypt(3)'s default SHA-crypt rounds: fewer is weaker than the method's documented strength."""
+_YESCRYPT_MIN_COST = 5
+"""yescrypt's default cost factor (login.defs YESCRYPT_COST_FACTOR, pam_unix rounds=)."""
+
+
+def shadow_hash_method(password: str) -> str | None:
+    """The crypt method of a shadow password field (a lock `!` is looked through), None when
+    there is no hash (`*`, `!`, `!*`, empty). Thirteen characters with no `$` is DES."""
+    value = password.lstrip("!")
+    if not value or value.startswith("*"):
+        return None
+    for prefix, name in _HASH_PREFIXES:
+        if value.startswith(prefix):
+            if name == "SHA512":
+                rounds = re.match(r"\$6\$rounds=(\d+)\$", value)
+                if rounds and int(rounds[1]) < _SHA_MIN_ROUNDS:
+                    return f"SHA512 (rounds={rounds[1]})"
+            return name
+    if re.fullmatch(r"[./0-9A-Za-z]{13}", value):
+        return "DES"
+    return "UNKNOWN"
+
+
+_PAM_UNIX_METHODS = {
+    "md5": "MD5", "bigcrypt": "BIGCRYPT", "sha256": "SHA256", "sha512": "SHA512", "blowfish": "BCRYPT",
+    "gost_yescrypt": "GOST_YESCRYPT", "yescrypt": "YESCRYPT",
+}  # fmt: skip
+
+
+def effective_hash_methods(password_rules: Sequence[PamRule], login_defs: Mapping[str, str]) -> dict[str, str]:
+    """The hash method each pam_unix password line uses (`where` -> method).
+
+    pam_unix picks the method from its options; with none it uses login.defs ENCRYPT_METHOD
+    (Linux-PAM >= 1.4). When a line names several methods, each one is reported (pam_unix's
+    choice among them depends on its version, so the audit does not guess). `rounds=` below
+    the method's default is reported with the method.
+    """
+    out: dict[str, str] = {}
+    default = (login_defs.get("ENCRYPT_METHOD") or "DES").upper()
+    for rule in password_rules:
+        if rule.module != "pam_unix.so":
+            continue
+        named = [_PAM_UNIX_METHODS[a] for a in rule.args if a in _PAM_UNIX_METHODS]
+        methods = named or [default]
+        rounds = to_int(rule.arg("rounds"))
+        labels = []
+        for method in methods:
+            weak = (method == "SHA512" and rounds is not None and rounds < _SHA_MIN_ROUNDS) or (
+                method == "YESCRYPT" and rounds is not None and rounds < _YESCRYPT_MIN_COST
+            )
+            labels.append(f"{method} (rounds={rounds})" if weak else method)
+        out[rule.where] = "+".join(labels)
+    return out
+
+
+def _login_defs_method(login_defs: Mapping[str, str]) -> str:
+    method = (login_defs.get("ENCRYPT_METHOD") or "").upper() or "unset"
+    if method == "SHA512":
+        for key in ("SHA_CRYPT_MIN_ROUNDS", "SHA_CRYPT_MAX_ROUNDS"):
+            rounds = to_int(login_defs.get(key))
+            if rounds is not None and rounds < _SHA_MIN_ROUNDS:
+                return f"SHA512 ({key}={rounds})"
+    if method == "YESCRYPT":
+        cost = to_int(login_defs.get("YESCRYPT_COST_FACTOR"))
+        if cost is not None and cost < _YESCRYPT_MIN_COST:
+            return f"YESCRYPT (YESCRYPT_COST_FACTOR={cost})"
+    return method
+
+
+def password_hash_finding(
+    login_defs: Mapping[str, str], password_rules: Sequence[PamRule], shadow: str | None, allowed: Sequence[str]
+) -> Finding:
+    """HT-AUTH-14: new passwords are hashed with an allowed method, by the shadow tools
+    (login.defs ENCRYPT_METHOD) and by PAM (pam_unix in the password stack), and every stored
+    hash already uses one. A locked account's hash (`!$1$…`) counts: unlocking restores it, and
+    a stolen shadow file exposes it either way."""
+    allowed_set = {a.upper() for a in allowed}
+    problems: list[str] = []
+    login = _login_defs_method(login_defs)
+    if login not in allowed_set:
+        problems.append(f"/etc/login.defs ENCRYPT_METHOD is {login}, expected one of {sorted(allowed_set)}")
+    pam = effective_hash_methods(password_rules, login_defs)
+    if not pam:
+        problems.append("pam_unix is not in the password stack: the hash method of passwd is unknown")
+    for where, method in pam.items():
+        bad = [m for m in method.split("+") if m not in allowed_set]
+        if bad:
+            problems.append(f"{where} pam_unix hashes with {method}, expected one of {sorted(allowed_set)}")
+    entries = parse_shadow(shadow)
+    stored: dict[str, str] = {}
+    if isinstance(entries, str):
+        problems.append(entries)
+    else:
+        for entry in entries:
+            found = shadow_hash_method(entry.password)
+            if found is not None and found not in allowed_set:
+                stored[entry.name] = found
+                problems.append(f"/etc/shadow: {entry.name} has a {found} hash, expected one of {sorted(allowed_set)}")
+    observed: dict[str, Any] = {"login.defs": login, "pam_unix": pam, "weak stored hashes": stored}
+    if isinstance(entries, str):
+        observed["weak stored hashes"] = entries
+    return Finding(
+        observed,
+        {"login.defs": f"one of {sorted(allowed_set)}", "pam_unix": "same", "weak stored hashes": {}},
+        not problems,
+        tuple(problems),
+    )
+
+
+def inactive_finding(useradd_defaults: str, shadow: str | None, maximum: int) -> Finding:
+    """HT-AUTH-07: accounts are disabled at most `maximum` days after their password expires.
+
+    Two places decide it: `useradd -D` INACTIVE for new accounts, and the inactive field of
+    every existing account that can log in with a password (a hash that is not locked `!` or
+    disabled `*`; any uid, root included, as CIS 5.4.1.5 does). Locked or disabled accounts are
+    fine: no password logs in. An account whose password never expires (max days empty or
+    99999) is never disabled by INACTIVE either, so it fails too. An empty password field is
+    HT-AUTH-12's finding, not this one's.
+    """
+    problems: list[str] = []
+    default = to_int(probes.parse_keyvalues(useradd_defaults, "=").get("INACTIVE"))
+    if default is None or not 0 <= default <= maximum:
+        problems.append(f"useradd -D INACTIVE={default} for new accounts, expected 0..{maximum}")
+    entries = parse_shadow(shadow)
+    accounts: dict[str, str] = {}
+    if isinstance(entries, str):
+        problems.append(entries)
+    else:
+        for entry in entries:
+            if not entry.usable:
+                continue
+            inactive, max_days = to_int(entry.inactive), to_int(entry.max_days)
+            if inactive is None or not 0 <= inactive <= maximum:
+                accounts[entry.name] = f"inactive={entry.inactive or 'unset'}"
+                problems.append(
+                    f"/etc/shadow: {entry.name} has a password and inactive={entry.inactive or 'unset'}, "
+                    f"expected 0..{maximum}"
+                )
+            elif max_days is None or max_days >= 99999:
+                accounts[entry.name] = f"password never expires (max={entry.max_days or 'unset'})"
+                problems.append(
+                    f"/etc/shadow: {entry.name} has a password that never expires "
+                    f"(max={entry.max_days or 'unset'}), so inactivity never disables it"
+                )
+    return Finding(
+        {"useradd -D INACTIVE": default, "accounts": accounts if not isinstance(entries, str) else entries},
+        {"useradd -D INACTIVE": f"0..{maximum}", "accounts": {}},
+        not problems,
+        tuple(problems),
+    )

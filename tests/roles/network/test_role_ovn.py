@@ -1,0 +1,256 @@
+"""Roles ovn_central and ovn_host on test hosts: OVN from the site model, behind the site firewall.
+
+The lab's two controllers run the OVN databases as one Raft cluster and northd; net01, the
+network node, is a gateway chassis. The kernel here has no openvswitch module, so the test
+chooses the userspace datapath (ovn_host_datapath_type=netdev), as a real site's inventory would
+choose `system`. The host firewall is applied first, so the chassis reaches the Southbound
+database only through the site's flows.
+
+The site is a copy of the lab with the OVN flows added (the lab's own flows.yml is pinned rule by
+rule by tests/unit/test_firewall.py; OVN is not yet a service of the catalogue, so the flows give
+ports, read from the role defaults). Geneve's flow is the lab's own (geneve-tunnels).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra import testhosts
+from infra.firewall import ruleset
+from infra.hostnet import attachments
+from infra.site import Host, Site
+from infra.validate import load_valid_site
+from tests.roles.network.conftest import ANSIBLE_PLAYBOOK, LAB, REPO, Lab
+
+pytestmark = pytest.mark.hosts
+
+HOSTS = "controllers:network"
+EXTRA = ("-e", "ovn_host_datapath_type=netdev")
+ROLES = Path(__file__).resolve().parents[3] / "roles"
+
+
+def _defaults(role: str) -> dict[str, Any]:
+    return dict(yaml.safe_load((ROLES / role / "defaults" / "main.yml").read_text()))
+
+
+def _host(lab: Lab, name: str) -> Host:
+    return next(h for h in lab.site.hosts if h.name == name)
+
+
+def _address(lab: Lab, name: str, kind: str) -> str:
+    return next(str(a.ipv4.ip) for a in attachments(lab.site, _host(lab, name)) if a.kind == kind and a.ipv4)
+
+
+def _chassis(lab: Lab) -> list[str]:
+    return [h.name for h in lab.site.hosts if {"compute", "network"} & set(h.groups)]
+
+
+def _sbctl(lab: Lab, *args: str) -> str:
+    argv = ["ovn-sbctl", "--no-leader-only", *args]
+    return testhosts.exec_in(lab.container("ctl01"), argv).stdout
+
+
+def _until(what, check, timeout: float = 60):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            assert result, what
+            return result
+        time.sleep(1)
+
+
+def _give_provider_bridges_to_ovs(lab: Lab) -> None:
+    """Remove the Linux bridges role netzones made earlier in the session (test_role_netzones).
+
+    On an OVN chassis the provider bridges are Open vSwitch bridges; netzones does not know that
+    yet (docs/networking.md, "Not yet") and ovn_host refuses a Linux bridge of the same name.
+    """
+    for name in _chassis(lab):
+        container = lab.container(name)
+        for a in attachments(lab.site, _host(lab, name)):
+            if a.bridge is None:
+                continue
+            linux = testhosts.exec_in(container, ["test", "-d", f"/sys/class/net/{a.bridge}/bridge"], check=False)
+            if linux.returncode != 0:
+                continue
+            files = [f"20-{a.bridge}.netdev", f"30-{a.device}.network", f"40-{a.bridge}.network"]
+            testhosts.exec_in(container, ["rm", "-f", *(f"/etc/systemd/network/{f}" for f in files)])
+            testhosts.exec_in(container, ["networkctl", "reload"])
+            testhosts.exec_in(container, ["ip", "link", "del", a.bridge])
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
+    """The lab site with flows to the OVN databases and between their cluster members."""
+    central = _defaults("ovn_central")
+    ports = {
+        "ovn-databases": [central["ovn_central_nb_port"], central["ovn_central_sb_port"]],
+        "ovn-clusters": [central["ovn_central_nb_cluster_port"], central["ovn_central_sb_cluster_port"]],
+    }
+    root = tmp_path_factory.mktemp("ovn") / "lab"
+    shutil.copytree(LAB, root)
+    with (root / "flows.yml").open("a") as flows:
+        for name, opened in ports.items():
+            flows.write(
+                f"  - {{name: {name}, from: api, to: api, groups: [controllers], protocol: tcp, "
+                f"ports: {opened}, reason: OVN}}\n"
+            )
+    return load_valid_site(root)
+
+
+def _playbook(lab: Lab, site: Site, name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Lab.playbook, with the site copy as the inventory (the same test hosts)."""
+    argv = [str(ANSIBLE_PLAYBOOK), "-i", str(site.root), "--limit", HOSTS]
+    argv += ["-e", json.dumps(testhosts.ansible_connection_vars(lab.site.name)), str(REPO / "playbooks" / name)]
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+    }
+    return subprocess.run([*argv, *extra], cwd=REPO, env=env, capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def applied(lab, site):  # type: ignore[no-untyped-def]
+    _give_provider_bridges_to_ovs(lab)
+    firewall = _playbook(lab, site, "firewall.yml")
+    assert firewall.returncode == 0, firewall.stdout[-3000:] + firewall.stderr[-2000:]
+    start = time.monotonic()
+    first = _playbook(lab, site, "ovn.yml", *EXTRA)
+    lab.timings["ovn apply"] = time.monotonic() - start
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
+    yield first
+    print("timings:", {k: round(v, 1) for k, v in lab.timings.items()})
+
+
+def test_ovn_second_run_changes_nothing(lab, site, applied) -> None:  # type: ignore[no-untyped-def]
+    start = time.monotonic()
+    again = _playbook(lab, site, "ovn.yml", *EXTRA)
+    lab.timings["ovn re-run"] = time.monotonic() - start
+    assert again.returncode == 0, again.stdout[-3000:]
+    recap = re.findall(r"^(\w+)\s+:.*changed=(\d+)", again.stdout, re.M)
+    assert sorted(h for h, _c in recap) == ["ctl01", "ctl02", "net01"], again.stdout[-2000:]
+    assert all(changed == "0" for _h, changed in recap), again.stdout[-2000:]
+
+
+@pytest.mark.parametrize("name", ["ctl01", "ctl02"])
+def test_ovn_databases_listen_on_the_api_address(lab, applied, name) -> None:  # type: ignore[no-untyped-def]
+    defaults = _defaults("ovn_central")
+    api = _address(lab, name, "api")
+    listening = testhosts.exec_in(lab.container(name), ["ss", "-Hltn"]).stdout
+    for port in (defaults["ovn_central_nb_port"], defaults["ovn_central_sb_port"]):
+        assert f"{api}:{port} " in listening, listening
+
+
+def test_ovn_databases_form_one_cluster_over_the_controllers(lab, applied) -> None:  # type: ignore[no-untyped-def]
+    controllers = [h.name for h in lab.site.hosts_in("controllers")]
+    for db, ctl in (("OVN_Northbound", "ovnnb_db.ctl"), ("OVN_Southbound", "ovnsb_db.ctl")):
+
+        def status(db=db, ctl=ctl):  # type: ignore[no-untyped-def]
+            argv = ["ovn-appctl", "-t", f"/var/run/ovn/{ctl}", "cluster/status", db]
+            out = testhosts.exec_in(lab.container("ctl01"), argv).stdout
+            members = re.findall(r"tcp:([0-9.]+):\d+", out.split("Servers:")[-1])
+            return out if sorted(set(members)) == sorted(_address(lab, c, "api") for c in controllers) else ""
+
+        _until(f"{db}: cluster members are not the controllers' api addresses", status)
+
+
+def test_ovn_chassis_registered_with_overlay_encap_ip(lab, applied) -> None:  # type: ignore[no-untyped-def]
+    for name in _chassis(lab):
+        overlay = _address(lab, name, "overlay")
+
+        def shown(name=name, overlay=overlay):  # type: ignore[no-untyped-def]
+            out = _sbctl(lab, "show")
+            block = re.search(rf'^Chassis "?{name}"?\n((?: {{4}}.*\n?)*)', out, re.M)
+            return block and "Encap geneve\n" in block.group(1) and f'ip: "{overlay}"' in block.group(1)
+
+        _until(f"chassis {name} with geneve on {overlay} not in ovn-sbctl show", shown)
+
+
+def test_ovn_chassis_settings_come_from_the_site_model(lab, applied) -> None:  # type: ignore[no-untyped-def]
+    sb_port = _defaults("ovn_host")["ovn_host_sb_port"]
+    assert sb_port == _defaults("ovn_central")["ovn_central_sb_port"]
+    remotes = ",".join(f"tcp:{_address(lab, h.name, 'api')}:{sb_port}" for h in lab.site.hosts_in("controllers"))
+    for name in _chassis(lab):
+        host = _host(lab, name)
+        mappings = ",".join(
+            f"{z.provider.physnet}:{z.provider.bridge}"
+            for z in lab.site.zones
+            if z.provider and z.name in {a.zone for a in attachments(lab.site, host)}
+        )
+        ids = testhosts.exec_in(lab.container(name), ["ovs-vsctl", "get", "open", ".", "external_ids"]).stdout
+        expected = {
+            "system-id": name,
+            "ovn-remote": remotes,
+            "ovn-encap-type": "geneve",
+            "ovn-encap-ip": _address(lab, name, "overlay"),
+            "ovn-bridge-datapath-type": "netdev",
+            "ovn-bridge-mappings": mappings,
+        }
+        if "network" in host.groups:
+            expected["ovn-cms-options"] = "enable-chassis-as-gw"
+        for key, value in expected.items():
+            assert re.search(rf'(^|[{{ ]){re.escape(key)}="?{re.escape(value)}"?[,}}]', ids), (key, value, ids)
+        assert mappings  # the lab's network node carries provider zones
+
+
+def test_ovn_br_int_uses_the_userspace_datapath(lab, applied) -> None:  # type: ignore[no-untyped-def]
+    for name in _chassis(lab):
+        argv = ["ovs-vsctl", "--if-exists", "get", "bridge", "br-int", "datapath_type"]
+        _until(
+            f"{name}: br-int missing or not netdev",
+            lambda name=name, argv=argv: testhosts.exec_in(lab.container(name), argv).stdout.strip() == "netdev",
+        )
+        # the userspace datapath really opened (it needs /dev/net/tun in the container)
+        dpif = testhosts.exec_in(lab.container(name), ["ovs-appctl", "dpif/show"]).stdout
+        assert "netdev@ovs-netdev" in dpif and "br-int:" in dpif, dpif
+
+
+def test_ovn_provider_bridges_exist_with_the_chassis_datapath(lab, applied) -> None:  # type: ignore[no-untyped-def]
+    for name in _chassis(lab):
+        host = _host(lab, name)
+        for a in attachments(lab.site, host):
+            if a.bridge is None:
+                continue
+            argv = ["ovs-vsctl", "get", "bridge", a.bridge, "datapath_type"]
+            assert testhosts.exec_in(lab.container(name), argv).stdout.strip() == "netdev", a.bridge
+            dpif = testhosts.exec_in(lab.container(name), ["ovs-appctl", "dpif/show"]).stdout
+            assert f"{a.bridge}:" in dpif, dpif
+
+
+def test_ovn_gateway_chassis_carry_enable_chassis_as_gw(lab, applied) -> None:  # type: ignore[no-untyped-def]
+    for name in _chassis(lab):
+        gateway = "network" in _host(lab, name).groups
+
+        def seen(name=name):  # type: ignore[no-untyped-def]
+            return _sbctl(lab, "--columns=other_config", "find", "Chassis", f"name={name}")
+
+        out = _until(f"chassis {name} not in the Southbound database", seen)
+        assert ("enable-chassis-as-gw" in out) == gateway, out
+
+
+def test_ovn_flows_open_the_southbound_and_geneve(lab, site, applied) -> None:  # type: ignore[no-untyped-def]
+    """The firewall the fixture applied lets the chassis in: SB from api, Geneve between overlays."""
+    sb_port = _defaults("ovn_central")["ovn_central_sb_port"]
+    for ctl in site.hosts_in("controllers"):
+        api = next(a for a in attachments(site, ctl) if a.kind == "api")
+        rules = [r.match for r in ruleset(site, ctl).rules]
+        assert any(f'iifname "{api.device}" tcp dport' in m and str(sb_port) in m for m in rules), rules
+    for name in _chassis(lab):
+        overlay = next(a for a in attachments(lab.site, _host(lab, name)) if a.kind == "overlay")
+        rules = [r.match for r in ruleset(site, _host(lab, name)).rules]
+        assert any(f'iifname "{overlay.device}" udp dport' in m and "6081" in m for m in rules), rules
+    loaded = testhosts.exec_in(lab.container("ctl01"), ["nft", "list", "table", "inet", "hatang"]).stdout
+    assert 'comment "ovn-databases"' in loaded

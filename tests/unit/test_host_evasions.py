@@ -1,0 +1,741 @@
+"""Host check decisions (infra/audit/_pam.py, _accounts.py, _journal.py, _sshd.py and
+probes.logrotate_retention) against the texts that used to pass while violating the control
+(issue 15), and a compliant text each."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import pytest
+
+from infra.audit import _accounts, _finding, _journal, _pam, _sshd, probes
+
+# --------------------------------------------------------------------------- PAM fixtures
+
+AUTH_OK = """\
+# /etc/pam.d/common-auth as pam-auth-update writes it with the faillock profiles
+auth\trequisite\t\t\tpam_faillock.so preauth
+auth\t[success=2 default=ignore]\tpam_unix.so nullok
+auth\t[default=die]\t\t\tpam_faillock.so authfail
+auth\trequisite\t\t\tpam_deny.so
+auth\trequired\t\t\tpam_permit.so
+auth\toptional\t\t\tpam_cap.so
+"""
+LOGIN = """\
+auth       optional   pam_faildelay.so  delay=3000000
+auth       requisite  pam_nologin.so
+@include common-auth
+account    required   pam_nologin.so
+"""
+FAILLOCK_CONF = "# defaults\ndeny = 5\nunlock_time = 900\n"
+PASSWORD_OK = """\
+password\trequisite\t\t\tpam_pwquality.so retry=3
+password\trequisite\t\t\tpam_pwhistory.so use_authtok
+password\t[success=1 default=ignore]\tpam_unix.so obscure use_authtok try_first_pass yescrypt
+password\trequisite\t\t\tpam_deny.so
+password\trequired\t\t\tpam_permit.so
+"""
+PWQUALITY_DROPIN = "minlen = 14\nminclass = 3\n"
+PWQUALITY_MAIN = "# minlen = 8\n# minclass = 0\n"
+PWHISTORY_CONF = "remember = 5\nenforce_for_root\n"
+
+
+def _reader(files: Mapping[str, str]) -> _pam.PamReader:
+    return lambda path: files.get(path)
+
+
+def _files(**stacks: str) -> dict[str, str]:
+    files = {
+        "/etc/pam.d/common-auth": AUTH_OK,
+        "/etc/pam.d/login": LOGIN,
+        "/etc/pam.d/common-password": PASSWORD_OK,
+        "/etc/pam.d/passwd": "@include common-password\n",
+        "/etc/security/faillock.conf": FAILLOCK_CONF,
+        "/etc/security/pwhistory.conf": PWHISTORY_CONF,
+    }
+    for name, text in stacks.items():
+        files[f"/etc/pam.d/{name.replace('_', '-')}"] = text
+    return files
+
+
+def _faillock(files: Mapping[str, str]) -> _finding.Finding:
+    read = _reader(files)
+    stacks = {s: _pam.pam_rules(s, "auth", read) for s in ("common-auth", "login")}
+    return _pam.faillock_finding(stacks, read, max_deny=5, min_unlock=900)
+
+
+# --------------------------------------------------------------------------- PAM parsing
+
+
+def test_pam_rules_follow_include_and_skip_comments() -> None:
+    rules = _pam.pam_rules("login", "auth", _reader(_files()))
+    assert [r.module for r in rules] == [
+        "pam_faildelay.so", "pam_nologin.so", "pam_faillock.so", "pam_unix.so", "pam_faillock.so",
+        "pam_deny.so", "pam_permit.so", "pam_cap.so",
+    ]  # fmt: skip
+    assert rules[2].where == "/etc/pam.d/common-auth:2"
+    assert rules[3].actions == {"success": "2", "default": "ignore"}
+
+
+def test_pam_rules_line_continuation_and_module_path() -> None:
+    text = "auth requisite \\\n   /usr/lib/x86_64-linux-gnu/security/pam_faillock.so preauth\n"
+    text += "auth required pam_permit.so\n"
+    rules = _pam.pam_rules("x", "auth", _reader({"/etc/pam.d/x": text}))
+    assert [(r.module, r.args, r.where) for r in rules] == [
+        ("pam_faillock.so", ("preauth",), "/etc/pam.d/x:1"),
+        ("pam_permit.so", (), "/etc/pam.d/x:3"),
+    ]
+
+
+def test_pam_rules_comment_cuts_continuation() -> None:
+    text = "#auth requisite pam_faillock.so preauth \\\nauth required pam_permit.so\n"
+    rules = _pam.pam_rules("x", "auth", _reader({"/etc/pam.d/x": text}))
+    assert [r.module for r in rules] == ["pam_permit.so"]
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"/etc/pam.d/x": "@include gone\n"}, "/etc/pam.d/gone: absent or not readable"),
+        ({"/etc/pam.d/x": "auth include x\n"}, "includes nest deeper"),
+        ({"/etc/pam.d/x": "auth [success=1 default] pam_unix.so\n"}, "malformed control item 'default'"),
+        ({"/etc/pam.d/x": "auth sometimes pam_unix.so\n"}, "unknown control 'sometimes'"),
+    ],
+)
+def test_pam_rules_unreadable_stacks_raise(files: dict[str, str], message: str) -> None:
+    with pytest.raises(_pam.PamError, match=message):
+        _pam.pam_rules("x", "auth", _reader(files))
+
+
+# --------------------------------------------------------------------------- HT-AUTH-01
+
+
+def test_faillock_compliant_stack_passes() -> None:
+    finding = _faillock(_files())
+    assert finding.ok, finding.problems
+    assert finding.observed == {
+        "stacks": {"common-auth": "enforced", "login": "enforced"},
+        "deny": 5,
+        "unlock_time": 900,
+    }
+
+
+@pytest.mark.parametrize(
+    ("common_auth", "problem"),
+    [
+        # the evasion: commented-out lines matched a substring search
+        (
+            AUTH_OK.replace("auth\trequisite\t\t\tpam_faillock", "#auth\trequisite\t\t\tpam_faillock").replace(
+                "auth\t[default=die]", "#auth\t[default=die]"
+            ),
+            "common-auth: pam_faillock preauth is not in the stack",
+        ),
+        (
+            AUTH_OK.replace("requisite\t\t\tpam_faillock.so preauth", "optional pam_faillock.so preauth"),
+            "common-auth: pam_faillock preauth fails and the stack still succeeds",
+        ),
+        (
+            "auth sufficient pam_permit.so\n" + AUTH_OK,
+            "common-auth: the stack succeeds without running pam_faillock preauth: "
+            "/etc/pam.d/common-auth:1 `auth sufficient pam_permit.so` ends the stack with success before it",
+        ),
+        (
+            "auth [success=1 default=ignore] pam_succeed_if.so user ingroup admins\n" + AUTH_OK,
+            "common-auth: the stack succeeds without running pam_faillock preauth: /etc/pam.d/common-auth:1 "
+            "`auth [success=1 default=ignore] pam_succeed_if.so user ingroup admins` jumps over it",
+        ),
+        (
+            AUTH_OK.replace(
+                "[default=die]\t\t\tpam_faillock.so authfail", "[default=ignore] pam_faillock.so authfail"
+            ).replace("auth\trequisite\t\t\tpam_deny.so\n", ""),
+            "common-auth: a wrong password ends the stack in success",
+        ),
+        (
+            AUTH_OK.replace("pam_faillock.so authfail", "pam_faillock.so authfail deny=10"),
+            "common-auth: /etc/pam.d/common-auth:4 runs with deny=10, expected 1..5",
+        ),
+        (
+            AUTH_OK.replace("pam_faillock.so preauth", "pam_faillock.so preauth unlock_time=60"),
+            "common-auth: /etc/pam.d/common-auth:2 runs with unlock_time=60, expected 0 (never) or >= 900",
+        ),
+    ],
+)
+def test_faillock_evasions_fail(common_auth: str, problem: str) -> None:
+    finding = _faillock(_files(common_auth=common_auth))
+    assert not finding.ok
+    assert any(p.startswith(problem) for p in finding.problems), finding.problems
+    assert finding.observed["stacks"]["common-auth"] == "not enforced"
+
+
+def test_faillock_service_that_skips_common_auth_fails() -> None:
+    login = "auth sufficient pam_permit.so\n" + LOGIN
+    finding = _faillock(_files(login=login))
+    assert finding.observed["stacks"] == {"common-auth": "enforced", "login": "not enforced"}
+
+
+@pytest.mark.parametrize(
+    ("conf", "line_option", "ok"),
+    [
+        ("deny = 10\nunlock_time = 900\n", "deny=3", True),  # the PAM line wins over faillock.conf
+        ("deny = 3\nunlock_time = 900\n", "deny=10", False),
+        ("", "", False),  # module defaults: deny=3 but unlock_time=600
+        ("deny = 3\nunlock_time = never\n", "", True),
+    ],
+)
+def test_faillock_line_options_override_conf(conf: str, line_option: str, ok: bool) -> None:
+    auth = AUTH_OK.replace("pam_faillock.so preauth", f"pam_faillock.so preauth {line_option}").replace(
+        "pam_faillock.so authfail", f"pam_faillock.so authfail {line_option}"
+    )
+    files = _files(common_auth=auth)
+    files["/etc/security/faillock.conf"] = conf
+    assert _faillock(files).ok is ok
+
+
+# --------------------------------------------------------------------------- HT-AUTH-02/03/06
+
+
+def _pwquality(files: Mapping[str, str], main: str, dropins: list[str], key: str = "minlen") -> _finding.Finding:
+    read = _reader(files)
+    stacks = {s: _pam.pam_rules(s, "password", read) for s in ("common-password", "passwd")}
+    return _pam.pwquality_finding(stacks, main, dropins, key, 12 if key == "minlen" else 3)
+
+
+def test_pwquality_compliant_passes() -> None:
+    assert _pwquality(_files(), PWQUALITY_MAIN, [PWQUALITY_DROPIN]).ok
+    assert _pwquality(_files(), PWQUALITY_MAIN, [PWQUALITY_DROPIN], "minclass").ok
+
+
+@pytest.mark.parametrize(
+    ("password", "main", "dropins", "problem"),
+    [
+        # the evasion: a commented-out line
+        (
+            PASSWORD_OK.replace("password\trequisite\t\t\tpam_pwquality", "#password\trequisite\t\t\tpam_pwquality"),
+            PWQUALITY_MAIN,
+            [PWQUALITY_DROPIN],
+            "common-password: pam_pwquality is not in the stack",
+        ),
+        (
+            PASSWORD_OK.replace("requisite\t\t\tpam_pwquality.so", "optional pam_pwquality.so"),
+            PWQUALITY_MAIN,
+            [PWQUALITY_DROPIN],
+            "common-password: pam_pwquality fails and the stack still succeeds",
+        ),
+        (
+            "password sufficient pam_permit.so\n" + PASSWORD_OK,
+            PWQUALITY_MAIN,
+            [PWQUALITY_DROPIN],
+            "common-password: the stack succeeds without running pam_pwquality: /etc/pam.d/common-password:1 "
+            "`password sufficient pam_permit.so` ends the stack with success before it",
+        ),
+        (
+            PASSWORD_OK.replace("pam_pwquality.so retry=3", "pam_pwquality.so retry=3 minlen=8"),
+            PWQUALITY_MAIN,
+            [PWQUALITY_DROPIN],
+            "common-password: /etc/pam.d/common-password:1 runs with minlen=8, expected >= 12",
+        ),
+        (
+            PASSWORD_OK,
+            "minlen = 8\n",  # pwquality.conf is read AFTER the drop-ins, so it wins
+            [PWQUALITY_DROPIN],
+            "common-password: /etc/pam.d/common-password:1 runs with minlen=8, expected >= 12",
+        ),
+        (
+            PASSWORD_OK,
+            PWQUALITY_MAIN,
+            [PWQUALITY_DROPIN, "enforcing = 0\n"],
+            "common-password: /etc/pam.d/common-password:1 runs with enforcing=0 (weak passwords only warned about)",
+        ),
+        (PASSWORD_OK, "", [], "common-password: /etc/pam.d/common-password:1 runs with minlen=9, expected >= 12"),
+    ],
+)
+def test_pwquality_evasions_fail(password: str, main: str, dropins: list[str], problem: str) -> None:
+    finding = _pwquality(_files(common_password=password), main, dropins)
+    assert not finding.ok
+    assert any(p.startswith(problem) for p in finding.problems), finding.problems
+
+
+def test_pwquality_later_dropin_wins_and_clamps() -> None:
+    rule = _pam.pam_rules("common-password", "password", _reader(_files()))[0]
+    assert _pam.pwquality_settings(rule, None, ["minlen = 14\n", "minlen = 4\nminclass = 9\n"])["minlen"] == "6"
+    assert _pam.pwquality_settings(rule, None, ["minclass = 9\n"])["minclass"] == "4"
+
+
+def _pwhistory(files: Mapping[str, str]) -> _finding.Finding:
+    read = _reader(files)
+    stacks = {s: _pam.pam_rules(s, "password", read) for s in ("common-password", "passwd")}
+    return _pam.pwhistory_finding(stacks, read, 5)
+
+
+def test_pwhistory_compliant_passes() -> None:
+    assert _pwhistory(_files()).ok
+
+
+@pytest.mark.parametrize(
+    ("password", "conf", "problem"),
+    [
+        (
+            PASSWORD_OK.replace("password\trequisite\t\t\tpam_pwhistory", "# password\trequisite\t\t\tpam_pwhistory"),
+            PWHISTORY_CONF,
+            "common-password: pam_pwhistory is not in the stack",
+        ),
+        (
+            PASSWORD_OK.replace("requisite\t\t\tpam_pwhistory.so", "[success=ok default=ignore] pam_pwhistory.so"),
+            PWHISTORY_CONF,
+            "common-password: pam_pwhistory fails and the stack still succeeds",
+        ),
+        (
+            PASSWORD_OK.replace("pam_pwhistory.so use_authtok", "pam_pwhistory.so use_authtok remember=2"),
+            PWHISTORY_CONF,
+            "common-password: /etc/pam.d/common-password:2 runs with remember=2, expected >= 5",
+        ),
+        (
+            PASSWORD_OK,
+            "remember = 0\n",
+            "common-password: /etc/pam.d/common-password:2 runs with remember=0, expected >= 5",
+        ),
+    ],
+)
+def test_pwhistory_evasions_fail(password: str, conf: str, problem: str) -> None:
+    files = _files(common_password=password)
+    files["/etc/security/pwhistory.conf"] = conf
+    finding = _pwhistory(files)
+    assert not finding.ok
+    assert any(p.startswith(problem) for p in finding.problems), finding.problems
+
+
+# --------------------------------------------------------------------------- shadow
+
+SHADOW_OK = """\
+root:*:19800:0:99999:7:::
+daemon:*:19800:0:99999:7:::
+sshd:!:19800::::::
+admin:$y$j9T$abcdefghijklmnopqrstu$abcdefghijklmnopqrstuvwxyz0123456789ABCDEF:19800:1:90:7:30::
+locked:!$y$j9T$abc$def:19800:1:90:7:::
+"""
+
+
+def test_no_empty_passwords_compliant_passes() -> None:
+    assert _accounts.empty_password_accounts(SHADOW_OK).ok
+
+
+@pytest.mark.parametrize(
+    ("shadow", "problem"),
+    [
+        (None, "/etc/shadow is absent or not readable by the audit"),  # the evasion: unreadable became ""
+        ("", "/etc/shadow has no line for root: empty, truncated or not readable"),
+        ("daemon:*:19800:0:99999:7:::\n", "/etc/shadow has no line for root: empty, truncated or not readable"),
+        (SHADOW_OK + "guest::19800:0:99999:7:::\n", "guest has an empty password in /etc/shadow"),
+        ("root:*:1\n", "/etc/shadow has a malformed line for 'root' (3 fields, expected 9)"),
+    ],
+)
+def test_no_empty_passwords_evasions_fail(shadow: str | None, problem: str) -> None:
+    finding = _accounts.empty_password_accounts(shadow)
+    assert not finding.ok
+    assert problem in finding.problems
+
+
+LOGIN_DEFS_OK = {"ENCRYPT_METHOD": "YESCRYPT"}
+
+
+def _hash(login_defs: Mapping[str, str], password: str, shadow: str | None) -> _finding.Finding:
+    rules = _pam.pam_rules("common-password", "password", _reader(_files(common_password=password)))
+    return _accounts.password_hash_finding(login_defs, rules, shadow, ["SHA512", "YESCRYPT"])
+
+
+def test_password_hash_compliant_passes() -> None:
+    finding = _hash(LOGIN_DEFS_OK, PASSWORD_OK, SHADOW_OK)
+    assert finding.ok, finding.problems
+    assert finding.observed["pam_unix"] == {"/etc/pam.d/common-password:3": "YESCRYPT"}
+
+
+@pytest.mark.parametrize(
+    ("login_defs", "password", "shadow", "problem"),
+    [
+        ({"ENCRYPT_METHOD": "MD5"}, PASSWORD_OK, SHADOW_OK, "/etc/login.defs ENCRYPT_METHOD is MD5"),
+        # the evasion: login.defs strong, PAM hashes with md5
+        (
+            LOGIN_DEFS_OK,
+            PASSWORD_OK.replace("try_first_pass yescrypt", "try_first_pass md5"),
+            SHADOW_OK,
+            "/etc/pam.d/common-password:3 pam_unix hashes with MD5",
+        ),
+        (
+            LOGIN_DEFS_OK,
+            PASSWORD_OK.replace("try_first_pass yescrypt", "try_first_pass sha512 md5"),
+            SHADOW_OK,
+            "/etc/pam.d/common-password:3 pam_unix hashes with SHA512+MD5",
+        ),
+        (
+            LOGIN_DEFS_OK,
+            PASSWORD_OK.replace("try_first_pass yescrypt", "try_first_pass sha512 rounds=1000"),
+            SHADOW_OK,
+            "/etc/pam.d/common-password:3 pam_unix hashes with SHA512 (rounds=1000)",
+        ),
+        (  # no method on the line: pam_unix uses login.defs
+            {"ENCRYPT_METHOD": "SHA256"},
+            PASSWORD_OK.replace("try_first_pass yescrypt", "try_first_pass"),
+            SHADOW_OK,
+            "/etc/pam.d/common-password:3 pam_unix hashes with SHA256",
+        ),
+        (LOGIN_DEFS_OK, PASSWORD_OK, SHADOW_OK + "old:$1$salt$abcdefghijklmnopqrstuv:1:0:90:7:30::\n", "old has a MD5"),
+        (LOGIN_DEFS_OK, PASSWORD_OK, SHADOW_OK + "des:abJnggxhB/yWI:1:0:90:7:30::\n", "des has a DES hash"),
+        (LOGIN_DEFS_OK, PASSWORD_OK, SHADOW_OK + "gone:!$1$salt$abcdef:1:0:90:7:30::\n", "gone has a MD5 hash"),
+        (LOGIN_DEFS_OK, PASSWORD_OK, None, "/etc/shadow is absent or not readable by the audit"),
+        (
+            LOGIN_DEFS_OK,
+            PASSWORD_OK.replace("password\t[success=1 default=ignore]\tpam_unix.so", "#"),
+            SHADOW_OK,
+            "pam_unix is not in the password stack",
+        ),
+    ],
+)
+def test_password_hash_evasions_fail(
+    login_defs: Mapping[str, str], password: str, shadow: str | None, problem: str
+) -> None:
+    finding = _hash(login_defs, password, shadow)
+    assert not finding.ok
+    assert any(problem in p for p in finding.problems), finding.problems
+
+
+@pytest.mark.parametrize(
+    ("field", "method"),
+    [
+        ("$6$salt$hash", "SHA512"),
+        ("$6$rounds=1000$salt$hash", "SHA512 (rounds=1000)"),
+        ("$y$j9T$a$b", "YESCRYPT"),
+        ("$5$a$b", "SHA256"),
+        ("$2b$10$abc", "BCRYPT"),
+        ("!", None),
+        ("*", None),
+        ("!*", None),
+        ("", None),
+    ],
+)
+def test_shadow_hash_method(field: str, method: str | None) -> None:
+    assert _accounts.shadow_hash_method(field) == method
+
+
+USERADD_OK = "GROUP=100\nHOME=/home\nINACTIVE=30\nEXPIRE=\nSHELL=/bin/sh\n"
+
+
+def test_inactive_compliant_passes() -> None:
+    finding = _accounts.inactive_finding(USERADD_OK, SHADOW_OK, 35)
+    assert finding.ok, finding.problems
+
+
+@pytest.mark.parametrize(
+    ("useradd", "shadow", "problem"),
+    [
+        # the evasion: the default is right but an existing account never goes inactive
+        (USERADD_OK, SHADOW_OK + "bob:$6$s$h:19800:1:90:7:::\n", "bob has a password and inactive=unset"),
+        (USERADD_OK, SHADOW_OK + "bob:$6$s$h:19800:1:90:7:60::\n", "bob has a password and inactive=60"),
+        (USERADD_OK, SHADOW_OK + "bob:$6$s$h:19800:1:99999:7:30::\n", "bob has a password that never expires"),
+        (USERADD_OK.replace("INACTIVE=30", "INACTIVE=-1"), SHADOW_OK, "useradd -D INACTIVE=-1 for new accounts"),
+        (USERADD_OK, None, "/etc/shadow is absent or not readable by the audit"),
+    ],
+)
+def test_inactive_evasions_fail(useradd: str, shadow: str | None, problem: str) -> None:
+    finding = _accounts.inactive_finding(useradd, shadow, 35)
+    assert not finding.ok
+    assert any(problem in p for p in finding.problems), finding.problems
+
+
+# --------------------------------------------------------------------------- HT-LOG-04
+
+LOGROTATE_CONF = "weekly\nrotate 4\ncreate\ninclude /etc/logrotate.d\n"
+RSYSLOG_OK = """\
+/var/log/syslog
+/var/log/auth.log
+{
+\trotate 56
+\tweekly
+\tmissingok
+\tpostrotate
+\t\t/usr/lib/rsyslog/rsyslog-rotate rotate 1
+\tendscript
+}
+"""
+
+
+def _include(files: Mapping[str, str]) -> probes.LogrotateInclude:
+    def read(target: str) -> dict[str, str] | None:
+        found = {p: t for p, t in files.items() if p == target or p.startswith(target.rstrip("/") + "/")}
+        return found or None
+
+    return read
+
+
+def _logrotate(main: str, files: Mapping[str, str]) -> tuple[float | None, str]:
+    return probes.logrotate_retention(main, "/var/log/syslog", _include(files))
+
+
+def test_logrotate_compliant_via_include_passes() -> None:
+    days, how = _logrotate(LOGROTATE_CONF, {"/etc/logrotate.d/rsyslog": RSYSLOG_OK})
+    assert (days, how) == (392, "rotate 56 x weekly")
+
+
+@pytest.mark.parametrize(
+    ("main", "files", "days", "how"),
+    [
+        # the evasion: maxage longer than rotate x period was reported as the history
+        (
+            LOGROTATE_CONF,
+            {"/etc/logrotate.d/rsyslog": RSYSLOG_OK.replace("rotate 56", "rotate 4\n\tmaxage 400")},
+            28,
+            "rotate 4 x weekly",
+        ),
+        (
+            LOGROTATE_CONF,
+            {"/etc/logrotate.d/rsyslog": RSYSLOG_OK.replace("weekly", "maxage 90\n\tweekly")},
+            90,
+            "maxage 90 (shorter than rotate 56 x weekly)",
+        ),
+        (
+            LOGROTATE_CONF,
+            {"/etc/logrotate.d/rsyslog": RSYSLOG_OK.replace("rotate 56", "rotate 0")},
+            0,
+            "rotate 0 x weekly",
+        ),
+        (
+            LOGROTATE_CONF,
+            {"/etc/logrotate.d/rsyslog": RSYSLOG_OK.replace("\tweekly\n", "\tsize 100M\n")},
+            None,
+            "/var/log/syslog: rotated by size only, history unknown",
+        ),
+        (
+            LOGROTATE_CONF,
+            {"/etc/logrotate.d/rsyslog": RSYSLOG_OK.replace("\tweekly\n", "\tweekly\n\tmaxsize 10M\n")},
+            None,
+            "/var/log/syslog: maxsize 10M may rotate before the weekly period, history unknown",
+        ),
+        (  # a global `daily` in an earlier included file changes the default of later stanzas
+            LOGROTATE_CONF,
+            {
+                "/etc/logrotate.d/00-evil": "daily\n",
+                "/etc/logrotate.d/rsyslog": RSYSLOG_OK.replace("\tweekly\n", ""),
+            },
+            56,
+            "rotate 56 x daily",
+        ),
+        (  # the first stanza naming the file applies (glob), the later compliant one is a duplicate
+            LOGROTATE_CONF,
+            {"/etc/logrotate.d/00-all": "/var/log/sys* {\n  rotate 2\n}\n", "/etc/logrotate.d/rsyslog": RSYSLOG_OK},
+            14,
+            "rotate 2 x weekly",
+        ),
+        (LOGROTATE_CONF, {}, None, "include /etc/logrotate.d cannot be read"),
+        ("rotate 56\n/var/log/syslog {\n}\n", {}, None, "/var/log/syslog: no rotation period"),
+    ],
+)
+def test_logrotate_evasions(main: str, files: Mapping[str, str], days: float | None, how: str) -> None:
+    found_days, found_how = _logrotate(main, files)
+    assert found_days == days
+    assert found_how.startswith(how)
+
+
+def test_logrotate_taboo_files_are_skipped() -> None:
+    files = {
+        "/etc/logrotate.d/rsyslog": RSYSLOG_OK.replace("rotate 56", "rotate 4"),
+        "/etc/logrotate.d/00-rsyslog.dpkg-old": RSYSLOG_OK,
+    }
+    assert _logrotate(LOGROTATE_CONF, files)[0] == 28
+
+
+def test_logrotate_rotate_unlimited_is_cut_by_maxage() -> None:
+    files = {"/etc/logrotate.d/rsyslog": RSYSLOG_OK.replace("rotate 56", "rotate -1\n\tmaxage 400")}
+    assert _logrotate(LOGROTATE_CONF, files) == (400, "maxage 400 (shorter than rotate -1 x weekly)")
+
+
+# --------------------------------------------------------------------------- HT-LOG-02
+
+JOURNALD_OK = "[Journal]\nStorage=persistent\nMaxRetentionSec=1year\nSystemKeepFree=2G\n"
+ETC = "/etc/systemd/journald.conf.d"
+USR = "/usr/lib/systemd/journald.conf.d"
+
+
+def test_journald_compliant_passes() -> None:
+    conf = _journal.journald_merge("#[Journal]\n#Storage=auto\n", {f"{ETC}/60-hatang.conf": JOURNALD_OK})
+    assert _journal.journald_finding(conf, 31536000).ok
+
+
+@pytest.mark.parametrize(
+    ("main", "dropins", "problem"),
+    [
+        # the evasion: nothing limits retention by time, only by size
+        ("[Journal]\nStorage=persistent\nSystemKeepFree=2G\n", {}, "MaxRetentionSec=unset: no retention period"),
+        (JOURNALD_OK.replace("1year", "0"), {}, "MaxRetentionSec=0: no retention period"),
+        (JOURNALD_OK + "SystemMaxUse=500M\n", {}, "SystemMaxUse=500M caps the journal"),
+        (JOURNALD_OK + "SystemMaxUse=5%\n", {}, "SystemMaxUse=5% caps the journal"),
+        (JOURNALD_OK, {f"{ETC}/99-local.conf": "[Journal]\nMaxRetentionSec=1month\n"}, "MaxRetentionSec=1month"),
+        (JOURNALD_OK, {f"{ETC}/10-a.conf": "[Journal]\nStorage=volatile\n"}, "Storage=volatile"),
+        (JOURNALD_OK, {f"{ETC}/10-a.conf": "[Journal]\nSystemKeepFree=\n"}, "SystemKeepFree is not set"),
+        (JOURNALD_OK, {f"{ETC}/10-a.conf": "[Journal]\nSystemMaxFiles=5\n"}, "SystemMaxFiles=5"),
+    ],
+)
+def test_journald_evasions_fail(main: str, dropins: dict[str, str], problem: str) -> None:
+    finding = _journal.journald_finding(_journal.journald_merge(main, dropins), 31536000)
+    assert not finding.ok
+    assert any(p.startswith(problem) for p in finding.problems), finding.problems
+
+
+def test_journald_merge_order_and_masking() -> None:
+    dropins = {
+        f"{USR}/50-vendor.conf": "[Journal]\nMaxRetentionSec=1week\n",
+        f"{ETC}/50-vendor.conf": "[Journal]\nMaxRetentionSec=2year\n",  # masks the /usr/lib one
+        f"{USR}/70-later.conf": "[Journal]\nSystemKeepFree=1G\n",
+        f"{ETC}/README": "[Journal]\nStorage=none\n",
+        f"{ETC}/80-other.conf": "[Upload]\nStorage=none\n",
+    }
+    conf = _journal.journald_merge(JOURNALD_OK, dropins)
+    assert conf == {"Storage": "persistent", "MaxRetentionSec": "2year", "SystemKeepFree": "1G"}
+
+
+def test_journald_big_size_cap_passes() -> None:
+    conf = _journal.journald_merge(JOURNALD_OK + "SystemMaxUse=20G\n", {})
+    assert _journal.journald_finding(conf, 31536000).ok
+
+
+# --------------------------------------------------------------------------- sshd
+
+SSHD_OK = (
+    "permitrootlogin no\npasswordauthentication no\nkbdinteractiveauthentication no\n"
+    "ciphers chacha20-poly1305@openssh.com,aes256-gcm@openssh.com\nclientaliveinterval 300\n"
+    "clientalivecountmax 2\nmaxauthtries 3\nx11forwarding no\nallowagentforwarding no\n"
+    "allowtcpforwarding no\ndisableforwarding no\nbanner /etc/issue.net\nloglevel VERBOSE\n"
+)
+ROOT_OUT = "user=root,host=192.0.2.77,addr=192.0.2.77"
+BOB_MGMT = "user=bob,host=10.1.0.1,addr=10.1.0.1,laddr=10.1.0.5,lport=22"
+
+
+def _specs(**changed: str) -> dict[str, dict[str, list[str]]]:
+    """Effective configs per connection: each keyword argument replaces one line for ROOT_OUT."""
+    match = SSHD_OK
+    for key, value in changed.items():
+        match = re.sub(rf"^{key} .*$", f"{key} {value}", match, flags=re.MULTILINE)
+    return {BOB_MGMT: probes.parse_sshd_t(SSHD_OK), ROOT_OUT: probes.parse_sshd_t(match)}
+
+
+JUDGES = {
+    "permitrootlogin": _sshd.sshd_equals("permitrootlogin", "no"),
+    "passwordauthentication": _sshd.sshd_all_equal(("passwordauthentication", "kbdinteractiveauthentication"), "no"),
+    "ciphers": _sshd.sshd_subset("ciphers", ["chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com"]),
+    "clientaliveinterval": _sshd.sshd_range({"clientaliveinterval": 300, "clientalivecountmax": 3}),
+    "maxauthtries": _sshd.sshd_range({"maxauthtries": 4}),
+    "allowtcpforwarding": _sshd.sshd_forwarding_off,
+    "banner": _sshd.sshd_equals("banner", "/etc/issue.net", exact=True),
+    "loglevel": _sshd.sshd_equals("loglevel", "verbose"),
+}
+
+
+@pytest.mark.parametrize("key", sorted(JUDGES))
+def test_sshd_same_everywhere_passes(key: str) -> None:
+    observed, ok = _sshd.sshd_over_specs(_specs(), JUDGES[key])
+    assert ok
+    assert not isinstance(observed, dict) or BOB_MGMT not in observed  # one value, not per connection
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("permitrootlogin", "yes"),  # the evasion: `Match Address 192.0.2.0/24` + PermitRootLogin yes
+        ("permitrootlogin", "prohibit-password"),
+        ("passwordauthentication", "yes"),
+        ("ciphers", "aes256-cbc,chacha20-poly1305@openssh.com"),
+        ("clientaliveinterval", "0"),
+        ("maxauthtries", "10"),
+        ("allowtcpforwarding", "yes"),
+        ("banner", "none"),
+        ("loglevel", "INFO"),
+    ],
+)
+def test_sshd_match_block_evasions_fail(key: str, value: str) -> None:
+    observed, ok = _sshd.sshd_over_specs(_specs(**{key: value}), JUDGES[key])
+    assert not ok
+    assert set(observed) == {BOB_MGMT, ROOT_OUT}  # the message names the connection
+
+
+def test_sshd_over_no_specs_fails() -> None:
+    assert _sshd.sshd_over_specs({}, JUDGES["loglevel"]) == ("no connection evaluated", False)
+
+
+PASSWD = "root:x:0:0:root:/root:/bin/bash\nsvc:x:999:999::/:/usr/sbin/nologin\nbob:x:1000:1000::/home/bob:/bin/bash\n"
+
+
+def test_sshd_match_specs_cover_users_zones_and_outside() -> None:
+    specs = _sshd.sshd_match_specs(PASSWD, ["10.1.0.0/24", "fd00:1::/64", "10.9.0.0/16"], ["10.1.0.5", "fd00:1::5"], 22)
+    assert specs == [
+        f"user={user},host={addr},addr={addr},laddr={laddr},lport=22"
+        for user in ("root", "bob")
+        for addr, laddr in (
+            ("10.1.0.1", "10.1.0.5"),
+            ("fd00:1::1", "fd00:1::5"),
+            ("10.9.0.1", "10.1.0.5"),
+            ("192.0.2.77", "10.1.0.5"),
+            ("2001:db8::77", "fd00:1::5"),
+        )
+    ]
+
+
+def test_sshd_match_specs_any_source_and_no_human_user() -> None:
+    specs = _sshd.sshd_match_specs("root:x:0:0::/root:/bin/bash\n", ["0.0.0.0/0"], [], 22)
+    assert specs == [
+        "user=root,host=0.0.0.1,addr=0.0.0.1",
+        "user=root,host=2001:db8::77,addr=2001:db8::77",
+        "user=nobody,host=0.0.0.1,addr=0.0.0.1",
+        "user=nobody,host=2001:db8::77,addr=2001:db8::77",
+    ]
+
+
+SS_OK = (
+    'LISTEN 0 128 10.1.0.5:22 0.0.0.0:* users:(("sshd",pid=412,fd=3))\n'
+    'LISTEN 0 128 [fd00:1::5]:22 [::]:* users:(("sshd",pid=412,fd=4))\n'
+    'LISTEN 0 4096 127.0.0.1:8080 0.0.0.0:* users:(("python3",pid=9,fd=3))\n'
+)
+MGMT = ("10.1.0.5", "fd00:1::5")
+MGMT_NETS = ("10.1.0.0/24", "fd00:1::/64")
+CONFIGURED = ["10.1.0.5:22", "[fd00:1::5]:22"]
+
+
+def test_sshd_listen_compliant_passes() -> None:
+    live = _sshd.ss_listen_addresses(SS_OK, [22])
+    assert live == ["10.1.0.5:22", "[fd00:1::5]:22"]
+    assert _sshd.sshd_listen_finding(CONFIGURED, live, MGMT, MGMT_NETS).ok
+
+
+@pytest.mark.parametrize(
+    ("ss", "problem"),
+    [
+        # the evasion: the config names the mgmt address, the running daemon (not restarted) listens everywhere
+        ('LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:(("sshd",pid=1,fd=3))\n', "listening on 0.0.0.0:22"),
+        (SS_OK + 'LISTEN 0 128 [::]:22 [::]:* users:(("sshd",pid=412,fd=5))\n', "listening on [::]:22"),
+        ('LISTEN 0 4096 *:22 *:* users:(("systemd",pid=1,fd=50))\n', "listening on *:22"),  # ssh.socket
+        (SS_OK + 'LISTEN 0 128 10.2.0.5:2222 0.0.0.0:* users:(("sshd",pid=7,fd=3))\n', "listening on 10.2.0.5:2222"),
+        ("", "no listening address found"),
+        (
+            SS_OK + 'LISTEN 0 128 [fe80::1]%eth0:22 [::]:* users:(("sshd",pid=4,fd=3))\n',
+            "listening on [fe80::1]%eth0:22",
+        ),
+    ],
+)
+def test_sshd_listen_evasions_fail(ss: str, problem: str) -> None:
+    finding = _sshd.sshd_listen_finding(CONFIGURED, _sshd.ss_listen_addresses(ss, [22]), MGMT, MGMT_NETS)
+    assert not finding.ok
+    assert any(p.startswith(problem) for p in finding.problems), finding.problems
+
+
+def test_sshd_listen_unreadable_sockets_fail() -> None:
+    finding = _sshd.sshd_listen_finding(CONFIGURED, "ss -Htlnp failed (rc 127): not found", MGMT, MGMT_NETS)
+    assert not finding.ok
+    assert finding.problems[0] == "ss -Htlnp failed (rc 127): not found"
+
+
+@pytest.mark.parametrize(
+    ("address", "bare"),
+    [("10.1.0.5:22", "10.1.0.5"), ("[fd00:1::5]:22", "fd00:1::5"), ("[fe80::1]%eth0:22", "fe80::1"),
+     ("10.1.0.5%eth0:22", "10.1.0.5"), ("*:22", "*"), ("[::]:22", "::")],
+)  # fmt: skip
+def test_sshd_listen_address_forms(address: str, bare: str) -> None:
+    finding = _sshd.sshd_listen_finding([address], [address], (bare,), ("0.0.0.0/0", "::/0"))
+    assert finding.ok is (bare not in {"*"}), finding.problems
