@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -254,6 +255,25 @@ OPERATOR = "hatang"
 """The account Ansible logs in as: hardening refuses root logins over SSH (HT-SSH-01)."""
 
 
+OWNER_FILE = "/etc/hatang-aio-owner"
+"""In the container: the local state folder whose secrets the deployed services hold."""
+
+
+def _claim(container: str, paths: AioPaths) -> None:
+    """Refuse an AIO deployed from another checkout (its services hold that checkout's passwords:
+    redeploying with ours failed late, behind `no_log`); mark a new one as ours."""
+    ours = str(paths.root.resolve())
+    found = testhosts.exec_in(container, ["cat", OWNER_FILE], check=False)
+    owner = found.stdout.strip() if found.returncode == 0 else ""
+    if owner and owner != ours:
+        raise AioError(
+            f"{container} was deployed from another checkout ({owner}): its services hold that checkout's "
+            f"passwords (fix: run `hatang aio down` in that checkout — or here, if it is gone — then `hatang aio up`)"
+        )
+    if not owner:
+        testhosts.exec_in(container, ["sh", "-c", f"umask 022; printf '%s\\n' {shlex.quote(ours)} > {OWNER_FILE}"])
+
+
 def _provision_operator(container: str, paths: AioPaths) -> None:
     """Create the operator account with the local key and password-less sudo, as a real site's
     provisioning (cloud-init, the installer) would; Ansible then connects over SSH, ~4x faster
@@ -369,6 +389,7 @@ def up(
     progress("starting the container")
     planned = testhosts.up(site, recipe=recipe)
     container = planned.hosts[0].container
+    _claim(container, paths)
     _provision_operator(container, paths)
     host_done = time.monotonic()
     tasks, changed = _run_playbook(site, paths, progress)

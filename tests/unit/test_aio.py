@@ -73,3 +73,29 @@ def test_aio_extra_vars_carry_connection_and_local_paths(tmp_path: Path) -> None
     assert found["hatang_secrets_dir"].endswith("aio/secrets")
     assert found["hatang_clouds_yaml"].endswith("aio/clouds.yaml")
     assert found["ansible_ssh_private_key_file"] == str(paths.ssh_key)
+
+
+@pytest.mark.parametrize(("owner", "refused"), [("", False), ("SELF", False), ("/elsewhere/.hatang/aio", True)])
+def test_an_aio_deployed_from_another_checkout_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, owner: str, refused: bool
+) -> None:
+    """Its services hold the other checkout's passwords: say so first, not after a failed deploy."""
+    import subprocess
+
+    paths = aio.AioPaths.for_site(load_site(AIO), tmp_path)
+    calls: list[list[str]] = []
+    found = str(paths.root.resolve()) if owner == "SELF" else owner
+
+    def fake_exec(container: str, argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+        calls.append(argv)
+        rc = 0 if argv[0] != "cat" or found else 1
+        return subprocess.CompletedProcess(argv, rc, stdout=found + "\n" if argv[0] == "cat" else "", stderr="")
+
+    monkeypatch.setattr(testhosts, "exec_in", fake_exec)
+    if refused:
+        with pytest.raises(aio.AioError, match=r"deployed from another checkout \(/elsewhere/.hatang/aio\).*aio down"):
+            aio._claim("hatang-aio-aio1", paths)
+        assert len(calls) == 1  # nothing written
+    else:
+        aio._claim("hatang-aio-aio1", paths)
+        assert len(calls) == (2 if not owner else 1)  # a new AIO is marked as ours
