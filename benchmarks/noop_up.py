@@ -4,9 +4,11 @@ What is left of `up` once every tenant's stack is unchanged is hatang's own work
 the site, the fingerprints, and per stack whatever is needed to know it is unchanged. This
 measures that on a file backend under tmp, the engine running a component-only stand-in for
 pulumi/tenants (as tests/pulumi/test_engine_skip.py: no provider, nothing to reach), the policy
-pack off. A copy of inventories/aio gets N - 2 more tenants (`benchmarks/onboarding.py`'s
-`generate`, all approved); the first `up` creates the N stacks, then each `up` is timed: wall
-seconds and CPU seconds (this process and the engine's processes).
+pack off. The tools cache and the count of the CLI's runs are tests/pulumi/test_engine_migration.py's
+(`tools_in`, `cli_runs`). A copy of inventories/aio gets N - 2 more tenants (`benchmarks/onboarding.py`'s
+`generate`, all approved); the first `up` creates the N stacks, then each `up` is timed, then a
+`preview` and a `destroy` of every stack: wall seconds, CPU seconds (this process and the
+engine's processes), and the CLI's runs by subcommand (a wrapper in place of `pulumi` counts them).
 
 Usage: .venv/bin/python benchmarks/noop_up.py [--tenants 20] [--repeat 3] [--no-skip]
 """
@@ -19,6 +21,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,6 +31,7 @@ from benchmarks.onboarding import BY, codes, generate  # noqa: E402
 from infra import engine  # noqa: E402
 from infra.site import load_site  # noqa: E402
 from infra.tenants import approve_tenant  # noqa: E402
+from tests.pulumi.test_engine_migration import cli_runs, tools_in  # noqa: E402
 
 PROGRAM = """\
 import pulumi
@@ -51,22 +55,19 @@ def _cpu() -> float:
     )
 
 
-def _tools(tmp: Path) -> Path:
-    """A tools cache whose PULUMI_HOME is under tmp: the built engine and plugin, linked."""
-    real = engine.find_tools()
-    root = tmp / "tools" / "pulumi" / "current"
-    (root / "home").mkdir(parents=True)
-    (root / "bin").symlink_to(real.root / "bin")
-    (root / "home" / "plugins").symlink_to(real.home / "plugins")
-    return tmp / "tools"
+def _runs(log: Path) -> Counter[str]:
+    """The CLI's runs written to `log` since it was last read, by subcommand; the log emptied."""
+    runs = Counter(cli_runs(log))
+    log.unlink(missing_ok=True)
+    return runs
 
 
-def _up(site: Path, program: Path, skip: bool) -> tuple[float, float, dict[str, int]]:
-    """One `up` of the tenants' stacks: wall seconds, CPU seconds, how many stacks were skipped/run."""
+def _run(site: Path, program: Path, operation: engine.Operation, skip: bool = True) -> tuple[float, float, str]:
+    """One operation on the tenants' stacks: wall seconds, CPU seconds, how many stacks were skipped/run."""
     wall, cpu = time.perf_counter(), _cpu()
-    outcomes = engine.run_stacks(load_site(site), "tenants", "up", policy_pack=False, program=program, skip=skip)
+    outcomes = engine.run_stacks(load_site(site), "tenants", operation, policy_pack=False, program=program, skip=skip)
     counts = {"skipped": sum(1 for o in outcomes if o.skipped), "run": sum(1 for o in outcomes if not o.skipped)}
-    return time.perf_counter() - wall, _cpu() - cpu, counts
+    return time.perf_counter() - wall, _cpu() - cpu, str(counts)
 
 
 def main() -> None:
@@ -78,7 +79,8 @@ def main() -> None:
     print(f"load average before: {Path('/proc/loadavg').read_text().split()[:3]}", flush=True)
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        os.environ["HATANG_TOOLS_CACHE"] = str(_tools(tmp))
+        log = tmp / "cli.log"
+        os.environ["HATANG_TOOLS_CACHE"] = str(tools_in(tmp, log))
         os.environ["HATANG_STATE_DIR"] = str(tmp / "state")
         program = tmp / "program"
         program.mkdir()
@@ -87,11 +89,13 @@ def main() -> None:
         site = generate(len(extra), tmp / "aio")
         for code in extra:
             approve_tenant(site, code, by=BY, reason="no-op up benchmark")
-        wall, cpu, counts = _up(site, program, skip=True)
-        print(f"first up       {wall:7.2f} s {cpu:7.2f} CPU-s  {counts}", flush=True)
-        for _ in range(args.repeat):
-            wall, cpu, counts = _up(site, program, skip=not args.no_skip)
-            print(f"no-op up       {wall:7.2f} s {cpu:7.2f} CPU-s  {counts}", flush=True)
+        steps = [("first up", "up", True), *[("no-op up", "up", not args.no_skip)] * args.repeat,
+                 ("preview", "preview", True), ("destroy", "destroy", True)]  # fmt: skip
+        for label, operation, skip in steps:
+            wall, cpu, counts = _run(site, program, operation, skip)
+            runs = _runs(log)
+            print(f"{label:14} {wall:7.2f} s {cpu:7.2f} CPU-s  {counts}  CLI runs {sum(runs.values())}: "
+                  f"{dict(sorted(runs.items()))}", flush=True)  # fmt: skip
     print(f"load average after: {Path('/proc/loadavg').read_text().split()[:3]}")
 
 

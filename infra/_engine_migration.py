@@ -1,23 +1,17 @@
 """The move of a state from before one stack per tenant into the tenants' own stacks.
 
 Before, the stack `<site>` of `hatang-tenants` held every tenant; `up` (and `refresh`,
-`destroy`) move it first. A `preview` must not write the state, so it moves a scratch copy
-instead and previews the tenants' stacks there: what `up` will do, move included.
+`destroy`) move it first. A `preview` runs on a copy of the state (`_Engine.scratch`), so the
+move it makes there shows what `up` will do, move included, and the state is not written.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import os
-import shutil
 import subprocess
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from infra._engine_session import TENANT_COMPONENT, EngineError, Workspace, _Engine, _holds_nothing
+from infra._engine_session import TENANT_COMPONENT, EngineError, _Engine, _holds_nothing
 from infra.site import display_path
 
 
@@ -29,35 +23,6 @@ def _tenant_stacks(engine: _Engine, stack: str, names: list[str] | None = None) 
         _split_one_stack_of_all(engine, stack)
         names = engine.stack_names(stack)
     return [name.partition(".")[2] for name in names if name.startswith(f"{engine.site.name}.")]
-
-
-@contextlib.contextmanager
-def _scratch(engine: _Engine, stack: str) -> Iterator[_Engine]:
-    """The session on a copy of the project's state and workspace, removed afterwards: what a
-    preview of a one-stack state moves and runs on, the site's state left as it was.
-
-    The copy is the project's stack files (not history or backups) and its workspace folder (the
-    stacks' config: their secrets' salts), beside the state (`HATANG_STATE_DIR`, not /tmp: the
-    state stays where the province keeps it); the passphrase is the site's, read in place.
-    """
-    project = f"hatang-{stack}"
-    real = engine.workspace
-    with tempfile.TemporaryDirectory(dir=real.root, prefix=".preview-") as folder:
-        copy = Workspace(real.site, Path(folder))
-        (copy.backend / ".pulumi").mkdir(parents=True, mode=0o700)
-        if (real.backend / ".pulumi" / "meta.yaml").is_file():
-            shutil.copy2(real.backend / ".pulumi" / "meta.yaml", copy.backend / ".pulumi" / "meta.yaml")
-        shutil.copytree(real.backend / ".pulumi" / "stacks" / project, copy.backend / ".pulumi" / "stacks" / project)
-        shutil.copytree(real.project_dir(stack), copy.project_dir(stack))
-        env = {**engine.env, "PULUMI_BACKEND_URL": f"file://{copy.backend}"}
-        try:
-            yield dataclasses.replace(engine, workspace=copy, env=env)
-        except EngineError as exc:
-            raise type(exc)(
-                f"{str(exc).replace(display_path(copy.backend), display_path(real.backend))}\n"
-                f"(previewed on a copy of the state, moved into one stack per tenant as `hatang cloud up` "
-                f"will first do: the state of {real.site.name} was not changed)"
-            ) from None
 
 
 def _split_one_stack_of_all(engine: _Engine, stack: str) -> None:

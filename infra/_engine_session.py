@@ -6,7 +6,10 @@ one-stack migration and the skipping of unchanged stacks can use the session wit
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -15,7 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -259,13 +262,53 @@ class _Engine:
 
     @classmethod
     def open(cls, site: Site, stack: str, cloud: str | None, clouds_yaml: Path | None, as_of: datetime | None,
-             program: Path | None) -> _Engine:  # fmt: skip
+             program: Path | None, *, prepare: bool = True) -> _Engine:  # fmt: skip
+        """The session of the site's `stack`; `prepare=False` writes nothing (a preview prepares its
+        `scratch` copy instead)."""
         if stack not in STACKS:
             raise EngineError(f"--stack: {stack!r} is not a stack of a site (fix: use one of {', '.join(STACKS)})")
         tools = find_tools()
         workspace = Workspace.of(site)
-        workspace.prepare(stack, program)
+        if prepare:
+            workspace.prepare(stack, program)
         return cls(site, tools, workspace, _environment(workspace, tools, clouds_yaml, cloud), cloud, as_of, program)
+
+    @contextlib.contextmanager
+    def scratch(self, stack: str) -> Iterator[_Engine]:
+        """This session on a copy of the site's state, removed afterwards: what a preview runs on, so
+        that it never writes the state (a stack it creates because it is new, the config `select`
+        writes, the pack's config, the move of a one-stack state: all in the copy).
+
+        The copy is the backend's stack files (not their history, backups or locks), the projects'
+        workspaces (the stacks' config: their secrets' salts) and the passphrase, beside the state
+        (`HATANG_STATE_DIR`, not /tmp: the state stays where the province keeps it). A site without
+        state has nothing to copy: its preview runs in the system's temporary folder.
+        """
+        real = self.workspace
+        with tempfile.TemporaryDirectory(dir=real.root if real.root.is_dir() else None, prefix=".preview-") as folder:
+            copy = Workspace(real.site, Path(folder))
+            if (real.backend / ".pulumi").is_dir():
+                shutil.copytree(real.backend / ".pulumi", copy.backend / ".pulumi", ignore=_not_copied)
+            for project in STACKS:
+                if real.project_dir(project).is_dir():
+                    shutil.copytree(real.project_dir(project), copy.project_dir(project),
+                                    ignore=shutil.ignore_patterns("fingerprints", ".*"))  # fmt: skip
+            if real.passphrase_file.is_file():
+                shutil.copy2(real.passphrase_file, copy.passphrase_file)
+            copy.prepare(stack, self.program)
+            env = {**self.env, "PULUMI_BACKEND_URL": f"file://{copy.backend}",
+                   "PULUMI_CONFIG_PASSPHRASE_FILE": str(copy.passphrase_file)}  # fmt: skip
+            try:
+                yield dataclasses.replace(self, workspace=copy, env=env)
+            except EngineError as exc:
+                message = str(exc).replace(str(copy.root), str(real.root))
+                message = message.replace(display_path(copy.root), display_path(real.root))
+                raise type(exc)(
+                    f"{message}\n(previewed on a copy of the state: the state of {real.site.name} was not changed)"
+                ) from None
+            finally:
+                for project in STACKS:  # the CLI's record of the copy's selected stack, in PULUMI_HOME
+                    _settings(self.tools, project, copy.project_dir(project)).unlink(missing_ok=True)
 
     def options(self, stack: str) -> Any:
         from pulumi import automation as auto
@@ -306,23 +349,28 @@ class _Engine:
             handle.set_all_config({key: auto.ConfigValue(value) for key, value in config.items()})  # one CLI call
         return handle
 
-    def up(self, handle: Any, *, on_output: Callable[[str], None] | None, policy_packs: list[str] | None,
-           pack_config: list[str] | None, refresh: bool) -> dict[str, int]:  # fmt: skip
-        """`pulumi up` of the stack `handle` as its `Stack.up` runs it, and its change counts.
+    def update(self, handle: Any, operation: Literal["up", "destroy"], *, on_output: Callable[[str], None] | None,
+               policy_packs: list[str] | None = None, pack_config: list[str] | None = None, refresh: bool = False,
+               remove: bool = False) -> dict[str, int]:  # fmt: skip
+        """`pulumi up` or `pulumi destroy` of the stack `handle` as the SDK's `Stack.up`/`destroy` run
+        it, and its change counts. `remove`: the destroyed stack is removed too (`--remove`).
 
-        `Stack.up` then runs the CLI three more times (`stack output` twice, `stack history`) for
-        outputs hatang does not use and a summary the engine already wrote to its event log: ~1 CPU-s
-        and a second per stack. The same command through the same `PulumiCommand` (its errors are
-        the SDK's `CommandError`s), with the summary read from `--event-log`.
+        The SDK then runs the CLI again: `stack output` twice and `stack history` after `up`,
+        `stack history` after `destroy` (and `stack rm` for `remove=True`, which it does not pass on),
+        for outputs hatang does not use and a summary the engine already wrote to its event log:
+        ~1 CPU-s and a second per stack. The same command through the same `PulumiCommand` (its
+        errors are the SDK's `CommandError`s), with the summary read from `--event-log`.
         """
-        args = ["up", "--yes", "--skip-preview", "--exec-kind", "auto.local"]
+        args = [operation, "--yes", "--skip-preview", "--exec-kind", "auto.local"]
         for pack in policy_packs or ():
             args += ["--policy-pack", pack]
         for path in pack_config or ():
             args += ["--policy-pack-config", path]
         if refresh:
             args.append("--refresh")
-        with tempfile.TemporaryDirectory(prefix="hatang-up-") as folder:
+        if remove:
+            args.append("--remove")
+        with tempfile.TemporaryDirectory(prefix=f"hatang-{operation}-") as folder:
             log = Path(folder) / "events.jsonl"
             args += ["--event-log", str(log), "--stack", handle.name]
             env = {"PULUMI_DEBUG_COMMANDS": "true", "PULUMI_HOME": str(self.tools.home), **self.env}
@@ -391,6 +439,20 @@ class _Engine:
             f"pulumi {operation} of {label} failed:\n" + "\n".join([*errors[:15], *lines[-10:]])
             + f"\n(state: {display_path(self.workspace.backend)})"
         )
+
+
+def _not_copied(folder: str, names: list[str]) -> set[str]:
+    """What a preview's copy of the backend leaves out: the stacks' history, backups, locks, and
+    the checkpoints' `.bak` copies with their `.attrs` (the CLI reads none of them to preview)."""
+    skipped = {"history", "backups", "locks"} if Path(folder).name == ".pulumi" else set()
+    return skipped | {name for name in names if name.endswith((".bak", ".bak.attrs"))}
+
+
+def _settings(tools: Tools, project: str, folder: Path) -> Path:
+    """Where the CLI records the stack selected in a project folder: `$PULUMI_HOME/workspaces/
+    <project>-<sha1 of the real path of its Pulumi.yaml>-workspace.json` (pkg/workspace)."""
+    digest = hashlib.sha1(os.path.realpath(folder / "Pulumi.yaml").encode(), usedforsecurity=False).hexdigest()
+    return tools.home / "workspaces" / f"hatang-{project}-{digest}-workspace.json"
 
 
 def _configured(path: Path, config: Mapping[str, str]) -> bool:

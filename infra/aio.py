@@ -73,6 +73,10 @@ _UNUSED_UNITS = (
 """Units the packages enable that the AIO does not use; nova-api-metadata's Wants= would start
 keystone.service with the package's settings at boot, and the iSCSI ones fail in a container."""
 
+_WRAPPER_UNITS = ("openvswitch-switch.service", "ovn-central.service", "ovn-host.service")
+"""Debian's units that start the catalogue's OVS/OVN units; ovsdb-server started before the role
+names the chassis would draw a random system-id."""
+
 _TASK = re.compile(r"^TASK \[(?P<name>.+)\] \*+")
 _RECAP = re.compile(r"^(?P<host>\S+)\s+: ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+).*failed=(?P<failed>\d+)")
 
@@ -189,7 +193,8 @@ def image_recipe(roles_dir: Path = REPO / "roles") -> testhosts.ImageRecipe:
     base = testhosts.DEFAULT_RECIPE
     packages = tuple(dict.fromkeys(base.packages + aio_packages(roles_dir)))
     units = " ".join(
-        [f"{unit}.service" for unit, _ in SERVICES if unit not in _FAKE_DRIVER_UNITS] + list(_UNUSED_UNITS)
+        [f"{unit}.service" for unit, _ in SERVICES if unit not in _FAKE_DRIVER_UNITS]
+        + list(_UNUSED_UNITS) + list(_WRAPPER_UNITS)
     )
     disable = (
         f"\nfor unit in {units}; do\n"
@@ -230,6 +235,8 @@ def extra_vars(site: Site, paths: AioPaths) -> dict[str, Any]:
         "hatang_cloud_name": CLOUD_NAME,
         "hatang_local_cacert": str(paths.cacert.resolve()),
         "hatang_nova_compute_driver": "fake.FakeDriver",
+        # the kernel here has no openvswitch module: Open vSwitch's userspace datapath (docs/networking.md)
+        "ovn_host_datapath_type": "netdev",
         "hatang_cinder_volume_driver": "cinder.tests.fake_driver.FakeLoggingVolumeDriver",
     }
 

@@ -75,6 +75,8 @@ def host_vars(site: Site, host: Host) -> dict[str, Any]:
         "hatang_site": site.name,
         "hatang_zones": zones,
         "hatang_routes": any(site.groups[g].routes for g in host.groups if g in site.groups),
+        # an OVN chassis: a host of the groups the catalogue's ovn-controller service runs on
+        "hatang_ovn_chassis": bool(set(catalogue().services["ovn-controller"].groups) & set(host.groups)),
         "hatang_firewall": ruleset(site, host).to_vars(),
     }
     if connect is not None:

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from infra._engine_migration import _scratch, _tenant_stacks
+from infra._engine_migration import _tenant_stacks
 from infra._engine_session import (
     REPO,
     STACKS,
@@ -137,22 +137,22 @@ def _operate(
             # Another program (tests): the engine's own preview checks the change whole.
             handle.preview(policy_packs=policy, refresh=refresh)
         elif selected is None:
-            kept = _would_lose(handle.export_stack().deployment or {}, declared if operation == "up" else None)
+            kept = _would_lose(engine.state(stack, name, handle), declared if operation == "up" else None)
             _refuse_protected(label, operation, kept)
         record = _Record(engine.workspace.project_dir(stack), name)
         record.forget()  # whatever happens next, the last update is no longer the one recorded
-        if operation == "up":
-            changes = engine.up(handle, on_output=on_output, policy_packs=policy, pack_config=pack_config,
+        if operation == "destroy":
+            # A tenant's stack goes with its resources, in the same CLI run (`--remove`).
+            changes = engine.update(handle, "destroy", on_output=on_output, remove=name != engine.site.name)
+            return Outcome(operation, label.split("/", 1)[1], changes)
+        changes = engine.update(handle, "up", on_output=on_output, policy_packs=policy, pack_config=pack_config,
                                 refresh=refresh)  # fmt: skip
-        else:
-            changes = handle.destroy(on_output=on_output).summary.resource_changes
         deployment = engine.state(stack, name, handle) if name != engine.site.name else {}
-        if name != engine.site.name and (operation == "destroy" or _counts(changes).get("delete")) \
-                and _holds_nothing(deployment):
+        if name != engine.site.name and changes.get("delete") and _holds_nothing(deployment):
             handle.workspace.remove_stack(name, force=True)  # a removed tenant's, emptied: Stack and provider left
-        elif operation == "up" and fingerprint is not None:
+        elif fingerprint is not None:
             record.write(fingerprint, _digest(deployment))
-        return Outcome(operation, label.split("/", 1)[1], _counts(changes))
+        return Outcome(operation, label.split("/", 1)[1], changes)
     except auto.CommandError as exc:
         raise engine.failed(label, operation, exc) from None
 
@@ -185,11 +185,15 @@ def run(
     Raises:
         EngineError: the engine is missing or the operation failed (its last lines in the message).
     """
-    engine = _Engine.open(site, stack, cloud, clouds_yaml, as_of, program)
+    engine = _Engine.open(site, stack, cloud, clouds_yaml, as_of, program, prepare=operation != "preview")
     policy = [str(REPO / "pulumi" / "policy")] if policy_pack else None
     declared = check_offline(site, stack, as_of, policy_pack) if operation == "up" and program is None else None
-    return _operate(engine, stack, site.name, operation, policy=policy, refresh=refresh, declared=declared,
-                    on_output=on_output)  # fmt: skip
+    if operation != "preview":
+        return _operate(engine, stack, site.name, operation, policy=policy, refresh=refresh, declared=declared,
+                        on_output=on_output)  # fmt: skip
+    with engine.scratch(stack) as trial:  # a preview never writes the state, not even a new stack
+        return _operate(trial, stack, site.name, operation, policy=policy, refresh=refresh, declared=declared,
+                        on_output=on_output)  # fmt: skip
 
 
 TENANT_JOBS = 4
@@ -218,12 +222,12 @@ def run_stacks(
     rewrites a stack's whole state after every step, so one stack of every tenant grew slower with
     each tenant). The stacks are those of the tenants the site declares and those the state holds
     (a tenant removed from the site keeps its stack until an `up` empties it). A state from
-    before (one stack `<site>` of every tenant) is moved into the tenants' stacks first; a
-    `preview` moves a scratch copy instead and previews there (a preview never writes the
-    state: `infra._engine_migration`). Before anything runs, the change is checked whole: the
-    policy pack offline, and every stack's protected resources; one refusal and no stack changes.
-    Then `jobs` stacks run at once; a failure in one stops none of the others, and every failure
-    is reported at the end.
+    before (one stack `<site>` of every tenant) is moved into the tenants' stacks first. A
+    `preview` never writes the state: it runs on a copy (`_Engine.scratch`), where a new
+    tenant's stack is created and a one-stack state moved. Before anything runs, the change is
+    checked whole: the policy pack offline, and every stack's protected resources; one refusal
+    and no stack changes. Then `jobs` stacks run at once; a failure in one stops none of the
+    others, and every failure is reported at the end.
 
     `tenants` limits the run to these tenants' stacks (an agency onboarded alone); the offline
     check still covers the whole site. `on_output(label, line)` gets the engines' lines, `label`
@@ -248,11 +252,11 @@ def run_stacks(
     if stack != "tenants":
         return [run(site, stack, operation, cloud=cloud, clouds_yaml=clouds_yaml, policy_pack=policy_pack,
                     refresh=refresh, as_of=as_of, on_output=output(stack))]  # fmt: skip
-    engine = _Engine.open(site, stack, cloud, clouds_yaml, as_of, program)
+    engine = _Engine.open(site, stack, cloud, clouds_yaml, as_of, program, prepare=operation != "preview")
     policy = [str(REPO / "pulumi" / "policy")] if policy_pack else None
 
-    def run_tenants(engine: _Engine, names: list[str] | None, pack_of: _Engine) -> list[Outcome]:
-        """The run on `engine`'s state (`pack_of`: the session whose platform the pack's config is from)."""
+    def run_tenants(engine: _Engine, names: list[str]) -> list[Outcome]:
+        """The run on `engine`'s state (`names`: the project's stacks there)."""
         held = _tenant_stacks(engine, stack, names)
         codes = held
         if operation in ("preview", "up"):
@@ -268,7 +272,7 @@ def run_stacks(
             codes = [code for code in codes if code in tenants]
         resources = _mock_check(site, stack, as_of, policy_pack, tenants=codes) if operation == "up" else None
         declared = _declared(resources) if resources is not None else None
-        pack_config = _pack_config(pack_of) if policy_pack and operation in ("preview", "up") else None
+        pack_config = _pack_config(engine) if policy_pack and operation in ("preview", "up") else None
         fingerprints = _fingerprints(engine, resources, policy_pack, pack_config) if resources is not None else {}
         skipping = skip and not refresh
         peeked: dict[str, _Selected] = {}
@@ -311,17 +315,18 @@ def run_stacks(
             raise kind("\n".join(str(e) for _, e in failures) + f"\n(stacks done: {done})")
         return sorted(outcomes, key=lambda outcome: outcome.stack)
 
-    names = engine.stack_names(stack)
-    if operation != "preview" or site.name not in names:
-        return run_tenants(engine, names, engine)
-    # A preview never writes the state: a one-stack state (before one stack per tenant) is moved in
-    # a scratch copy, and its tenants' stacks previewed there: what `up`, which moves it first, will do.
-    if on_output is not None:
-        on_output(stack, f"hatang: the tenants of {site.name} are in one stack (before one stack per tenant): "
-                         "`hatang cloud up` will move them into their own stacks first; previewed as moved, "
-                         "on a copy of the state (the state is not changed)")  # fmt: skip
-    with _scratch(engine, stack) as trial:
-        return run_tenants(trial, None, engine)
+    if operation != "preview":
+        return run_tenants(engine, engine.stack_names(stack))
+    # A preview never writes the state: it runs on a copy (`_Engine.scratch`), where the stacks of new
+    # tenants are created, and a one-stack state (before one stack per tenant) is moved into the
+    # tenants' stacks before they are previewed: what `up`, which moves it first, will do.
+    with engine.scratch(stack) as trial:
+        names = trial.stack_names(stack)
+        if site.name in names and on_output is not None:
+            on_output(stack, f"hatang: the tenants of {site.name} are in one stack (before one stack per tenant): "
+                             "`hatang cloud up` will move them into their own stacks first; previewed as moved, "
+                             "on a copy of the state (the state is not changed)")  # fmt: skip
+        return run_tenants(trial, names)
 
 
 def _pack_config(engine: _Engine) -> list[str] | None:

@@ -1,4 +1,5 @@
-"""Tenant requests: create, approve (allocate addresses) or reject, activate, retire.
+"""Tenant requests: create, approve (allocate addresses) or reject, activate, move to another
+quota profile, retire.
 
 Each command edits one request file in place with ruamel's round-trip mode, so people's comments
 and layout survive. The edited site is validated as a whole before anything is written, and the
@@ -30,14 +31,17 @@ from infra.site import LEDGER_FILE, Site, describe, display_path, load_site, par
 from infra.validate import validate_site
 
 __all__ = [
+    "PROFILE_STATES",
     "Change",
     "NewTenant",
     "activate_tenant",
     "approve_tenant",
     "create_tenant",
     "current_user",
+    "profile_reason",
     "reject_tenant",
     "retire_tenant",
+    "set_profile",
 ]
 
 TRANSITIONS: dict[TenantState, tuple[TenantState, ...]] = {
@@ -291,6 +295,68 @@ def retire_tenant(root: Path, code: str, by: str, reason: str, at: datetime | No
     The file and its allocation stay, so the addresses are never handed out again.
     """
     return _transition(root, code, TenantState.RETIRED, by, reason, at)
+
+
+PROFILE_STATES = (TenantState.APPROVED, TenantState.ACTIVE)
+"""States whose quota profile may change: a request is rejected and filed again instead, a retired
+or rejected tenant has no quota left to change."""
+
+
+def profile_reason(old: str, new: str, reason: str) -> str:
+    """The history reason of a profile change: both profiles, then why (the history has no other field)."""
+    return f"quota profile {old} -> {new}: {reason.strip()}"
+
+
+def set_profile(root: Path, code: str, profile: str, by: str, reason: str, at: datetime | None = None) -> Change:
+    """Move an approved or active tenant to another quota profile of `profiles.yml`.
+
+    The site is validated as it would be after the change, so an unknown profile, or quotas that no
+    longer fit the hardware, are refused. Addresses do not depend on the profile: the allocation
+    and the ledger are left as they are. The history gets an entry in the tenant's current state
+    whose reason names both profiles. The same profile again changes nothing.
+
+    Args:
+        root: the site folder.
+        code: the tenant.
+        profile: the new profile's name.
+        by: who changes it (recorded in the history).
+        reason: why; required.
+        at: when (default: now).
+
+    Returns:
+        The file, whether it changed, and a summary.
+
+    Raises:
+        RequestError: no reason, an unknown tenant, or one that is not approved or active.
+        InventoryError: the site (or the edited tenant) would be invalid.
+    """
+    if not reason.strip():
+        raise RequestError(
+            "--reason: a profile change needs a reason (fix: say why, e.g. --reason 'thêm máy chủ cho năm 2027')"
+        )
+    _check_arguments(by=by, reason=reason)
+    with site_lock(Path(root)):
+        return _set_profile(Path(root), code, profile, by, reason, at or _now())
+
+
+def _set_profile(root: Path, code: str, profile: str, by: str, reason: str, at: datetime) -> Change:
+    site = load_site(root)
+    tenant, path, document = _request(site, code)
+    if tenant.state not in PROFILE_STATES:
+        raise RequestError(
+            f"{display_path(path)}: state: tenant {code!r} is {tenant.state.value}; only an approved or active "
+            "tenant's quota profile can change"
+            + (" (fix: reject the request and file a new one with that profile)"
+               if tenant.state == TenantState.REQUESTED else "")
+        )
+    if profile == tenant.quota_profile:
+        return Change(path, False, f"{code}: already on quota profile {profile}")
+    document["quota_profile"] = _text(profile)
+    document["history"].append(
+        _history_entry(tenant.state, at, by, profile_reason(tenant.quota_profile, profile, reason))
+    )
+    _check_and_write(site, path, document)
+    return Change(path, True, f"{code}: quota profile {tenant.quota_profile} -> {profile}")
 
 
 def reject_tenant(root: Path, code: str, by: str, reason: str, at: datetime | None = None) -> Change:

@@ -16,9 +16,6 @@ AIO = REPO / "inventories" / "aio"
 LOCAL_STATE = shutil.ignore_patterns(CACHE_DIR)
 """What a checkout accumulates that is not part of the site (git-ignored): not copied."""
 
-# The compliance checks are the auditors' suite, run by `hatang audit`; not the project's tests.
-collect_ignore = ["compliance"]
-
 
 @pytest.fixture
 def site_copy(tmp_path: Path) -> Path:

@@ -10,6 +10,7 @@ from typing import Any
 from infra import _yaml
 from infra._lock import LOCK_NAME
 from infra._parsecache import CACHE_DIR
+from infra.catalogue import CATALOGUE_DIR
 
 Editor = Callable[[Path, str, Callable[[Any], None]], None]
 
@@ -20,6 +21,49 @@ def edit_yaml(root: Path, name: str, change: Callable[[Any], None]) -> None:
     document = _yaml.load(path)
     change(document)
     path.write_text(_yaml.dump_text(document), encoding="utf-8")
+
+
+def set_at(*path: Any, value: Any) -> Callable[[Any], None]:
+    """An `edit_yaml` change: the item at `path` (keys and indexes) becomes `value`."""
+
+    def change(doc: Any) -> None:
+        node = doc
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+
+    return change
+
+
+def delete_at(*path: Any) -> Callable[[Any], None]:
+    """An `edit_yaml` change: the item at `path` (keys and indexes) is removed."""
+
+    def change(doc: Any) -> None:
+        node = doc
+        for key in path[:-1]:
+            node = node[key]
+        del node[path[-1]]
+
+    return change
+
+
+def append_at(*path: Any, value: Any) -> Callable[[Any], None]:
+    """An `edit_yaml` change: `value` is appended to the list at `path` (keys and indexes)."""
+
+    def change(doc: Any) -> None:
+        node = doc
+        for key in path:
+            node = node[key]
+        node.append(value)
+
+    return change
+
+
+def copy_catalogue(tmp_path: Path) -> Path:
+    """A copy of the shipped catalogue's data files (no Python) under `tmp_path/catalogue`."""
+    target = tmp_path / "catalogue"
+    shutil.copytree(CATALOGUE_DIR, target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return target
 
 
 def renamed_site(source: Path, parent: Path, name: str) -> Path:

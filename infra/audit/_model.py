@@ -129,7 +129,7 @@ class ControlResult:
             "status": c.status.value,
             "result": self.outcome.value,
             "checks": [r.to_dict() for r in self.checks],
-            "references": [r.to_dict() for r in c.references],
+            "references": [r.to_dict(mapping=True) for r in c.references],
             "waiver": None
             if self.waiver is None
             else {"run": self.waiver.run, "justification": self.waiver.justification},
@@ -282,7 +282,7 @@ class AuditResult:
                 "regime": p.regime,
                 "level": p.level,
                 "title": {"en": p.title_en, "vi": p.title_vi},
-                "references": [r.to_dict() for r in p.references],
+                "references": [r.to_dict(mapping=True) for r in p.references],
             },
             "started": self.started,
             "finished": self.finished,

@@ -1,6 +1,6 @@
 """Run a profile's host checks against hosts, in parallel across hosts.
 
-Each host gets its own pytest process over `tests/compliance/hosts` with testinfra's
+Each host gets its own pytest process over the packaged checks (`infra/audit/hosts`) with testinfra's
 `podman://` or `ssh://` backend; the plugin writes the check results to a JSON file that
 `run_audit` folds into control results with the catalogue and the waivers.
 """
@@ -36,8 +36,8 @@ __all__ = [
     "targets",
 ]
 
-CHECKS_DIR = Path(__file__).resolve().parents[2] / "tests" / "compliance" / "hosts"
-"""The host checks of a source checkout (they are not part of the installed package)."""
+CHECKS_DIR = Path(__file__).resolve().parent / "hosts"
+"""The host checks, shipped in the package (`infra.audit.hosts`)."""
 
 PROBE_TIMEOUT = 30.0
 HOST_TIMEOUT = 900.0
@@ -156,7 +156,7 @@ def _run_host(
         argv = [
             sys.executable, "-m", "pytest", str(checks_dir),
             "--confcutdir", str(checks_dir), "--rootdir", str(checks_dir),
-            "-c", os.devnull, "-p", "no:cacheprovider", "-q", "--no-header", "-rN",
+            "-c", os.devnull, "-p", "no:cacheprovider", "-p", "infra.audit.plugin", "-q", "--no-header", "-rN",
             f"--hosts={target.url}",
             "--hatang-site", str(site_root), "--hatang-host", target.host,
             "--hatang-checks", ",".join(check_ids),
@@ -241,7 +241,7 @@ def run_audit(
         catalogue = load_catalogue(catalogue_dir) if catalogue_dir else load_catalogue()
     resolved = catalogue.profile(profile)
     if not checks_dir.is_dir():
-        raise ChecksNotFoundError(f"{checks_dir}: no host checks here (run from a hatang checkout)")
+        raise ChecksNotFoundError(f"{checks_dir}: no host checks here")
     waivers = dict(waivers or {})
     controls = resolved.controls_in(Scope.HOST)
     if only is not None:

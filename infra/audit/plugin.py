@@ -1,15 +1,19 @@
 """pytest plugin behind the host checks: options, the `check` fixture, and result recording.
 
-`tests/compliance/hosts/conftest.py` imports this module, so an auditor can run the checks with
-plain pytest as well as through `hatang audit hosts`:
+Loaded with `-p infra.audit.plugin`, so an auditor can run the packaged checks
+(`infra.audit.hosts`) with plain pytest as well as through `hatang audit hosts`:
 
-    pytest tests/compliance/hosts --hosts=podman://NAME \\
+    pytest -p infra.audit.plugin --pyargs infra.audit.hosts --hosts=podman://NAME \\
         --hatang-site inventories/<site> --hatang-host <host> [--hatang-profile old-level3]
 
 Each check is one function `test_<check id>(host, check)`; it calls `check.expect(observed,
 expected, ok)` (records both sides, fails when not ok) or `check.not_checkable(reason)` when the
 host cannot show the state (a container has no auditd, no kernel.* sysctls). Outcomes: pass,
 fail (the expectation did not hold), error (the check itself broke), not_checkable.
+
+A Molecule verifier imports this module in its conftest, overrides `hatang_host_facts` with its
+scenario's values, and runs checks from a test parametrized with `check_id` (the `check` fixture
+is that check's): the role is verified by the audit's own checks and the catalogue's parameters.
 """
 
 from __future__ import annotations
@@ -108,6 +112,10 @@ def _jsonable(value: Any) -> Any:
 
 
 def check_id_of(item: pytest.Item) -> str:
+    """The check an item runs: its `check_id` parameter (a verifier running several), else its name."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "check_id" in callspec.params:
+        return str(callspec.params["check_id"])
     name = getattr(item, "originalname", None) or item.name
     return name.removeprefix("test_")
 

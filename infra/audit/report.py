@@ -181,6 +181,33 @@ def coverage(result: AuditResult) -> dict[str, Any]:
     }
 
 
+def _cited(ref: Reference, lang: str) -> Markup:
+    """What a reference cites, in `lang`: the clause with its level and the clause record's title
+    when known; or, for a null clause, why none is cited (its gap and note), else "not identified"."""
+    t = _translator(lang)
+    if ref.clause is None:
+        if ref.gap is None:
+            return escape(t("clause_unknown"))
+        gap = Markup('<span class="gap">{0}</span>').format(t("gap_" + ref.gap.replace("-", "_")))
+        return gap if ref.note is None else Markup("{0} — {1}").format(gap, ref.note)
+    clause = ref.clause
+    if lang == "vi":
+        clause = clause.replace("Art. ", "Điều ").replace("App. ", "Phụ lục ").replace("Annex ", "Phụ lục ")
+    cited = escape(clause)
+    if ref.level is not None:
+        cited += Markup(" ({0} {1})").format(t("clause_level"), ref.level)
+    if ref.title is not None:
+        cited += Markup(" — {0}").format(ref.title)
+    return cited
+
+
+def _junit_ref(ref: Reference) -> str:
+    """A reference as a JUnit property value: the clause, `gap:<gap>`, or `null`."""
+    if ref.clause is not None:
+        return ref.clause
+    return f"gap:{ref.gap}" if ref.gap is not None else "null"
+
+
 def _by_control(result: AuditResult) -> list[dict[str, Any]]:
     order: dict[str, Control] = {c.id: c for c in result.profile.controls}
     grouped: dict[str, list[tuple[str, ControlResult]]] = {cid: [] for cid in order}
@@ -215,10 +242,9 @@ def render_html(result: AuditResult, lang: str, other_file: str = "") -> str:
     def reference(ref: Reference) -> Markup:
         inst = instruments.get(ref.type)
         title = (inst.title_vi if lang == "vi" else inst.title) if inst else ref.type
-        clause = ref.clause or t("clause_unknown")
-        if lang == "vi" and ref.clause:
-            clause = clause.replace("Art. ", "Điều ").replace("App. ", "Phụ lục ").replace("Annex ", "Phụ lục ")
-        return Markup('{0}: {1} <span class="{2}">({3})</span>').format(title, clause, ref.status, t(ref.status))
+        return Markup('{0}: {1} <span class="{2}">({3})</span>').format(
+            title, _cited(ref, lang), ref.status, t(ref.status)
+        )
 
     template = env.get_template("report.html.j2")
     return template.render(
@@ -244,9 +270,11 @@ def render_junit(result: AuditResult) -> str:
 
     What was not checked (not checkable, manual, waived) is a skipped case whose message starts
     with "not checked"; each suite's properties carry its host's verdict, the audit's verdict and
-    the controls not checked. A last, empty suite named "coverage" carries what the audit covers:
-    the regime, the level and `coverage.<category>`, the control ids per category of
-    `COVERAGE_CATEGORIES`."""
+    the controls not checked. Each case's properties carry its control's references: `ref.<type>`
+    is the clause, `gap:<gap>` when the catalogue says why none is cited, or `null`; a clause whose
+    level is known is followed by `ref.<type>.level`. A last, empty suite named "coverage" carries
+    what the audit covers: the regime, the level and `coverage.<category>`, the control ids per
+    category of `COVERAGE_CATEGORIES`."""
     verdict = result.verdict
     covered = coverage(result)
     covered_ids = {
@@ -299,7 +327,9 @@ def render_junit(result: AuditResult) -> str:
                     ET.SubElement(case, "skipped", message=f"{what}: {why}")
                 props = ET.SubElement(case, "properties")
                 for ref in c.control.references:
-                    ET.SubElement(props, "property", name=f"ref.{ref.type}", value=ref.clause or "null")
+                    ET.SubElement(props, "property", name=f"ref.{ref.type}", value=_junit_ref(ref))
+                    if ref.level is not None:
+                        ET.SubElement(props, "property", name=f"ref.{ref.type}.level", value=str(ref.level))
         for key, value in counts.items():
             suite.set(key, str(value))
     coverage_suite = ET.SubElement(

@@ -3,7 +3,8 @@
 `load_catalogue()` reads `policy.yml`, `instruments.yml` and `controls/*.yml` next to this
 module (or another folder, for tests), checks every file and every cross-reference, resolves every
 citation of the project's record (`docs/standards.md`: the file, the anchor, the recorded clauses;
-see `_sources.py`), and returns a frozen `Catalogue`. `Catalogue.profile(id)` resolves a profile
+see `_sources.py`) and the clause records shipped beside it (`clauses/*.yml`), and returns a
+frozen `Catalogue`. `Catalogue.profile(id)` resolves a profile
 with its inheritance.
 """
 
@@ -20,6 +21,8 @@ from pydantic import BaseModel, ValidationError
 
 from infra import _yaml
 from infra.catalogue._models import (
+    ClauseDoc,
+    ClauseFile,
     ControlDoc,
     ControlsFile,
     InstrumentsFile,
@@ -29,7 +32,7 @@ from infra.catalogue._models import (
     Status,
     WaiversFile,
 )
-from infra.catalogue._references import VALIDATORS, check_clause
+from infra.catalogue._references import VALIDATORS, check_clause, entry_of
 from infra.catalogue._sources import SOURCES_DIR, Record
 from infra.catalogue._violations_host import (
     HOST_VIOLATIONS_DIR,
@@ -49,6 +52,7 @@ __all__ = [
     "SOURCES_DIR",
     "Catalogue",
     "CatalogueError",
+    "Clause",
     "Control",
     "HostVariant",
     "HostViolations",
@@ -103,24 +107,50 @@ class Instrument:
     status: str
     source: str
     clauses: str | None = None
+    clause_file: str | None = None
+    require_mapping: bool = False
+
+
+@dataclass(frozen=True)
+class Clause:
+    """A clause the catalogue may cite, from a clause record (`clauses/<type>.yml`)."""
+
+    id: str
+    title: str
+    levels: tuple[int, ...]
+    read_in: str
 
 
 @dataclass(frozen=True)
 class Reference:
-    """One citation: instrument, clause (None when unknown), and how sure we are of it."""
+    """One citation: instrument, clause (None when unknown), and how sure we are of it.
+
+    `level` is the security level whose section holds the clause, `title` the clause record's own
+    short description of it; a null clause may carry a `gap` saying why no clause is cited
+    (`not-read`: its number was not read in the instrument's text; `not-covered`: no clause
+    requires it) and a `note`.
+    """
 
     type: str
     clause: str | None
     status: str
     source: str
+    level: int | None = None
+    title: str | None = None
+    gap: str | None = None
+    note: str | None = None
 
-    def to_dict(self) -> dict[str, str | None]:
-        return {
+    def to_dict(self, *, mapping: bool = False) -> dict[str, str | int | None]:
+        """The citation as evidence; `mapping=True` adds the clause's level, title, gap and note."""
+        data: dict[str, str | int | None] = {
             "type": self.type,
             "clause": self.clause,
             "status": self.status,
             "source": self.source,
         }
+        if mapping:
+            data.update(level=self.level, title=self.title, gap=self.gap, note=self.note)
+        return data
 
 
 @dataclass(frozen=True)
@@ -184,6 +214,11 @@ class Catalogue:
     controls: tuple[Control, ...]
     instruments: Mapping[str, Instrument]
     _policy: PolicyFile = field(repr=False)
+    _clauses: Mapping[str, Mapping[str, Clause]] = field(default_factory=dict, repr=False)
+
+    def clauses(self, kind: str) -> tuple[Clause, ...]:
+        """The clauses the catalogue records for reference type `kind` (empty without a clause file)."""
+        return tuple(self._clauses.get(kind, {}).values())
 
     @property
     def profile_ids(self) -> tuple[str, ...]:
@@ -222,18 +257,38 @@ class Catalogue:
             controls=selected,
         )
 
-    def _references(self, refs: Mapping[str, tuple[str | None, ...]]) -> tuple[Reference, ...]:
-        return _references(refs, self.instruments)
+    def _references(self, refs: References) -> tuple[Reference, ...]:
+        return _references(refs, self.instruments, self._clauses)
+
+
+References = Mapping[str, tuple[Any, ...]]
+"""Reference type -> entries as parsed (clause id, None, or a ClauseRefDoc)."""
 
 
 def _references(
-    refs: Mapping[str, tuple[str | None, ...]], instruments: Mapping[str, Instrument]
+    refs: References, instruments: Mapping[str, Instrument], clauses: Mapping[str, Mapping[str, Clause]]
 ) -> tuple[Reference, ...]:
-    return tuple(
-        Reference(kind, clause, instruments[kind].status, instruments[kind].source)
-        for kind, clauses in refs.items()
-        for clause in clauses
-    )
+    found: list[Reference] = []
+    for kind, items in refs.items():
+        for item in items:
+            entry = entry_of(item)
+            record = clauses.get(kind, {}).get(entry.clause or "")
+            level = entry.level
+            if level is None and record is not None and len(record.levels) == 1:
+                level = record.levels[0]
+            found.append(
+                Reference(
+                    kind,
+                    entry.clause,
+                    instruments[kind].status,
+                    instruments[kind].source,
+                    level=level,
+                    title=record.title if record else None,
+                    gap=entry.gap,
+                    note=entry.note,
+                )
+            )
+    return tuple(found)
 
 
 # --------------------------------------------------------------------------- loading
@@ -246,6 +301,8 @@ class _Reader:
         self.documents: dict[str, Any] = {}
         self.recorded: dict[str, tuple[str, frozenset[str]]] = {}
         """Reference type -> (clauses section, the clause numbers recorded there)."""
+        self.clause_files: dict[str, tuple[str, dict[str, ClauseDoc]]] = {}
+        """Reference type -> (clause file, clause id -> its record), from `clauses/*.yml`."""
         self.sources_checked = False
         """The citations are resolved against a project (not in an installed wheel)."""
 
@@ -289,26 +346,48 @@ class _Reader:
         self,
         file: str,
         loc: tuple[int | str, ...],
-        refs: Mapping[str, tuple[str | None, ...]],
+        refs: References,
         instruments: Mapping[str, Instrument],
+        *,
+        control: str | None = None,
+        level: int | None = None,
     ) -> None:
-        for kind, clauses in refs.items():
+        """Every entry is of a known type, well formed, and recorded.
+
+        `control` names the citing control and `level` is its lowest level: a recorded clause must
+        apply to that level or a higher one.
+        """
+        who = f"control {control}: " if control else ""
+        for kind, items in refs.items():
             if kind not in instruments:
                 known = ", ".join(sorted(instruments))
-                self.problem(file, (*loc, kind), f"unknown reference type {kind!r}; known: {known}")
+                self.problem(file, (*loc, kind), f"{who}unknown reference type {kind!r}; known: {known}")
                 continue
-            for index, clause in enumerate(clauses):
+            for index, item in enumerate(items):
+                entry = entry_of(item)
+                clause, where = entry.clause, (*loc, kind, index)
                 why = check_clause(kind, clause)
                 if why:
-                    self.problem(file, (*loc, kind, index), f"{clause!r}: {why}")
-                elif clause is None or not self.sources_checked:
+                    self.problem(file, where, f"{who}{clause!r}: {why}")
+                elif clause is None:
+                    if control and instruments[kind].require_mapping and not entry.explicit:
+                        self.problem(
+                            file,
+                            where,
+                            f"{who}a null {kind} clause must say why no clause is cited",
+                            "write {clause: ~, gap: not-read} (the clause number was not read in the text) or "
+                            "{clause: ~, gap: not-covered} (no clause of the instrument requires it)",
+                        )
+                elif kind in self.clause_files:
+                    self._check_recorded_clause(file, where, who, kind, clause, entry.level, level)
+                elif not self.sources_checked:
                     continue
                 elif kind not in self.recorded:
                     if instruments[kind].regime != "international" and instruments[kind].clauses is None:
                         self.problem(
                             file,
-                            (*loc, kind, index),
-                            f"{clause!r}: {kind} has no record of the clauses it may cite",
+                            where,
+                            f"{who}{clause!r}: {kind} has no record of the clauses it may cite",
                             f"add 'clauses: docs/standards.md#{kind}-clauses' to instruments.yml with a table of "
                             "the clauses read in its text, or cite ~",
                         )
@@ -317,10 +396,85 @@ class _Reader:
                     if clause not in recorded:
                         self.problem(
                             file,
-                            (*loc, kind, index),
-                            f"{clause!r} is not among the clauses of {kind} recorded in {section}",
+                            where,
+                            f"{who}{clause!r} is not among the clauses of {kind} recorded in {section}",
                             "read the clause in the instrument's text and add it to that table first, or cite ~",
                         )
+
+    def _check_recorded_clause(
+        self,
+        file: str,
+        where: tuple[int | str, ...],
+        who: str,
+        kind: str,
+        clause: str,
+        level: int | None,
+        lowest: int | None,
+    ) -> None:
+        record, clauses = self.clause_files[kind]
+        doc = clauses.get(clause)
+        if doc is None:
+            self.problem(
+                file,
+                where,
+                f"{who}{clause!r} is not among the clauses of {kind} recorded in {record}",
+                f"read the clause in the instrument's text and add it to {record} first, or write "
+                "{clause: ~, gap: not-read}",
+            )
+        elif level is not None and level not in doc.levels:
+            levels = ", ".join(str(n) for n in doc.levels)
+            self.problem(
+                file,
+                (*where, "level"),
+                f"{who}{kind} {clause} belongs to level {levels}, not level {level}",
+                f"cite the clause of level {level}'s section, or correct the level",
+            )
+        elif lowest is not None and max(doc.levels) < lowest:
+            levels = ", ".join(str(n) for n in doc.levels)
+            self.problem(
+                file,
+                where,
+                f"{who}{kind} {clause} applies to level {levels}, below the control's level {lowest}",
+                f"cite the clause of the section for level {lowest} or above, or correct the control's level",
+            )
+
+    def check_mapped(
+        self, file: str, loc: tuple[int | str, ...], doc: ControlDoc, instruments: Mapping[str, Instrument]
+    ) -> None:
+        """A control cites every instrument that requires a mapping (a clause, or a gap saying why not)."""
+        for kind, instrument in sorted(instruments.items()):
+            if instrument.require_mapping and kind not in doc.references:
+                self.problem(
+                    file,
+                    (*loc, "references"),
+                    f"control {doc.id}: no {kind} mapping",
+                    f"add '{kind}: [{{clause: <number>}}]' or '{kind}: [{{clause: ~, gap: not-read}}]'",
+                )
+
+    def read_clause_file(self, kind: str, name: str, record: Record | None) -> None:
+        """Read `clauses/<type>.yml`: its clauses become the only ones `kind` may cite."""
+        parsed = self.read(self.root / name, ClauseFile)
+        if parsed is None:
+            return
+        if parsed.instrument != kind:
+            self.problem(name, ("instrument",), f"holds the clauses of {parsed.instrument!r}, not of {kind!r}")
+        clauses: dict[str, ClauseDoc] = {}
+        for index, doc in enumerate(parsed.clauses):
+            loc: tuple[int | str, ...] = ("clauses", index)
+            why = check_clause(kind, doc.id)
+            if why:
+                self.problem(name, (*loc, "id"), f"{doc.id!r}: {why}")
+            if doc.id in clauses:
+                self.problem(name, (*loc, "id"), f"duplicate clause {doc.id}")
+            if doc.read_in not in parsed.copies:
+                known = ", ".join(sorted(parsed.copies))
+                self.problem(name, (*loc, "read_in"), f"unknown copy {doc.read_in!r}; known: {known}")
+            clauses[doc.id] = doc
+        if record is not None:
+            wrong = record.check(parsed.source, anchor_required=True)
+            if wrong:
+                self.problem(name, ("source",), *wrong)
+        self.clause_files[kind] = (name, clauses)
 
 
 def load_catalogue(root: Path | str = CATALOGUE_DIR, *, sources: Path | None = SOURCES_DIR) -> Catalogue:
@@ -371,10 +525,20 @@ def _load(root: Path, sources: Path | None) -> Catalogue:
                     f"reference type {kind!r} has no validator in _references.py",
                 )
             instruments[kind] = Instrument(
-                kind, item.title, item.title_vi, item.regime, item.status.value, item.source, item.clauses
+                kind,
+                item.title,
+                item.title_vi,
+                item.regime,
+                item.status.value,
+                item.source,
+                item.clauses,
+                item.clause_file,
+                item.require_mapping,
             )
             if record is not None:
                 _check_sources(reader, record, kind, item.source, item.clauses)
+            if item.clause_file is not None:
+                reader.read_clause_file(kind, item.clause_file, record)
     seen_ids: dict[str, str] = {}
     seen_checks: dict[str, str] = {}
     for file, index, doc in docs:
@@ -386,7 +550,8 @@ def _load(root: Path, sources: Path | None) -> Catalogue:
             if check in seen_checks:
                 reader.problem(file, (*loc, "checks"), f"check {check} already verifies {seen_checks[check]}")
             seen_checks[check] = doc.id
-        reader.check_refs(file, (*loc, "references"), doc.references, instruments)
+        reader.check_refs(file, (*loc, "references"), doc.references, instruments, control=doc.id, level=doc.level)
+        reader.check_mapped(file, loc, doc, instruments)
     if policy is not None and record is not None:
         wrong = record.check(policy.source, anchor_required=False)
         if wrong:
@@ -396,8 +561,12 @@ def _load(root: Path, sources: Path | None) -> Catalogue:
     if reader.problems:
         raise CatalogueError(reader.problems)
     assert policy is not None  # for mypy: no problems means every file parsed
-    controls = tuple(_control(doc, instruments) for _, _, doc in docs)
-    return Catalogue(policy.version, controls, instruments, policy)
+    clauses = {
+        kind: {cid: Clause(d.id, d.title, d.levels, d.read_in) for cid, d in recorded.items()}
+        for kind, (_, recorded) in reader.clause_files.items()
+    }
+    controls = tuple(_control(doc, instruments, clauses) for _, _, doc in docs)
+    return Catalogue(policy.version, controls, instruments, policy, clauses)
 
 
 def _check_sources(reader: _Reader, record: Record, kind: str, source: str, clauses: str | None) -> None:
@@ -457,7 +626,9 @@ def _check_profiles(reader: _Reader, policy: PolicyFile, instruments: Mapping[st
         reader.check_refs("policy.yml", (*loc, "references"), profile.references, instruments)
 
 
-def _control(doc: ControlDoc, instruments: Mapping[str, Instrument]) -> Control:
+def _control(
+    doc: ControlDoc, instruments: Mapping[str, Instrument], clauses: Mapping[str, Mapping[str, Clause]]
+) -> Control:
     return Control(
         id=doc.id,
         title_en=doc.title.en,
@@ -472,7 +643,7 @@ def _control(doc: ControlDoc, instruments: Mapping[str, Instrument]) -> Control:
         implemented_by=doc.implemented_by,
         parameters=doc.parameters,
         notes=doc.notes,
-        references=_references(doc.references, instruments),
+        references=_references(doc.references, instruments, clauses),
     )
 
 

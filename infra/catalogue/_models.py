@@ -4,15 +4,32 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from functools import cache
+from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from infra.catalogue._sources import SOURCES_DIR
 
 __all__ = [
     "CONTROL_ID_PATTERN",
     "CheckId",
+    "ClauseDoc",
+    "ClauseFile",
+    "ClauseRefDoc",
     "ControlDoc",
     "ControlsFile",
+    "Gap",
     "InstrumentDoc",
     "InstrumentsFile",
     "LocalText",
@@ -31,11 +48,63 @@ CheckId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{2,63}$")]
 ControlId = Annotated[str, StringConstraints(pattern=CONTROL_ID_PATTERN)]
 ProfileId = Annotated[str, StringConstraints(pattern=r"^[a-z]+-level[1-5]$")]
 Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
-References = dict[str, tuple[str | None, ...]]
+Level = Annotated[int, Field(ge=1, le=5)]
+
+
+@cache
+def _implementers(root: Path | None = SOURCES_DIR) -> tuple[str, ...] | None:
+    """`roles/<role>` and `pulumi/<project>` of the project; None in an installed wheel (no roles)."""
+    if root is None:
+        return None
+    roles = [f"roles/{path.parent.name}" for path in root.glob("roles/*/tasks") if path.is_dir()]
+    projects = [f"pulumi/{path.parent.name}" for path in root.glob("pulumi/*/Pulumi.yaml")]
+    return tuple(sorted(roles + projects))
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Gap(StrEnum):
+    """Why a mapping cites no clause of an instrument (the reference is `{clause: ~, gap: …}`)."""
+
+    NOT_READ = "not-read"
+    """The instrument has requirements of this kind, but their clause numbers were not read in its text."""
+    NOT_COVERED = "not-covered"
+    """The instrument's text was read and none of its clauses requires what the control checks."""
+
+
+class ClauseRefDoc(_Model):
+    """A reference written as a mapping: a clause with the level it belongs to, or an explicit gap."""
+
+    clause: Text | None = Field(description="Clause number; null when no clause is cited (then 'gap' says why).")
+    level: Level | None = Field(
+        None, description="Security level whose section holds the clause (checked against the clause record)."
+    )
+    gap: Gap | None = Field(None, description="Required with a null clause: not-read or not-covered.")
+    note: Text | None = Field(None, description="What a reader of the report should know about this mapping.")
+
+    @model_validator(mode="after")
+    def _clause_or_gap(self) -> ClauseRefDoc:
+        if self.clause is None and self.gap is None:
+            raise ValueError("a null clause needs 'gap': not-covered or not-read")
+        if self.clause is not None and self.gap is not None:
+            raise ValueError("a cited clause takes no 'gap' (gap says why no clause is cited)")
+        if self.clause is None and self.level is not None:
+            raise ValueError("'level' belongs to a cited clause; with a null clause leave it out")
+        return self
+
+
+def _entry_form(value: Any) -> str:
+    return "mapping" if isinstance(value, dict | ClauseRefDoc) else "clause"
+
+
+ReferenceEntry = Annotated[
+    Annotated[ClauseRefDoc, Tag("mapping")] | Annotated[Text | None, Tag("clause")],
+    Discriminator(_entry_form),
+]
+"""A clause id, null, or a {clause, level, gap, note} mapping; errors name only the form written."""
+References = dict[str, tuple[ReferenceEntry, ...]]
 
 
 class Scope(StrEnum):
@@ -79,10 +148,40 @@ class InstrumentDoc(_Model):
         description="Section of the record listing the clause numbers read in its text ('<file>#<anchor>'); "
         "when set, the catalogue may cite only those clauses.",
     )
+    clause_file: Text | None = Field(
+        None,
+        description="Clause record shipped with the catalogue ('clauses/<type>.yml'): the clauses that may be "
+        "cited, each with its own-words title and levels. Exclusive with 'clauses'.",
+    )
+    require_mapping: bool = Field(
+        False,
+        description="Every control must cite this instrument, each null clause with a 'gap' saying why.",
+    )
+
+    @model_validator(mode="after")
+    def _one_clause_record(self) -> InstrumentDoc:
+        if self.clauses is not None and self.clause_file is not None:
+            raise ValueError("set 'clauses' (a section of the record) or 'clause_file', not both")
+        return self
 
 
 class InstrumentsFile(_Model):
     instruments: dict[str, InstrumentDoc] = Field(description="Reference type -> instrument.")
+
+
+class ClauseDoc(_Model):
+    id: Text = Field(description="Clause number as the instrument prints it ('5.1.1').")
+    title: Text = Field(description="The project's own short description of the clause (never the text).")
+    levels: tuple[Level, ...] = Field(min_length=1, description="Security levels the clause applies to.")
+    read_in: Text = Field(description="Where the clause number and heading were read (a key of 'copies').")
+
+
+class ClauseFile(_Model):
+    instrument: Text = Field(description="Reference type whose clauses these are.")
+    source: Text = Field(description="Section of the project's record describing the reading: '<file>#<anchor>'.")
+    copies: dict[str, Text] = Field(description="Copy of the text read -> where it is (address and what it shows).")
+    clauses: tuple[ClauseDoc, ...] = Field(min_length=1, description="The clauses the catalogue may cite.")
+    not_read: Text = Field(description="What the instrument holds whose clause numbers were not read.")
 
 
 class ControlDoc(_Model):
@@ -105,7 +204,19 @@ class ControlDoc(_Model):
         description="Thresholds the checks compare against (inputs, not code).",
     )
     notes: Text | None = Field(None, description="Required for partial, manual, not_applicable.")
-    references: References = Field(description="Reference type -> clause ids (null: clause unknown).")
+    references: References = Field(
+        description="Reference type -> clauses: a clause id, null (clause unknown), or "
+        "{clause, level} / {clause: null, gap, note}."
+    )
+
+    @field_validator("implemented_by")
+    @classmethod
+    def _implementers_exist(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        known = _implementers()
+        unknown = [name for name in value if known is not None and name not in known]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: no such role or Pulumi project; known: {', '.join(known or ())}")
+        return value
 
     @model_validator(mode="after")
     def _status_consistent(self) -> ControlDoc:

@@ -1,15 +1,20 @@
 """Reference types: one format validator per instrument a control may cite.
 
 A reference is written `type: [clause, ...]`; a null clause cites the instrument when the
-clause is not known. Registering a type here is what makes it usable in the catalogue.
+clause is not known. An entry may also be a mapping: `{clause: "5.1.1", level: 1}` (the clause
+and the level whose section holds it) or `{clause: ~, gap: not-read, note: …}` (no clause, and
+why). Registering a type here is what makes it usable in the catalogue.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
-__all__ = ["VALIDATORS", "check_clause"]
+from infra.catalogue._models import ClauseRefDoc
+
+__all__ = ["VALIDATORS", "Entry", "check_clause", "entry_of"]
 
 _ARTICLE = r"Art\. \d{1,3}(\.\d{1,2}){0,2}[a-z]?"
 _APPENDIX = r"App\. (I|II|III|IV|V)"
@@ -67,3 +72,25 @@ def check_clause(kind: str, clause: str | None) -> str | None:
     if validator is None:
         return f"unknown reference type {kind!r}; known: {', '.join(sorted(VALIDATORS))}"
     return None if clause is None else validator(clause)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One reference entry, whichever way it was written."""
+
+    clause: str | None
+    level: int | None = None
+    gap: str | None = None
+    note: str | None = None
+
+    @property
+    def explicit(self) -> bool:
+        """A null clause that says why (a gap), rather than a bare `~`."""
+        return self.clause is not None or self.gap is not None
+
+
+def entry_of(item: ClauseRefDoc | str | None) -> Entry:
+    """The entry a YAML list item stands for: `"5.1"`, `~`, or a `{clause, level, gap, note}` mapping."""
+    if isinstance(item, ClauseRefDoc):
+        return Entry(item.clause, item.level, item.gap.value if item.gap else None, item.note)
+    return Entry(item)

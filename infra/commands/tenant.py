@@ -23,10 +23,11 @@ from infra.tenants import (
     current_user,
     reject_tenant,
     retire_tenant,
+    set_profile,
 )
 
 app = typer.Typer(
-    help="Tenant requests: new, approve or reject, activate, retire, list, show.", no_args_is_help=True
+    help="Tenant requests: new, approve or reject, activate, set-profile, retire, list, show.", no_args_is_help=True
 )
 
 InventoryOption = Annotated[Path, typer.Option("--inventory", "-i", help="Site inventory folder.")]
@@ -83,6 +84,19 @@ def retire(
     """Retire a tenant: its project is disabled, then removed after the grace period."""
     with user_errors(), gc_paused():  # a short command: what it builds lives to its end
         _report(retire_tenant(inventory, code, by or current_user(), reason))
+
+
+@app.command("set-profile")
+def set_profile_(
+    code: str,
+    profile: Annotated[str, typer.Argument(help="Quota profile from profiles.yml.")],
+    reason: Annotated[str, typer.Option(help="Why the quotas change (required).")],
+    inventory: InventoryOption = DEFAULT_INVENTORY,
+    by: By = None,
+) -> None:
+    """Move an approved or active tenant to another quota profile; its addresses stay."""
+    with user_errors(), gc_paused():  # a short command: what it builds lives to its end
+        _report(set_profile(inventory, code, profile, by or current_user(), reason))
 
 
 def _ask(value: str | None, prompt: str, interactive: bool, missing: list[str], flag: str) -> str:

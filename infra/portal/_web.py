@@ -7,13 +7,13 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import Environment
+from jinja2 import Environment, pass_context
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from infra.errors import HatangError, InventoryError
 from infra.portal import gitflow, lifecycle
 from infra.portal.auth import Identity
+from infra.portal.changes import ChangeRequest, branch_changes
 from infra.portal.csrf import FIELD, CsrfGuard
 from infra.portal.session import AuditLog, Sessions
 from infra.schema import TenantRequest
@@ -43,6 +44,23 @@ SECURITY_HEADERS = {
 
 Endpoint = Callable[[Request, Identity], Awaitable[Response]]
 
+LANG_COOKIE = "hatang_lang"
+LANGUAGES = ("vi", "en")
+"""Languages a page can be shown in alone; without the cookie it shows both (Vietnamese, English smaller)."""
+
+
+def language(request: Request) -> str:
+    """The language the browser chose ('vi', 'en'), or '' for both."""
+    chosen = request.cookies.get(LANG_COOKIE, "")
+    return chosen if chosen in LANGUAGES else ""
+
+
+@pass_context
+def say(context: Any, vietnamese: str, english: str) -> str:
+    """Text in the chosen language, for places that cannot hold the `vi`/`en` spans (titles, options)."""
+    chosen = context.get("lang", "")
+    return vietnamese if chosen == "vi" else english if chosen == "en" else f"{vietnamese} ({english})"
+
 
 def client(request: Request) -> str:
     return request.client.host if request.client else "?"
@@ -56,8 +74,12 @@ def render(
     guard: CsrfGuard = request.app.state.csrf
     nonce, token = guard.token(request)
     started = time.perf_counter()
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET":  # the page answering a post: switching language goes back to the list
+        here = "/tenants"
     body = env.get_template(template).render(
-        site_name=request.app.state.site_name, me=identity, csrf_field=FIELD, csrf_token=token, **context
+        site_name=request.app.state.site_name, me=identity, csrf_field=FIELD, csrf_token=token,
+        lang=language(request), here=safe_next(here), **context
     )
     response = HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
     response.headers["Server-Timing"] = f"render;dur={(time.perf_counter() - started) * 1000:.1f}"
@@ -128,6 +150,16 @@ class Portal:
     site: Site
     tenants: dict[str, tuple[TenantRequest, str]]
     """Code -> (request, branch it is on, '' when in the site folder)."""
+    changes: dict[str, tuple[ChangeRequest, ...]] = field(default_factory=dict)
+    """Code -> its change requests on branches, oldest first (waiting or rejected)."""
+
+    def waiting_change(self, code: str) -> ChangeRequest | None:
+        """The change request waiting for review for tenant `code`, if any (there is at most one)."""
+        return next((c for c in self.changes.get(code, ()) if c.pending), None)
+
+    def rejected_change(self, code: str) -> ChangeRequest | None:
+        """The last change request for `code` a reviewer rejected, if any: its reason is for the agency."""
+        return next((c for c in reversed(self.changes.get(code, ())) if not c.pending), None)
 
     def view(self, code: str) -> lifecycle.TenantView:
         tenant, branch = self.tenants[code]
@@ -142,10 +174,13 @@ class Portal:
 def _read(root: Path, repo: gitflow.SiteRepo | None) -> Portal:
     site = load_site(root)
     tenants = {t.code: (t, "") for t in site.tenants}
+    found: dict[str, list[ChangeRequest]] = {}
     if repo is not None:
         for pending in gitflow.branch_requests(repo):
             tenants.setdefault(pending.code, (pending.tenant, pending.branch))
-    return Portal(site, tenants)
+        for change in branch_changes(repo):
+            found.setdefault(change.code, []).append(change)
+    return Portal(site, tenants, {code: tuple(listed) for code, listed in found.items()})
 
 
 async def portal(request: Request, identity: Identity | None) -> Portal | HTMLResponse:

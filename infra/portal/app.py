@@ -9,7 +9,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from infra.portal import review, signin, views
+from infra.portal import change_pages, review, signin, views
+from infra.portal._web import say
 from infra.portal.auth import Authenticator
 from infra.portal.csrf import CsrfGuard
 from infra.portal.gitflow import SiteRepo
@@ -20,13 +21,15 @@ __all__ = ["create_app"]
 
 def _templates() -> Environment:
     """Jinja with autoescape on for every template: an agency's `<script>` renders as text."""
-    return Environment(
+    env = Environment(
         loader=PackageLoader("infra.portal", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["say"] = say
+    return env
 
 
 def create_app(
@@ -58,6 +61,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/", views.home),
+            Route("/lang/{choice}", views.choose_language),
             Route("/signin", signin.signin_page, methods=["GET"]),
             Route("/signin", signin.signin, methods=["POST"]),
             Route("/signout", signin.signout, methods=["POST"]),
@@ -67,6 +71,10 @@ def create_app(
             Route("/tenants/{code}", views.tenant_page),
             Route("/tenants/{code}/approve", review.approve, methods=["POST"]),
             Route("/tenants/{code}/reject", review.reject, methods=["POST"]),
+            Route("/tenants/{code}/change", change_pages.change_page, methods=["GET"]),
+            Route("/tenants/{code}/change", change_pages.submit_change, methods=["POST"]),
+            Route("/tenants/{code}/change/approve", change_pages.approve_change, methods=["POST"]),
+            Route("/tenants/{code}/change/reject", change_pages.reject_change, methods=["POST"]),
             Route("/review", review.pending_page),
             Route("/request", views.form_page, methods=["GET"]),
             Route("/request", views.submit_request, methods=["POST"]),

@@ -11,6 +11,9 @@ is checked out in the portal's clone, which also updates its files; `update-ref`
 pushed. A rejection runs `reject_tenant` on the request's branch (state `rejected`, committed
 there; the branch stays, unmerged, as the record, so the code stays taken).
 
+Approving an agency's change request (`changes.py`) goes through the same merge
+(`merge_into_main`), with `set_profile` or `retire_tenant` in place of `approve_tenant`.
+
 Every operation holds the site's write lock (`.hatang.lock`, the lock of every writer), so two at
 once are serialised; git hooks are not run (the portal's checks are `hatang validate`'s).
 When the site is not in a git repository, the same operations edit the site folder in place.
@@ -22,7 +25,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,10 +46,14 @@ __all__ = [
     "BranchRequest",
     "GitFlowError",
     "SiteRepo",
+    "about_site",
     "approve_request",
+    "author_env",
     "branch_requests",
     "file_request",
+    "merge_into_main",
     "reject_request",
+    "run_git",
 ]
 
 BRANCH_PREFIX = "request/"
@@ -58,7 +65,8 @@ class GitFlowError(HatangError):
     """A git step failed (branch exists, push refused, main moved): nothing was changed in the site."""
 
 
-def _git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+def run_git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run git without hooks or prompts; its output, or GitFlowError with git's last lines."""
     try:
         done = subprocess.run(
             ["git", *_NO_HOOKS, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
@@ -72,7 +80,8 @@ def _git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
     return done.stdout
 
 
-def _author(identity: Identity) -> dict[str, str]:
+def author_env(identity: Identity) -> dict[str, str]:
+    """Git's environment for a commit authored by the signed-in user and committed by the portal."""
     email = identity.email or f"{identity.user_id}@keystone.invalid"
     return {
         "GIT_AUTHOR_NAME": identity.name,
@@ -117,16 +126,16 @@ class SiteRepo:
         site = Path(os.path.realpath(root)).relative_to(os.path.realpath(top_path)).as_posix()
         if main is None:
             try:
-                main = _git(top_path, "symbolic-ref", "--quiet", "--short", "HEAD").strip()
+                main = run_git(top_path, "symbolic-ref", "--quiet", "--short", "HEAD").strip()
             except GitFlowError:
                 raise GitFlowError(
                     f"{top_path}: HEAD is detached: the portal cannot tell the main branch (fix: check the main "
                     "branch out, or pass --main-branch)"
                 ) from None
-        _git(top_path, "rev-parse", "--verify", "--quiet", f"refs/heads/{main}")
+        run_git(top_path, "rev-parse", "--verify", "--quiet", f"refs/heads/{main}")
         if remote is None:
             try:
-                remote = _git(top_path, "config", f"branch.{main}.remote").strip() or None
+                remote = run_git(top_path, "config", f"branch.{main}.remote").strip() or None
             except GitFlowError:
                 remote = None
         return cls(top_path, "" if site == "." else site, main, remote)
@@ -138,7 +147,7 @@ class SiteRepo:
     def ref(self, name: str) -> str | None:
         """The commit a ref points at, or None."""
         try:
-            return _git(self.top, "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}").strip()
+            return run_git(self.top, "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}").strip()
         except GitFlowError:
             return None
 
@@ -147,16 +156,23 @@ class SiteRepo:
         """A temporary worktree at `commit` (detached); yields it and the site folder in it."""
         where = Path(tempfile.mkdtemp(prefix="hatang-portal-"))
         checkout = where / "wt"
-        _git(self.top, "worktree", "add", "--detach", "--quiet", str(checkout), commit)
+        run_git(self.top, "worktree", "add", "--detach", "--quiet", str(checkout), commit)
         try:
             yield checkout, checkout / self.site if self.site else checkout
         finally:
             try:
-                _git(self.top, "worktree", "remove", "--force", str(checkout))
+                run_git(self.top, "worktree", "remove", "--force", str(checkout))
             except GitFlowError:
                 shutil.rmtree(checkout, ignore_errors=True)
-                _git(self.top, "worktree", "prune")
+                run_git(self.top, "worktree", "prune")
             shutil.rmtree(where, ignore_errors=True)
+
+    def record(self, parent: str, message: str, identity: Identity) -> str:
+        """A commit on `parent` that changes no file, authored by `identity`: a request or a decision
+        whose content is its message (no worktree needed)."""
+        return run_git(
+            self.top, "commit-tree", f"{parent}^{{tree}}", "-p", parent, "-m", message, env=author_env(identity)
+        ).strip()
 
     def push(self, *refspecs: str) -> None:
         """Push to the remote, when there is one.
@@ -165,7 +181,7 @@ class SiteRepo:
             GitFlowError: the remote refused (a branch that exists there, main moved on).
         """
         if self.remote is not None:
-            _git(self.top, "push", "--quiet", "--porcelain", self.remote, *refspecs)
+            run_git(self.top, "push", "--quiet", "--porcelain", self.remote, *refspecs)
 
 
 @dataclass(frozen=True)
@@ -180,7 +196,9 @@ class BranchRequest:
 
 def branch_requests(repo: SiteRepo) -> list[BranchRequest]:
     """The requests on `request/*` branches, by code; a branch whose file cannot be read is left out."""
-    listing = _git(repo.top, "for-each-ref", "--format=%(refname:strip=2) %(objectname)", f"refs/heads/{BRANCH_PREFIX}")
+    listing = run_git(
+        repo.top, "for-each-ref", "--format=%(refname:strip=2) %(objectname)", f"refs/heads/{BRANCH_PREFIX}"
+    )
     branches = [line.split(" ", 1) for line in listing.splitlines() if " " in line]
     specs = [f"{commit}:{repo.path('tenants', f'{branch[len(BRANCH_PREFIX):]}.yml')}" for branch, commit in branches]
     out = []
@@ -226,7 +244,7 @@ def _blobs(top: Path, specs: list[str]) -> list[str | None]:
     return out
 
 
-def _here(text: str, inside: Path, root: Path) -> str:
+def about_site(text: str, inside: Path, root: Path) -> str:
     """A message about the temporary worktree, about the site folder instead."""
     return text.replace(display_path(inside), display_path(root)).replace(str(inside), display_path(root))
 
@@ -240,7 +258,7 @@ def file_request(root: Path, repo: SiteRepo | None, form: forms.RequestForm, ide
         with site_lock(root):
             return _file_on_branch(root, repo, form, code, identity)
     except HatangError as exc:
-        return forms.Submission(errors={forms.GENERAL: (_here(str(exc), repo.top, root),)})
+        return forms.Submission(errors={forms.GENERAL: (about_site(str(exc), repo.top, root),)})
 
 
 def _file_on_branch(
@@ -257,20 +275,21 @@ def _file_on_branch(
     with repo.worktree(base) as (checkout, site):
         outcome = forms.submit(site, form, identity.by)
         if outcome.change is None:
-            errors = {key: tuple(_here(m, site, root) for m in messages) for key, messages in outcome.errors.items()}
+            errors = {key: tuple(about_site(m, site, root) for m in messages)
+                      for key, messages in outcome.errors.items()}
             return forms.Submission(errors=errors)
-        _git(checkout, "add", "--", repo.path("tenants", f"{code}.yml"))
-        _git(checkout, "commit", "--quiet", "-m", f"Request tenant {code}: {form.name.strip()}\n\n{form.reason}",
-             env=_author(identity))
-        commit = _git(checkout, "rev-parse", "HEAD").strip()
+        run_git(checkout, "add", "--", repo.path("tenants", f"{code}.yml"))
+        run_git(checkout, "commit", "--quiet", "-m", f"Request tenant {code}: {form.name.strip()}\n\n{form.reason}",
+             env=author_env(identity))
+        commit = run_git(checkout, "rev-parse", "HEAD").strip()
     try:
-        _git(repo.top, "update-ref", f"refs/heads/{branch}", commit, "")  # '' : only if it does not exist
+        run_git(repo.top, "update-ref", f"refs/heads/{branch}", commit, "")  # '' : only if it does not exist
     except GitFlowError:
         raise GitFlowError(f"branch {branch} exists already (fix: choose another code)") from None
     try:
         repo.push(f"refs/heads/{branch}:refs/heads/{branch}")
     except GitFlowError as exc:
-        _git(repo.top, "update-ref", "-d", f"refs/heads/{branch}", commit)
+        run_git(repo.top, "update-ref", "-d", f"refs/heads/{branch}", commit)
         raise GitFlowError(
             f"the request could not be pushed to {repo.remote!r}, so it was not filed ({exc}; fix: a branch "
             f"{branch} may exist there already: choose another code, or ask the data center)"
@@ -292,43 +311,77 @@ def approve_request(root: Path, repo: SiteRepo | None, code: str, identity: Iden
     if repo is None:
         return tenant_ops.approve_tenant(root, code, identity.by, reason).summary
     with site_lock(root):
-        branch = f"refs/heads/{BRANCH_PREFIX}{code}"
-        tip, base = repo.ref(branch), repo.ref(f"refs/heads/{repo.main}")
-        if tip is None or base is None:
+        branch = f"{BRANCH_PREFIX}{code}"
+        tip = repo.ref(f"refs/heads/{branch}")
+        if tip is None:
             raise RequestError(f"no request {code!r} waiting for review")
-        _check_checkout(repo, code)
-        with repo.worktree(base) as (checkout, site):
-            env = _author(identity)
-            _git(checkout, "merge", "--no-ff", "--quiet", "-m", f"Merge {BRANCH_PREFIX}{code}", tip, env=env)
-            try:
-                change = tenant_ops.approve_tenant(site, code, identity.by, reason)
-            except HatangError as exc:
-                raise HatangError(_here(str(exc), site, root)) from None
-            _git(checkout, "add", "--update", "--", repo.site or ".")
-            _git(checkout, "commit", "--quiet", "-m", f"Approve tenant {code}\n\n{change.summary}", env=env)
-            merged = _git(checkout, "rev-parse", "HEAD").strip()
-        repo.push(f"{merged}:refs/heads/{repo.main}")
-        _advance_main(repo, base, merged)
-        _git(repo.top, "update-ref", "-d", branch, tip)
-        if repo.remote is not None:
-            with suppress(GitFlowError):  # already gone there: the merge is what matters
-                repo.push(f":{branch}")
+        change = merge_into_main(
+            root, repo, branch, tip, identity, lambda site: tenant_ops.approve_tenant(site, code, identity.by, reason),
+            f"Approve tenant {code}", [repo.path("tenants", f"{code}.yml"), repo.path(LEDGER_FILE)],
+        )
         return change.summary
+
+
+def merge_into_main(
+    root: Path, repo: SiteRepo, branch: str, tip: str, identity: Identity,
+    apply: Callable[[Path], tenant_ops.Change], subject: str, paths: Sequence[str],
+) -> tenant_ops.Change:
+    """Merge `branch` (at `tip`) into the main branch and run `apply` on the merged site, as `identity`.
+
+    In a temporary worktree at the main branch: `git merge --no-ff`, `apply` (an `infra.tenants`
+    function, so the CLI's checks and history), one commit; then main is pushed, moved here, and
+    the branch deleted here and on the remote. The caller holds the site lock.
+
+    Args:
+        root: the site folder, for messages.
+        repo: its repository.
+        branch: the branch to merge, without `refs/heads/`.
+        tip: the commit the branch was read at.
+        identity: the reviewer, author of the merge and the commit.
+        apply: the change to make on the site folder of the worktree.
+        subject: the commit's first line.
+        paths: files `apply` changes, which the checkout must not have uncommitted changes to.
+
+    Raises:
+        HatangError: `apply` refused or changed nothing, or git refused; the site is as before.
+    """
+    base = repo.ref(f"refs/heads/{repo.main}")
+    if base is None:
+        raise GitFlowError(f"{repo.top}: no branch {repo.main!r} (fix: pass --main-branch)")
+    _check_checkout(repo, paths)
+    with repo.worktree(base) as (checkout, site):
+        env = author_env(identity)
+        run_git(checkout, "merge", "--no-ff", "--quiet", "-m", f"Merge {branch}", tip, env=env)
+        try:
+            change = apply(site)
+        except HatangError as exc:
+            raise HatangError(about_site(str(exc), site, root)) from None
+        if not change.changed:
+            raise RequestError(f"nothing to do: {change.summary}")
+        run_git(checkout, "add", "--update", "--", repo.site or ".")
+        run_git(checkout, "commit", "--quiet", "-m", f"{subject}\n\n{change.summary}", env=env)
+        merged = run_git(checkout, "rev-parse", "HEAD").strip()
+    repo.push(f"{merged}:refs/heads/{repo.main}")
+    _advance_main(repo, base, merged)
+    run_git(repo.top, "update-ref", "-d", f"refs/heads/{branch}", tip)
+    if repo.remote is not None:
+        with suppress(GitFlowError):  # already gone there: the merge is what matters
+            repo.push(f":refs/heads/{branch}")
+    return change
 
 
 def _main_checked_out(repo: SiteRepo) -> bool:
     try:
-        return _git(repo.top, "symbolic-ref", "--quiet", "HEAD").strip() == f"refs/heads/{repo.main}"
+        return run_git(repo.top, "symbolic-ref", "--quiet", "HEAD").strip() == f"refs/heads/{repo.main}"
     except GitFlowError:
         return False
 
 
-def _check_checkout(repo: SiteRepo, code: str) -> None:
+def _check_checkout(repo: SiteRepo, paths: Sequence[str]) -> None:
     """Refuse before anything when the checkout's own changes would stop main from moving forward."""
     if not _main_checked_out(repo):
         return
-    paths = [repo.path("tenants", f"{code}.yml"), repo.path(LEDGER_FILE)]
-    changed = _git(repo.top, "status", "--porcelain", "--untracked-files=all", "--", *paths).strip()
+    changed = run_git(repo.top, "status", "--porcelain", "--untracked-files=all", "--", *paths).strip()
     if changed:
         raise GitFlowError(
             f"{repo.top}: the checkout has uncommitted changes to {', '.join(paths)}, which the approval "
@@ -339,9 +392,9 @@ def _check_checkout(repo: SiteRepo, code: str) -> None:
 def _advance_main(repo: SiteRepo, base: str, merged: str) -> None:
     """Move the main branch from `base` to `merged`: with the files when it is checked out here."""
     if _main_checked_out(repo):
-        _git(repo.top, "merge", "--ff-only", "--quiet", merged)
+        run_git(repo.top, "merge", "--ff-only", "--quiet", merged)
     else:
-        _git(repo.top, "update-ref", f"refs/heads/{repo.main}", merged, base)
+        run_git(repo.top, "update-ref", f"refs/heads/{repo.main}", merged, base)
 
 
 def reject_request(root: Path, repo: SiteRepo | None, code: str, identity: Identity, reason: str) -> str:
@@ -366,14 +419,14 @@ def reject_request(root: Path, repo: SiteRepo | None, code: str, identity: Ident
             try:
                 change = tenant_ops.reject_tenant(site, code, identity.by, reason)
             except HatangError as exc:
-                raise HatangError(_here(str(exc), site, root)) from None
+                raise HatangError(about_site(str(exc), site, root)) from None
             summary = _rejected(change, code)
-            _git(checkout, "add", "--update", "--", repo.site or ".")
-            _git(checkout, "commit", "--quiet", "-m", f"Reject tenant {code}\n\n{reason.strip()}",
-                 env=_author(identity))
-            commit = _git(checkout, "rev-parse", "HEAD").strip()
+            run_git(checkout, "add", "--update", "--", repo.site or ".")
+            run_git(checkout, "commit", "--quiet", "-m", f"Reject tenant {code}\n\n{reason.strip()}",
+                 env=author_env(identity))
+            commit = run_git(checkout, "rev-parse", "HEAD").strip()
         repo.push(f"{commit}:{branch}")
-        _git(repo.top, "update-ref", branch, commit, tip)
+        run_git(repo.top, "update-ref", branch, commit, tip)
     return summary
 
 

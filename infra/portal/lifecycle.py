@@ -15,6 +15,7 @@ __all__ = [
     "NetworkView",
     "ProfileView",
     "TenantView",
+    "profile_view",
     "profiles",
     "tenant_view",
     "tenant_views",
@@ -86,6 +87,7 @@ class ProfileView:
     vcpus: int
     ram_gib: float
     volume_gb: int
+    instances: int
 
 
 def tenant_view(site: Site, tenant: TenantRequest, branch: str = "") -> TenantView:
@@ -129,22 +131,26 @@ def tenant_views(site: Site) -> list[TenantView]:
     return [tenant_view(site, t) for t in sorted(site.tenants, key=lambda t: t.code)]
 
 
+def profile_view(site: Site, name: str) -> ProfileView | None:
+    """Profile `name` with its size from the site model; None when it does not resolve
+    (`hatang validate` reports why)."""
+    profile = site.profiles.get(name)
+    if profile is None:
+        return None
+    try:
+        quotas = resolve_profile(name, site.profiles)
+    except ProfileError:
+        return None
+    return ProfileView(
+        name=name,
+        description=profile.description,
+        vcpus=quotas.compute.cores,
+        ram_gib=round(quotas.compute.ram / 1024, 1),
+        volume_gb=quotas.volume.gigabytes,
+        instances=quotas.compute.instances,
+    )
+
+
 def profiles(site: Site) -> list[ProfileView]:
-    """The quota profiles an agency can choose, with their size; unresolvable ones are left out
-    (`hatang validate` reports them)."""
-    out = []
-    for name, profile in sorted(site.profiles.items()):
-        try:
-            quotas = resolve_profile(name, site.profiles)
-        except ProfileError:
-            continue
-        out.append(
-            ProfileView(
-                name=name,
-                description=profile.description,
-                vcpus=quotas.compute.cores,
-                ram_gib=round(quotas.compute.ram / 1024, 1),
-                volume_gb=quotas.volume.gigabytes,
-            )
-        )
-    return out
+    """The quota profiles an agency can choose, with their size; unresolvable ones are left out."""
+    return [view for name in sorted(site.profiles) if (view := profile_view(site, name)) is not None]

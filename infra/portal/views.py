@@ -9,6 +9,8 @@ request branches, and a slow read never blocks the server's loop.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
+from functools import wraps
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -16,18 +18,52 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from infra.portal import forms, gitflow, lifecycle
-from infra.portal._web import MAX_BODY, Portal, audit, client, log, not_found, portal, read_form, render, signed_in
+from infra.portal._web import (
+    LANG_COOKIE,
+    LANGUAGES,
+    MAX_BODY,
+    Portal,
+    audit,
+    client,
+    log,
+    not_found,
+    portal,
+    read_form,
+    render,
+    safe_next,
+    signed_in,
+)
 from infra.portal.auth import Identity
 from infra.schema import NetworkAccess
 from infra.site import Site
 from infra.specs.cloud import agency_group
+from infra.tenants import PROFILE_STATES
 
-__all__ = ["MAX_BODY", "form_page", "home", "submit_request", "tenant_page", "tenants_page"]
+__all__ = [
+    "MAX_BODY", "choose_language", "form_page", "home", "submit_request", "tenant_page", "tenant_shown",
+    "tenants_page",
+]
 
 
 async def home(request: Request) -> Response:
     """The portal starts at the list of tenants."""
     return RedirectResponse("/tenants", status_code=303)
+
+
+async def choose_language(request: Request) -> Response:
+    """Show the pages in Vietnamese (`/lang/vi`), English (`/lang/en`) or both (`/lang/both`), then go back.
+
+    A preference cookie, not a right: no sign-in, no form token; `next` must be a path of the portal.
+    """
+    response = RedirectResponse(safe_next(request.query_params.get("next", "/tenants")), status_code=303)
+    choice = request.path_params["choice"]
+    secure = request.url.scheme == "https"
+    if choice in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, choice, max_age=365 * 24 * 3600, httponly=True, samesite="lax",
+                            secure=secure, path="/")
+    else:
+        response.delete_cookie(LANG_COOKIE, path="/", secure=secure, httponly=True, samesite="lax")
+    return response
 
 
 @signed_in
@@ -46,21 +82,51 @@ async def tenants_page(request: Request, me: Identity) -> Response:
     )
 
 
-@signed_in
-async def tenant_page(request: Request, me: Identity) -> Response:
-    """One tenant: its request, allocation and history; reviewers approve or reject it here."""
-    found = await portal(request, me)
-    if not isinstance(found, Portal):
-        return found
-    code = request.path_params["code"]
-    entry = found.tenants.get(code)
-    if entry is None or not me.sees(entry[0].agency, code):
-        return not_found(request, me, code)
+TenantEndpoint = Callable[[Request, Identity, str, Portal], Awaitable[Response]]
+"""A page of one tenant: (request, signed-in user, the tenant's code, the site as the user may see it)."""
+
+
+def tenant_shown(endpoint: TenantEndpoint) -> Callable[[Request], Awaitable[Response]]:
+    """Pages of the path's tenant, for signed-in users who may see it; for the others, "not found".
+
+    A tenant the user may not see is "not found", exactly like a code that does not exist.
+    """
+
+    @signed_in
+    @wraps(endpoint)
+    async def page(request: Request, me: Identity) -> Response:
+        found = await portal(request, me)
+        if not isinstance(found, Portal):
+            return found
+        code = request.path_params["code"]
+        entry = found.tenants.get(code)
+        if entry is None or not me.sees(entry[0].agency, code):
+            return not_found(request, me, code)
+        return await endpoint(request, me, code, found)
+
+    return page
+
+
+@tenant_shown
+async def tenant_page(request: Request, me: Identity, code: str, found: Portal) -> Response:
+    """One tenant: its request, quotas, allocation, history and change requests; reviewers decide here."""
+    tenant = found.tenants[code][0]
     done = request.query_params.get("done", "")
+    view = found.view(code)
+    waiting = found.waiting_change(code)
     return render(
-        request, "tenant.html.j2", identity=me, t=found.view(code),
-        done=done if done in ("filed", "approved", "rejected") else "",
+        request, "tenant.html.j2", identity=me, t=view,
+        done=done if done in _NOTICES else "",
+        quota=lifecycle.profile_view(found.site, view.quota_profile),
+        waiting=waiting,
+        rejected_change=found.rejected_change(code),
+        may_change=tenant.agency in me.agencies and tenant.state in PROFILE_STATES and not view.branch
+        and waiting is None,
     )
+
+
+_NOTICES = ("filed", "approved", "rejected", "change-filed", "change-approved", "change-rejected")
+"""What `?done=` may announce on a tenant's page (anything else announces nothing)."""
 
 
 def _form_context(site: Site, me: Identity, form: forms.RequestForm) -> dict[str, Any]:

@@ -71,6 +71,8 @@ def _duplicates(catalogue: Catalogue) -> list[tuple[tuple[str | int, ...], str]]
         if service.api is not None:
             claims.append((("api", "port"), "port", service.api.port))
         claims += [(("ports", i), "port", port) for i, port in enumerate(service.ports)]
+        claims += [(("named_ports", key), "port", port) for key, port in service.named_ports.items()]
+        claims += [(("udp_ports", i), "udp port", port) for i, port in enumerate(service.udp_ports)]
         claims += [(("units", unit), "unit", unit) for unit in service.units]
         claims += [(("secrets", i, "variable"), "secret", s.variable) for i, s in enumerate(service.secrets)]
         for where, kind, value in claims:

@@ -41,10 +41,14 @@ class Secret(_Model):
 class Service(_Model):
     description: Text = Field(description="What the service is (shown by `hatang aio status`).")
     role: Identifier = Field(description="The role under roles/ that deploys it.")
-    group: Slug = Field(description="The host group it runs on.")
+    group: Slug | tuple[Slug, ...] = Field(description="The host group (or groups) it runs on.")
     zone: ZoneKind = Field(ZoneKind.API, description="Kind of the zone its ports listen in.")
     api: Api | None = Field(None, description="Its API endpoint, registered in Keystone, behind the TLS front.")
     ports: tuple[Port, ...] = Field((), description="Other TCP ports it listens on.")
+    udp_ports: tuple[Port, ...] = Field((), description="UDP ports it listens on (Geneve's tunnel endpoint).")
+    named_ports: dict[Identifier, Port] = Field(
+        {}, description="TCP ports the role tells apart, rendered as `<role>_<name>_port` (OVN's databases)."
+    )
     databases: tuple[Identifier, ...] = Field((), description="MariaDB databases; the user is named after the role.")
     messaging: bool = Field(False, description="Has a RabbitMQ user named after the role.")
     service_user: bool = Field(False, description="Has a Keystone service user named after the role.")
@@ -54,9 +58,18 @@ class Service(_Model):
     )
 
     @property
+    def groups(self) -> tuple[str, ...]:
+        """The host groups it runs on."""
+        return (self.group,) if isinstance(self.group, str) else self.group
+
+    def listens(self) -> tuple[tuple[str, int], ...]:
+        """(protocol, port) of every port it listens on."""
+        return tuple(("tcp", port) for port in self.all_ports) + tuple(("udp", port) for port in self.udp_ports)
+
+    @property
     def all_ports(self) -> tuple[int, ...]:
         """Every port the service listens on, its API's first."""
-        return ((self.api.port,) if self.api else ()) + self.ports
+        return ((self.api.port,) if self.api else ()) + self.ports + tuple(self.named_ports.values())
 
 
 class Catalogue(_Model):

@@ -56,8 +56,8 @@ class _Found:
         self.catalogue = catalogue
         self.policy = FlowPolicy(site)
         self.flow_index = {flow.name: i for i, flow in enumerate(site.flows)}
-        self.unheard: defaultdict[tuple[str, str, int], set[str]] = defaultdict(set)
-        """(service, zone, port) -> the hosts where it listens but no flow opens the port."""
+        self.unheard: defaultdict[tuple[str, str, str, int], set[str]] = defaultdict(set)
+        """(service, zone, protocol, port) -> the hosts where it listens but no flow opens the port."""
         self.unused: dict[tuple[int, str, str, str], Ranges] = {}
         """(flow index, zone, protocol, host) -> the ports it opens where nothing listens."""
         self.served: set[tuple[int, str]] = set()
@@ -67,40 +67,43 @@ class _Found:
 
     def host(self, index: int, host: Host) -> None:
         kinds = {a.zone: a.kind for a in attachments(self.site, host) if a.ipv4 is not None}
-        listening: dict[tuple[str, int], str] = {}
+        listening: dict[tuple[str, str, int], str] = {}
         for name, service in self.catalogue.services.items():
-            if service.group not in host.groups or not service.all_ports:
+            if not set(service.groups) & set(host.groups) or not service.listens():
                 continue
             zones = [zone for zone, kind in kinds.items() if kind == service.zone.value]
             if not zones:
                 self.zoneless.append(self._problem(
                     "hosts.yml",
                     ("hosts", index),
-                    f"{host.name} runs {name} (group {service.group}) but has no address in a zone of kind "
+                    f"{host.name} runs {name} (group {_groups(service)}) but has no address in a zone of kind "
                     f"{service.zone.value}",
                     f"give {host.name} an address in a {service.zone.value} zone, or take it out of group "
-                    f"{service.group}",
+                    f"{_groups(service)}",
                 ))  # fmt: skip
             for zone in zones:
-                for port in service.all_ports:
-                    listening[(zone, port)] = name
-        opened: set[tuple[str, int]] = set()
+                for protocol, port in service.listens():
+                    listening[(zone, protocol, port)] = name
+        opened: set[tuple[str, str, int]] = set()
         for zone in kinds:
             for flow in self.policy.flows_to(zone, host.groups):
                 if flow.protocol not in {"tcp", "udp"}:
                     continue
                 i = self.flow_index[flow.name]
-                self.served.update((i, name) for name in flow.services if (zone, self._port(name)) in listening)
+                self.served.update(
+                    (i, name) for name in flow.services if (zone, "tcp", self._port(name)) in listening
+                )
                 ranges = tuple((r.low, r.high) for r in port_ranges(flow))
-                heard = {port for (where, port) in listening if where == zone} if flow.protocol == "tcp" else set()
-                idle = _minus(ranges, heard | {SSH_PORT})
+                heard = {port for (where, protocol, port) in listening if where == zone and protocol == flow.protocol}
+                idle = _minus(ranges, heard | ({SSH_PORT} if flow.protocol == "tcp" else set()))
                 if idle:
                     self.unused[(i, zone, flow.protocol, host.name)] = idle
-                if flow.protocol == "tcp":
-                    opened.update((zone, port) for port in heard if any(low <= port <= high for low, high in ranges))
-        for (zone, port), name in listening.items():
-            if (zone, port) not in opened:
-                self.unheard[(name, zone, port)].add(host.name)
+                opened.update(
+                    (zone, flow.protocol, port) for port in heard if any(low <= port <= high for low, high in ranges)
+                )
+        for (zone, protocol, port), name in listening.items():
+            if (zone, protocol, port) not in opened:
+                self.unheard[(name, zone, protocol, port)].add(host.name)
 
     def problems(self) -> list[Problem]:
         found = [*self.zoneless, *self._unheard(), *self._unused(), *self._dead()]
@@ -114,18 +117,19 @@ class _Found:
         return {(i, name) for i, flow in flows for name in flow.services if (i, name) not in self.served}
 
     def _unheard(self) -> Iterable[Problem]:
-        merged: defaultdict[tuple[str, str, frozenset[str]], set[int]] = defaultdict(set)
-        for (name, zone, port), hosts in self.unheard.items():
-            merged[(name, zone, frozenset(hosts))].add(port)
-        for (name, zone, on), ports in merged.items():
+        merged: defaultdict[tuple[str, str, str, frozenset[str]], set[int]] = defaultdict(set)
+        for (name, zone, protocol, port), hosts in self.unheard.items():
+            merged[(name, zone, protocol, frozenset(hosts))].add(port)
+        for (name, zone, protocol, on), ports in merged.items():
             service = self.catalogue.services[name]
+            opens = f"`services: [{name}]`" if protocol == "tcp" else f"`protocol: udp`, `ports: {sorted(ports)}`"
             yield self._problem(
                 "flows.yml",
                 ("flows",),
-                f"{name} listens on tcp/{_ports(_ranges(ports))} in zone {zone} on {_hosts(on)}, "
+                f"{name} listens on {protocol}/{_ports(_ranges(ports))} in zone {zone} on {_hosts(on)}, "
                 "but no flow opens it",
-                f"add a flow with `to: {zone}`, `groups: [{service.group}]`, `services: [{name}]`, or take "
-                f"those hosts out of group {service.group}",
+                f"add a flow with `to: {zone}`, `groups: [{_groups(service)}]`, {opens}, or take "
+                f"those hosts out of group {_groups(service)}",
             )
 
     def _unused(self) -> Iterable[Problem]:
@@ -142,7 +146,7 @@ class _Found:
             where = f"{protocol}/{_ports(ranges)} in zone {zone} on {_hosts(hosts)}"
             if flow.services:
                 names = [n for n in flow.services if _covers(ranges, self.catalogue.services[n].all_ports)]
-                groups = sorted({self.catalogue.services[name].group for name in names})
+                groups = sorted({g for name in names for g in self.catalogue.services[name].groups})
                 yield self._problem(
                     "flows.yml",
                     ("flows", i, "services"),
@@ -166,14 +170,14 @@ class _Found:
             service: Service = self.catalogue.services[name]
             kind, zone = service.zone.value, flow.destination
             if kinds.get(zone) == kind:
-                fix = f"give a host of group {service.group} an address in zone {zone}"
+                fix = f"give a host of group {_groups(service)} an address in zone {zone}"
             else:
                 fix = f"name it in a flow to a zone of kind {kind} (zone {zone} is of kind {kinds.get(zone)})"
             yield self._problem(
                 "flows.yml",
                 ("flows", i, "services", flow.services.index(name)),
                 f"flow {flow.name!r} names {name}, but no host it reaches in zone {zone} runs it "
-                f"({name} runs on group {service.group}, in a zone of kind {kind})",
+                f"({name} runs on group {_groups(service)}, in a zone of kind {kind})",
                 f"remove {name} from the flow's `services`, or {fix}",
             )
 
@@ -186,6 +190,10 @@ class _Found:
                 self.documents[path] = None
         line = _yaml.line_of(self.documents[path], loc)
         return Problem(display_path(path), ".".join(map(str, loc)), message, hint, line)
+
+
+def _groups(service: Service) -> str:
+    return ", ".join(service.groups)
 
 
 def _minus(ranges: Ranges, ports: set[int]) -> Ranges:

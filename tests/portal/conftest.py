@@ -141,3 +141,20 @@ def repo(tmp_path: Path, aio_copy: Path) -> tuple[Path, Path]:
     git(clone, "remote", "add", "origin", str(remote))
     git(clone, "push", "--quiet", "-u", "origin", "main")
     return clone / "aio", remote
+
+
+@pytest.fixture
+def clone(repo: tuple[Path, Path]) -> Path:
+    """The site folder in the clone of `repo`."""
+    return repo[0]
+
+
+@pytest.fixture
+def remote(repo: tuple[Path, Path]) -> Path:
+    """The bare remote of `repo`."""
+    return repo[1]
+
+
+def portal_as(site: Path, tmp_path: Path, user: str) -> TestClient:
+    """The portal over `site` (its state under `tmp_path`), signed in as `user`."""
+    return signed_in(make_app(site, tmp_path / "state"), user)

@@ -260,3 +260,36 @@ def test_every_submission_is_logged(client: TestClient, caplog: pytest.LogCaptur
     assert lines[0].startswith("refused 'Bad\\nCode' by 'binh.tt@soyte.example' from testclient: ")
     assert lines[1].startswith("filed 'so-yte-hsba' by 'binh.tt@soyte.example' from testclient (")
     assert lines[2].startswith("refused a post from testclient: the form's security token is missing")
+
+
+def test_language_switch_shows_one_language_or_both(client: TestClient) -> None:
+    both = client.get("/tenants/so-yte").text
+    assert '<html lang="vi" class="lang-both">' in both and "<title>so-yte · " in both
+    assert "<th>Trạng thái (state)</th>" in both and 'class="chosen">Song ngữ' in both
+    chosen = client.get("/lang/en?next=/tenants/so-yte", follow_redirects=False)
+    assert chosen.status_code == 303 and chosen.headers["location"] == "/tenants/so-yte"
+    cookie = chosen.headers["set-cookie"]
+    assert cookie.startswith("hatang_lang=en;") and "HttpOnly" in cookie and "SameSite=lax" in cookie
+    english = client.get("/tenants").text
+    assert '<html lang="en" class="lang-en">' in english and "<title>Tenants · " in english
+    assert 'href="/lang/vi?next=/tenants"' in english
+    assert "<title>Dự án · " in client.get("/lang/vi?next=/tenants").text  # followed back to the list
+    client.get("/lang/both")
+    assert "<title>Dự án (Tenants) · " in client.get("/tenants").text
+    client.cookies.set("hatang_lang", "<b>")  # anything else is both
+    assert '<html lang="vi" class="lang-both">' in client.get("/tenants").text
+    for target in ("//evil.example", "https://evil.example/", "/\\evil.example"):
+        away = client.get("/lang/en", params={"next": target}, follow_redirects=False)
+        assert away.headers["location"] == "/tenants"
+
+
+TEMPLATES = Path(__file__).parents[2] / "infra" / "portal" / "templates"
+
+
+@pytest.mark.parametrize("template", sorted(p.name for p in TEMPLATES.glob("*.j2")))
+def test_every_vietnamese_text_can_be_switched_to_english(template: str) -> None:
+    """English alone hides the `vi` spans: Vietnamese anywhere else would stay; every `en` span follows its `vi` one."""
+    text = (TEMPLATES / template).read_text(encoding="utf-8")
+    assert re.findall(r'(?<!</span> )<span class="en">', text) == []
+    rest = re.sub(r'<span class="vi">.*?</span>|\{\{.*?\}\}|\{%.*?%\}|<[^>]*>', "", text, flags=re.S)
+    assert re.findall(r"[^\x00-\x7f—→·…]+", rest) == []

@@ -10,28 +10,13 @@ import re
 import threading
 from pathlib import Path
 
-import pytest
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
 from infra.cli import app as cli
 from infra.portal.gitflow import SiteRepo
 from tests.helpers import snapshot
-from tests.portal.conftest import csrf_token, form_token, git, make_app, post, signed_in, valid_fields
-
-
-@pytest.fixture
-def clone(repo: tuple[Path, Path]) -> Path:
-    return repo[0]
-
-
-@pytest.fixture
-def remote(repo: tuple[Path, Path]) -> Path:
-    return repo[1]
-
-
-def _portal(clone: Path, tmp_path: Path, user: str) -> TestClient:
-    return signed_in(make_app(clone, tmp_path / "state"), user)
+from tests.portal.conftest import csrf_token, form_token, git, portal_as, post, valid_fields
 
 
 def _status(clone: Path) -> str:
@@ -55,7 +40,7 @@ def test_request_is_a_commit_on_a_new_branch_by_the_requester_pushed(
     clone: Path, remote: Path, tmp_path: Path
 ) -> None:
     before, main = snapshot(clone), git(clone, "rev-parse", "main")
-    client = _portal(clone, tmp_path, "binh")
+    client = portal_as(clone, tmp_path, "binh")
     response = post(client, valid_fields())
     assert response.status_code == 303, response.text
     assert response.headers["location"] == "/tenants/so-yte-hsba?done=filed"
@@ -75,11 +60,11 @@ def test_request_is_a_commit_on_a_new_branch_by_the_requester_pushed(
 
 
 def test_branches_without_a_readable_request_are_left_out(clone: Path, tmp_path: Path) -> None:
-    client = _portal(clone, tmp_path, "dc")
+    client = portal_as(clone, tmp_path, "dc")
     git(clone, "branch", "request/so-none", "main")  # no tenants/so-none.yml on it
     git(clone, "branch", "request/so-yte", "main")  # the file is the site's own, already listed
     assert _codes(client.get("/tenants").text) == ["so-khcn", "so-yte"]
-    assert post(_portal(clone, tmp_path, "binh"), valid_fields()).status_code == 303
+    assert post(portal_as(clone, tmp_path, "binh"), valid_fields()).status_code == 303
     assert _codes(client.get("/tenants").text) == ["so-khcn", "so-yte", "so-yte-hsba"]
     assert client.get("/tenants/so-none").status_code == 404
 
@@ -89,7 +74,7 @@ def _codes(page: str) -> list[str]:
 
 
 def test_refused_request_makes_no_branch(clone: Path, tmp_path: Path) -> None:
-    client = _portal(clone, tmp_path, "binh")
+    client = portal_as(clone, tmp_path, "binh")
     response = post(client, valid_fields(security_level="1"))
     assert response.status_code == 400
     assert "level 1 is below its application" in response.text and "hatang-portal-" not in response.text
@@ -98,7 +83,7 @@ def test_refused_request_makes_no_branch(clone: Path, tmp_path: Path) -> None:
 
 def test_request_for_a_branch_that_exists_says_so(clone: Path, tmp_path: Path) -> None:
     git(clone, "branch", "request/so-yte-hsba", "main")
-    response = post(_portal(clone, tmp_path, "binh"), valid_fields())
+    response = post(portal_as(clone, tmp_path, "binh"), valid_fields())
     assert response.status_code == 400
     assert "a request &#39;so-yte-hsba&#39; exists already, on branch request/so-yte-hsba" in response.text
 
@@ -108,14 +93,14 @@ def test_request_whose_branch_exists_on_the_remote_is_not_filed(clone: Path, rem
     git(tmp_path, "clone", "--quiet", str(remote), str(other))
     git(other, "-c", "user.name=x", "-c", "user.email=x@x", "commit", "--quiet", "--allow-empty", "-m", "x")
     git(other, "push", "--quiet", "origin", "HEAD:refs/heads/request/so-yte-hsba")
-    response = post(_portal(clone, tmp_path, "binh"), valid_fields())
+    response = post(portal_as(clone, tmp_path, "binh"), valid_fields())
     assert response.status_code == 400
     assert "could not be pushed to &#39;origin&#39;, so it was not filed" in response.text
     assert git(clone, "branch", "--list", "request/*") == ""
 
 
 def test_two_requests_at_once_both_become_branches(clone: Path, tmp_path: Path) -> None:
-    clients = [_portal(clone, tmp_path, "binh") for _ in range(2)]
+    clients = [portal_as(clone, tmp_path, "binh") for _ in range(2)]
     tokens = [csrf_token(c) for c in clients]
     results: list[int] = []
     start = threading.Barrier(2)
@@ -139,9 +124,9 @@ def test_two_requests_at_once_both_become_branches(clone: Path, tmp_path: Path) 
 def test_reviewer_approves_merged_into_main_with_allocation_and_pushed(
     clone: Path, remote: Path, tmp_path: Path
 ) -> None:
-    agency = _portal(clone, tmp_path, "binh")
+    agency = portal_as(clone, tmp_path, "binh")
     assert post(agency, valid_fields()).status_code == 303
-    reviewer = _portal(clone, tmp_path, "dc")
+    reviewer = portal_as(clone, tmp_path, "dc")
     pending = reviewer.get("/review").text
     assert re.findall(r'<tr id="pending-([a-z0-9-]+)">', pending) == ["so-yte-hsba"]
     response = _act(reviewer, "so-yte-hsba", "approve", "đủ điều kiện")
@@ -162,9 +147,9 @@ def test_reviewer_approves_merged_into_main_with_allocation_and_pushed(
 
 
 def test_reviewer_rejects_with_a_reason_the_agency_reads(clone: Path, remote: Path, tmp_path: Path) -> None:
-    agency = _portal(clone, tmp_path, "binh")
+    agency = portal_as(clone, tmp_path, "binh")
     assert post(agency, valid_fields()).status_code == 303
-    reviewer = _portal(clone, tmp_path, "dc")
+    reviewer = portal_as(clone, tmp_path, "dc")
     before = git(clone, "rev-parse", "main")
     response = _act(reviewer, "so-yte-hsba", "reject", "cần cấp độ 3 <b>")
     assert response.status_code == 303, response.text
@@ -188,32 +173,32 @@ def test_reviewer_rejects_with_a_reason_the_agency_reads(clone: Path, remote: Pa
 
 
 def test_reject_needs_a_reason(clone: Path, tmp_path: Path) -> None:
-    assert post(_portal(clone, tmp_path, "binh"), valid_fields()).status_code == 303
+    assert post(portal_as(clone, tmp_path, "binh"), valid_fields()).status_code == 303
     tip = git(clone, "rev-parse", "request/so-yte-hsba")
-    response = _act(_portal(clone, tmp_path, "dc"), "so-yte-hsba", "reject", "  ")
+    response = _act(portal_as(clone, tmp_path, "dc"), "so-yte-hsba", "reject", "  ")
     assert response.status_code == 409 and "needs a reason" in response.text  # type: ignore[attr-defined]
     assert git(clone, "rev-parse", "request/so-yte-hsba") == tip
 
 
 def test_approval_refused_when_the_remote_main_moved_on(clone: Path, remote: Path, tmp_path: Path) -> None:
-    assert post(_portal(clone, tmp_path, "binh"), valid_fields()).status_code == 303
+    assert post(portal_as(clone, tmp_path, "binh"), valid_fields()).status_code == 303
     other = tmp_path / "other"
     git(tmp_path, "clone", "--quiet", str(remote), str(other))
     git(other, "-c", "user.name=x", "-c", "user.email=x@x", "commit", "--quiet", "--allow-empty", "-m", "elsewhere")
     git(other, "push", "--quiet", "origin", "main")
     main = git(clone, "rev-parse", "main")
-    response = _act(_portal(clone, tmp_path, "dc"), "so-yte-hsba", "approve")
+    response = _act(portal_as(clone, tmp_path, "dc"), "so-yte-hsba", "approve")
     assert response.status_code == 409 and "git push failed" in response.text  # type: ignore[attr-defined]
     assert git(clone, "rev-parse", "main") == main and _status(clone) == ""
     assert git(clone, "branch", "--list", "request/*").strip() == "request/so-yte-hsba"
 
 
 def test_approval_refused_when_the_checkout_changed_the_ledger(clone: Path, remote: Path, tmp_path: Path) -> None:
-    assert post(_portal(clone, tmp_path, "binh"), valid_fields()).status_code == 303
+    assert post(portal_as(clone, tmp_path, "binh"), valid_fields()).status_code == 303
     with (clone / "ledger.yml").open("a", encoding="utf-8") as ledger:
         ledger.write("# an engineer's edit in progress\n")
     main = git(clone, "rev-parse", "main")
-    response = _act(_portal(clone, tmp_path, "dc"), "so-yte-hsba", "approve")
+    response = _act(portal_as(clone, tmp_path, "dc"), "so-yte-hsba", "approve")
     assert response.status_code == 409 and "uncommitted changes to aio/tenants/so-yte-hsba.yml, aio/ledger.yml" in (
         response.text  # type: ignore[attr-defined]
     )
@@ -223,11 +208,11 @@ def test_approval_refused_when_the_checkout_changed_the_ledger(clone: Path, remo
 def test_every_action_is_in_the_audit_log(clone: Path, tmp_path: Path) -> None:
     from infra.portal.session import AuditLog
 
-    agency = _portal(clone, tmp_path, "binh")
+    agency = portal_as(clone, tmp_path, "binh")
     post(agency, valid_fields(code="Bad Code"))
     post(agency, valid_fields())
     post(agency, valid_fields(agency="so-khcn", code="so-khcn-x"))
-    _act(_portal(clone, tmp_path, "dc"), "so-yte-hsba", "approve")
+    _act(portal_as(clone, tmp_path, "dc"), "so-yte-hsba", "approve")
     trail = AuditLog(tmp_path / "state" / "audit.jsonl")
     lines = [(e["who"], e["action"], e["target"], e["outcome"]) for e in trail.lines()]
     assert lines == [

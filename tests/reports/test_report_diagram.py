@@ -45,7 +45,7 @@ def test_every_flow_is_numbered_in_the_legend() -> None:
     site = load_site(SAMPLE)
     fig = zone_figure(site, messages("en"))
     legend = [t.get_text() for t in fig.findobj(Text) if "→" in t.get_text()]
-    assert len(legend) == len({(f.source, f.destination) for f in site.flows}) == 9
+    assert len(legend) == len({(f.source, f.destination) for f in site.flows}) == 10
     assert "mgmt → api: tcp 5000,8774,8776,8778,9292,9311,9696" in legend
     assert "outside (any) → dmz: tcp 80,443" in legend
 

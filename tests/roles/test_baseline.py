@@ -10,9 +10,10 @@ from pathlib import Path
 
 import yaml
 
+from infra.catalogue import load_catalogue
+
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "baseline"
-CONTROL_TABLE = ROOT / "docs" / "host-controls.md"
 # Task names start with one or more control ids, then " | ".
 TASK_IDS = re.compile(r"^((?:HT-[A-Z]+-\d{2} )+)\| ")
 
@@ -29,7 +30,8 @@ def _tasks() -> list[dict[str, object]]:
 
 
 def _control_ids() -> set[str]:
-    return set(re.findall(r"^\| (HT-[A-Z]+-\d{2}) \|", CONTROL_TABLE.read_text(encoding="utf-8"), re.M))
+    """The controls the catalogue says the role implements (`implemented_by`)."""
+    return {c.id for c in load_catalogue().controls if "roles/baseline" in c.implemented_by}
 
 
 def test_baseline_argument_specs_cover_every_default() -> None:
@@ -47,14 +49,14 @@ def test_baseline_defaults_are_role_prefixed() -> None:
     assert all(name.startswith("baseline_") for name in _load(ROLE / "defaults" / "main.yml"))
 
 
-def test_baseline_tasks_implement_every_host_control_but_the_firewall() -> None:
+def test_baseline_tasks_implement_every_control_of_the_catalogue_naming_it() -> None:
     implemented: set[str] = set()
     for task in _tasks():
         match = TASK_IDS.match(" ".join(str(task.get("name", "")).split()))
         if match:
             implemented.update(match.group(1).split())
-    wanted = {cid for cid in _control_ids() if not cid.startswith("HT-FW-")}
-    assert wanted, "no control ids read from docs/host-controls.md"
+    wanted = _control_ids()
+    assert wanted, "no control of the catalogue names roles/baseline"
     assert sorted(wanted - implemented) == []
     assert sorted(implemented - wanted) == []
 

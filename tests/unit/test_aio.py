@@ -16,6 +16,7 @@ def test_aio_packages_are_read_from_the_role_defaults() -> None:
     for package in ("mariadb-server", "keystone", "nova-api", "neutron-api", "cinder-api"):
         assert package in packages
     assert "nova-compute" not in packages, "the fake driver needs no hypervisor packages"
+    assert {"openvswitch-switch", "ovn-host", "ovn-central", "neutron-ovn-maintenance-worker"} <= set(packages)
     assert "cinder-volume" not in packages, "the fake volume driver needs no LVM or iSCSI packages"
     assert list(packages) == sorted(set(packages))
 
@@ -69,6 +70,7 @@ def test_aio_extra_vars_carry_connection_and_local_paths(tmp_path: Path) -> None
     assert "hatang_region" not in found, "site facts come from the inventory plugin, not from the AIO"
     assert (found["ansible_user"], found["hatang_local_cacert"]) == (aio.OPERATOR, str(paths.cacert.resolve()))
     assert found["hatang_nova_compute_driver"] == "fake.FakeDriver"
+    assert found["ovn_host_datapath_type"] == "netdev", "no openvswitch kernel module here"
     assert found["hatang_cinder_volume_driver"] == "cinder.tests.fake_driver.FakeLoggingVolumeDriver"
     assert found["hatang_secrets_dir"].endswith("aio/secrets")
     assert found["hatang_clouds_yaml"].endswith("aio/clouds.yaml")

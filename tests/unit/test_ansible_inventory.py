@@ -54,6 +54,8 @@ def test_inventory_host_vars_carry_addresses_and_connection() -> None:
     assert ctl01["hatang_zones"]["api"]["interface"] == "api"
     assert ctl01["hatang_firewall"]["mgmt_chain"] == "from-mgmt"
     assert data["_meta"]["hostvars"]["net01"]["hatang_routes"] is True
+    chassis = {name: host["hatang_ovn_chassis"] for name, host in data["_meta"]["hostvars"].items()}
+    assert chassis == {"ctl01": False, "ctl02": False, "net01": True}, "network hosts are OVN chassis"
     assert data["all"]["vars"]["hatang_services"]["ntp"] == ["10.199.1.2"]
 
 

@@ -186,7 +186,9 @@ def test_write_reports_files(tmp_path: Path) -> None:
         "sshd_root_login_disabled", "fail", "seen", "wanted",
     )  # fmt: skip
     assert {"type": "cis-debian-12", "clause": "5.1.20"}.items() <= control["references"][-1].items()
-    assert all({"type", "clause", "status", "source"} == set(r) for r in control["references"])
+    mapping = {"type", "clause", "status", "source", "level", "title", "gap", "note"}
+    assert all(set(r) == mapping for r in control["references"])
+    assert all(set(r) == mapping for r in evidence["profile"]["references"])
 
 
 # --------------------------------------------------------------------------- coverage (what the audit covers)

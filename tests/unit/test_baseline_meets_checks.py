@@ -16,7 +16,6 @@ from Debian 12's packages; the Molecule scenario checks the same on Debian 13 co
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from collections.abc import Iterable, Mapping
 from functools import cache
@@ -29,23 +28,11 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 
 from infra.audit import _accounts, _journal, _pam, probes
+from infra.audit.hosts import _host
 from infra.catalogue import load_catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "baseline"
-
-
-def _host_module() -> Any:
-    """tests/compliance/hosts/_host.py: the services the live checks judge (imported by path, as
-    its own conftest puts that folder on sys.path)."""
-    spec = importlib.util.spec_from_file_location("_baseline_host", ROOT / "tests/compliance/hosts/_host.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_HOST = _host_module()
 
 
 def params(control_id: str) -> Mapping[str, Any]:
@@ -382,7 +369,7 @@ def useradd_defaults() -> str:
 def test_baseline_pam_locks_accounts_after_failures() -> None:
     """HT-AUTH-01: faillock preauth guards, authfail counts, deny and unlock_time in range."""
     p = params("HT-AUTH-01")
-    stacks = _stacks("auth", _HOST.AUTH_SERVICES)
+    stacks = _stacks("auth", _host.AUTH_SERVICES)
     finding = _pam.faillock_finding(stacks, pam_files().get, p["max_deny"], p["min_unlock_time"])
     assert finding.ok, finding.problems
 
@@ -391,14 +378,14 @@ def test_baseline_pam_locks_accounts_after_failures() -> None:
 def test_baseline_pwquality_guards_password_changes(control: str, key: str) -> None:
     """HT-AUTH-02/03: pam_pwquality guards every password stack with the role's drop-in."""
     dropin = render("etc/security/pwquality.conf.d/60-hatang.conf.j2")
-    stacks = _stacks("password", _HOST.PASSWORD_SERVICES)
+    stacks = _stacks("password", _host.PASSWORD_SERVICES)
     finding = _pam.pwquality_finding(stacks, None, [dropin], key, params(control)["min"])
     assert finding.ok, finding.problems
 
 
 def test_baseline_login_defs_password_ages() -> None:
     """HT-AUTH-04/05: login.defs PASS_MAX_DAYS within 1..max, PASS_MIN_DAYS >= min (the checks'
-    own comparisons in tests/compliance/hosts/test_auth.py, which have no pure function)."""
+    own comparisons in infra/audit/hosts/test_auth.py, which have no pure function)."""
     login_defs = probes.parse_keyvalues(render("etc/login.defs.j2"))
     assert 0 < int(login_defs["PASS_MAX_DAYS"]) <= params("HT-AUTH-04")["max"]
     assert int(login_defs["PASS_MIN_DAYS"]) >= params("HT-AUTH-05")["min"]
@@ -406,7 +393,7 @@ def test_baseline_login_defs_password_ages() -> None:
 
 def test_baseline_pwhistory_guards_password_changes() -> None:
     """HT-AUTH-06: pam_pwhistory guards every password stack, remember from pwhistory.conf."""
-    stacks = _stacks("password", _HOST.PASSWORD_SERVICES)
+    stacks = _stacks("password", _host.PASSWORD_SERVICES)
     finding = _pam.pwhistory_finding(stacks, pam_files().get, params("HT-AUTH-06")["min"])
     assert finding.ok, finding.problems
 

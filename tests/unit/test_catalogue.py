@@ -3,8 +3,6 @@ located messages a catalogue author sees for each mistake."""
 
 from __future__ import annotations
 
-import re
-import shutil
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -23,23 +21,12 @@ from infra.catalogue import (
     load_waivers,
 )
 from infra.catalogue._references import VALIDATORS, check_clause
-from tests.conftest import REPO
-from tests.helpers import edit_yaml
-
-HOST_CONTROLS_DOC = REPO / "docs" / "host-controls.md"
+from tests.helpers import copy_catalogue, edit_yaml, set_at
 
 
 @pytest.fixture
 def catalogue_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "catalogue"
-    shutil.copytree(CATALOGUE_DIR, target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    return target
-
-
-def _fixed_interface() -> dict[str, str]:
-    """Control id -> check id from the table in docs/host-controls.md."""
-    rows = re.findall(r"^\| (HT-[A-Z]+-\d\d) \| (\w+) \|", HOST_CONTROLS_DOC.read_text(), re.M)
-    return dict(rows)
+    return copy_catalogue(tmp_path)
 
 
 # --------------------------------------------------------------------------- shipped data
@@ -51,12 +38,10 @@ def test_catalogue_loads_shipped_data() -> None:
     assert len(catalogue.profile_ids) == 10
 
 
-def test_catalogue_host_controls_match_fixed_interface() -> None:
-    expected = _fixed_interface()
-    catalogue = load_catalogue()
-    host = {c.id: c.checks for c in catalogue.controls if c.scope is Scope.HOST}
-    assert {cid: checks[0] for cid, checks in host.items()} == expected
-    assert all(len(checks) == 1 for checks in host.values())
+def test_catalogue_host_controls_have_one_check_each() -> None:
+    host = {c.id: c.checks for c in load_catalogue().controls if c.scope is Scope.HOST}
+    assert len(host) >= 50
+    assert {cid: checks for cid, checks in host.items() if len(checks) != 1} == {}
 
 
 @pytest.mark.parametrize("profile", ["old-level3", "new-level3"])
@@ -171,56 +156,55 @@ def test_reference_validator_refuses(kind: str, clause: str, message: str) -> No
 # --------------------------------------------------------------------------- author mistakes
 
 
-def _set(*path: Any, value: Any) -> Callable[[Any], None]:
-    def change(doc: Any) -> None:
-        node = doc
-        for key in path[:-1]:
-            node = node[key]
-        node[path[-1]] = value
-
-    return change
-
-
 @pytest.mark.parametrize(
     ("file", "change", "message"),
     [
         (
             "controls/host.yml",
-            _set("controls", 0, "references", "iso27001-2022", value=["A.9.1"]),
-            "controls/host.yml:31: controls.0.references.iso27001-2022.0: 'A.9.1': "
+            set_at("controls", 0, "references", "iso27001-2022", value=["A.9.1"]),
+            "controls/host.yml:31: controls.0.references.iso27001-2022.0: control HT-SSH-01: 'A.9.1': "
             "expected an Annex A control like 'A.8.5'",
         ),
         (
             "controls/host.yml",
-            _set("controls", 0, "references", "nist", value=["AC-2"]),
-            "controls/host.yml:32: controls.0.references.nist: unknown reference type 'nist'; known: circular-12-2022, "
-            "cis-debian-12, decision-38-2021, decree-331-2026, decree-333-2026, decree-53-2022, decree-85-2016, "
-            "iso27001-2022, law-116-2025, tcvn-11930-2017, tcvn-14423-2025",
+            set_at("controls", 0, "references", "nist", value=["AC-2"]),
+            "controls/host.yml:32: controls.0.references.nist: control HT-SSH-01: unknown reference type 'nist'; "
+            "known: circular-12-2022, cis-debian-12, decision-38-2021, decree-331-2026, decree-333-2026, "
+            "decree-53-2022, decree-85-2016, iso27001-2022, law-116-2025, tcvn-11930-2017, tcvn-14423-2025",
         ),
         (
             "controls/host.yml",
-            _set("controls", 1, "id", value="HT-SSH-01"),
+            set_at("controls", 1, "id", value="HT-SSH-01"),
             "controls/host.yml:32: controls.1.id: duplicate control id HT-SSH-01 (also in controls/host.yml)",
         ),
         (
             "controls/host.yml",
-            _set("controls", 0, "status", value="manual"),
+            set_at("controls", 0, "status", value="manual"),
             "controls/host.yml:7: controls.0: Value error, status manual must not list checks",
         ),
         (
             "controls/host.yml",
-            _set("controls", 0, "status", value="done"),
+            set_at("controls", 0, "implemented_by", value=["roles/baseline", "roles/openstack"]),
+            "controls/host.yml:22: controls.0.implemented_by: Value error, roles/openstack: no such role or "
+            "Pulumi project; known: pulumi/platform, pulumi/tenants, roles/barbican, roles/baseline, roles/cinder, "
+            "roles/firewall, roles/glance, roles/keystone, roles/mariadb, roles/memcached, roles/netzones, "
+            "roles/neutron, roles/nova, roles/openstack_api_service, roles/ovn_central, roles/ovn_host, "
+            "roles/placement, roles/rabbitmq, roles/tls_front",
+        ),
+        (
+            "controls/host.yml",
+            set_at("controls", 0, "status", value="done"),
             "controls/host.yml:20: controls.0.status: Input should be 'automated', 'partial', 'manual' or "
             "'not_applicable'",
         ),
         (
             "policy.yml",
-            _set("profiles", 2, "inherits_from", value="old-level1"),
+            set_at("profiles", 2, "inherits_from", value="old-level1"),
             "policy.yml:46: profiles.2.inherits_from: must be the level below in the same regime: old-level2",
         ),
         (
             "policy.yml",
-            _set("profiles", 7, "inherits_from", value="new-level9"),
+            set_at("profiles", 7, "inherits_from", value="new-level9"),
             "policy.yml:100: profiles.7.inherits_from: String should match pattern '^[a-z]+-level[1-5]$'",
         ),
     ],
@@ -238,7 +222,7 @@ def test_catalogue_missing_validator_for_instrument(catalogue_copy: Path) -> Non
     edit_yaml(
         catalogue_copy,
         "instruments.yml",
-        _set("instruments", "nist-800-53", value={
+        set_at("instruments", "nist-800-53", value={
             "title": "NIST", "title_vi": "NIST", "regime": "international", "status": "confirmed",
             "source": "docs/standards.md#certainty (x)",
         }),
@@ -246,7 +230,7 @@ def test_catalogue_missing_validator_for_instrument(catalogue_copy: Path) -> Non
     with pytest.raises(CatalogueError) as info:
         load_catalogue(catalogue_copy)
     assert (
-        "instruments.yml:115: instruments.nist-800-53: reference type 'nist-800-53' has no validator in "
+        "instruments.yml:120: instruments.nist-800-53: reference type 'nist-800-53' has no validator in "
         "_references.py" in [str(p) for p in info.value.problems]
     )
 

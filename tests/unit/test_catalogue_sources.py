@@ -3,17 +3,16 @@ an anchor of the project, and a recorded-clauses table limits the clauses that m
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infra.catalogue import CATALOGUE_DIR, SOURCES_DIR, CatalogueError, load_catalogue
+from infra.catalogue import SOURCES_DIR, CatalogueError, load_catalogue
 from infra.catalogue._sources import Citation, Record, parse_citation
 from tests.conftest import REPO
-from tests.helpers import edit_yaml
+from tests.helpers import copy_catalogue, edit_yaml, set_at
 
 SECTIONS = (
     "circular-12-2022",
@@ -69,19 +68,7 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def catalogue_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "catalogue"
-    shutil.copytree(CATALOGUE_DIR, target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    return target
-
-
-def _set(*path: Any, value: Any) -> Callable[[Any], None]:
-    def change(doc: Any) -> None:
-        node = doc
-        for key in path[:-1]:
-            node = node[key]
-        node[path[-1]] = value
-
-    return change
+    return copy_catalogue(tmp_path)
 
 
 # --------------------------------------------------------------------------- the shipped record
@@ -102,16 +89,14 @@ def test_catalogue_sources_every_instrument_cites_its_own_section() -> None:
 
 
 def test_catalogue_sources_tcvn_11930_clauses_recorded_from_the_text() -> None:
-    record = Record(REPO)
-    assert record.clauses("docs/standards.md#tcvn-11930-2017-clauses") == {
-        "4", "5", "5.1.1", "5.1.2", "5.1.3", "5.1.4",
-    }  # fmt: skip
+    clauses = load_catalogue().clauses("tcvn-11930-2017")
+    assert [c.id for c in clauses] == ["4", "5", "5.1.1", "5.1.2", "5.1.3", "5.1.4"]
+    assert {c.read_in for c in clauses} == {"123docz-toc"}
 
 
 def test_catalogue_sources_cited_tcvn_11930_clauses_are_recorded() -> None:
     catalogue = load_catalogue()
-    recorded = Record(REPO).clauses("docs/standards.md#tcvn-11930-2017-clauses")
-    assert recorded is not None
+    recorded = {c.id for c in catalogue.clauses("tcvn-11930-2017")}
     cited = {
         r.clause
         for refs in [c.references for c in catalogue.controls]
@@ -166,75 +151,76 @@ KNOWN = ", ".join(ANCHORS)
     [
         (
             "instruments.yml",
-            _set("instruments", "decree-85-2016", "source", value="docs/standards.md#decree-85-2015 (Art. 7-11)"),
-            "instruments.yml:19: instruments.decree-85-2016.source: cites docs/standards.md#decree-85-2015, but "
+            set_at("instruments", "decree-85-2016", "source", value="docs/standards.md#decree-85-2015 (Art. 7-11)"),
+            "instruments.yml:23: instruments.decree-85-2016.source: cites docs/standards.md#decree-85-2015, but "
             "docs/standards.md has no anchor 'decree-85-2015' (fix: add <a id=\"decree-85-2015\"></a> to "
             f"docs/standards.md or cite one of its anchors: {KNOWN})",
         ),
         (
             "instruments.yml",
-            _set("instruments", "law-116-2025", "source", value="docs/standard.md#law-116-2025 (Art. 8)"),
-            "instruments.yml:48: instruments.law-116-2025.source: cites docs/standard.md, which is not in the "
+            set_at("instruments", "law-116-2025", "source", value="docs/standard.md#law-116-2025 (Art. 8)"),
+            "instruments.yml:53: instruments.law-116-2025.source: cites docs/standard.md, which is not in the "
             "project (fix: create docs/standard.md or cite an existing file (paths are relative to the project "
             "root))",
         ),
         (
             "instruments.yml",
-            _set("instruments", "iso27001-2022", "source", value="ISO/IEC 27001:2022 Annex A control list"),
-            "instruments.yml:104: instruments.iso27001-2022.source: source 'ISO/IEC 27001:2022 Annex A control list' "
+            set_at("instruments", "iso27001-2022", "source", value="ISO/IEC 27001:2022 Annex A control list"),
+            "instruments.yml:109: instruments.iso27001-2022.source: source 'ISO/IEC 27001:2022 Annex A control list' "
             "does not cite a section of a project file (fix: write it as '<project file>#<anchor> (<note>)', e.g. "
             "'docs/standards.md#decree-85-2016 (Art. 7-11)')",
         ),
         (
             "instruments.yml",
-            _set("instruments", "decree-53-2022", "source", value="docs/standards.md (logs >= 12 months)"),
-            "instruments.yml:88: instruments.decree-53-2022.source: source 'docs/standards.md (logs >= 12 months)' "
+            set_at("instruments", "decree-53-2022", "source", value="docs/standards.md (logs >= 12 months)"),
+            "instruments.yml:93: instruments.decree-53-2022.source: source 'docs/standards.md (logs >= 12 months)' "
             "does not cite a section of a project file (fix: write it as '<project file>#<anchor> (<note>)', e.g. "
             "'docs/standards.md#decree-85-2016 (Art. 7-11)')",
         ),
         (
             "instruments.yml",
-            _set("instruments", "tcvn-11930-2017", "clauses", value="docs/standards.md#tcvn-11930-clauses"),
-            "instruments.yml:42: instruments.tcvn-11930-2017.clauses: cites docs/standards.md#tcvn-11930-clauses, "
-            "but docs/standards.md has no anchor 'tcvn-11930-clauses' (fix: add <a id=\"tcvn-11930-clauses\"></a> "
+            set_at("instruments", "decree-85-2016", "clauses", value="docs/standards.md#decree-85-clauses"),
+            "instruments.yml:25: instruments.decree-85-2016.clauses: cites docs/standards.md#decree-85-clauses, "
+            "but docs/standards.md has no anchor 'decree-85-clauses' (fix: add <a id=\"decree-85-clauses\"></a> "
             f"to docs/standards.md or cite one of its anchors: {KNOWN})",
         ),
         (
             "instruments.yml",
-            _set("instruments", "tcvn-11930-2017", "clauses", value="docs/standards.md#regimes"),
-            "instruments.yml:42: instruments.tcvn-11930-2017.clauses: docs/standards.md#regimes lists no clauses "
+            set_at("instruments", "decree-85-2016", "clauses", value="docs/standards.md#regimes"),
+            "instruments.yml:25: instruments.decree-85-2016.clauses: docs/standards.md#regimes lists no clauses "
             "(fix: put a table right after the anchor, one clause number per row in its first column)",
         ),
         (
             "policy.yml",
-            _set("source", value="docs/research.md"),
+            set_at("source", value="docs/research.md"),
             "policy.yml:10: source: cites docs/research.md, which is not in the project (fix: create "
             "docs/research.md or cite an existing file (paths are relative to the project root))",
         ),
         (
             "controls/host.yml",
-            _set("controls", 0, "references", "tcvn-11930-2017", value=["8.2.1"]),
-            "controls/host.yml:27: controls.0.references.tcvn-11930-2017.0: '8.2.1' is not among the clauses of "
-            "tcvn-11930-2017 recorded in docs/standards.md#tcvn-11930-2017-clauses (fix: read the clause in the "
-            "instrument's text and add it to that table first, or cite ~)",
+            set_at("controls", 0, "references", "tcvn-11930-2017", value=["8.2.1"]),
+            "controls/host.yml:27: controls.0.references.tcvn-11930-2017.0: control HT-SSH-01: '8.2.1' is not among "
+            "the clauses of tcvn-11930-2017 recorded in clauses/tcvn-11930-2017.yml (fix: read the clause in the "
+            "instrument's text and add it to clauses/tcvn-11930-2017.yml first, or write {clause: ~, gap: "
+            "not-read})",
         ),
         (
             "policy.yml",
-            _set("profiles", 1, "references", "tcvn-11930-2017", value=["6"]),
+            set_at("profiles", 1, "references", "tcvn-11930-2017", value=["6"]),
             "policy.yml:40: profiles.1.references.tcvn-11930-2017.0: '6' is not among the clauses of "
-            "tcvn-11930-2017 recorded in docs/standards.md#tcvn-11930-2017-clauses (fix: read the clause in the "
-            "instrument's text and add it to that table first, or cite ~)",
+            "tcvn-11930-2017 recorded in clauses/tcvn-11930-2017.yml (fix: read the clause in the instrument's "
+            "text and add it to clauses/tcvn-11930-2017.yml first, or write {clause: ~, gap: not-read})",
         ),
         (
             "controls/cloud.yml",
-            _set("controls", 12, "references", "decree-331-2026", value=["Art. 30.9"]),
-            "controls/cloud.yml:298: controls.12.references.decree-331-2026.0: 'Art. 30.9' is not among the clauses "
-            "of decree-331-2026 recorded in docs/standards.md#decree-331-2026-clauses (fix: read the clause in the "
-            "instrument's text and add it to that table first, or cite ~)",
+            set_at("controls", 12, "references", "decree-331-2026", value=["Art. 30.9"]),
+            "controls/cloud.yml:298: controls.12.references.decree-331-2026.0: control HC-TEN-01: 'Art. 30.9' is not "
+            "among the clauses of decree-331-2026 recorded in docs/standards.md#decree-331-2026-clauses (fix: read "
+            "the clause in the instrument's text and add it to that table first, or cite ~)",
         ),
         (
             "policy.yml",
-            _set("profiles", 7, "references", "tcvn-14423-2025", value=["5"]),
+            set_at("profiles", 7, "references", "tcvn-14423-2025", value=["5"]),
             "policy.yml:105: profiles.7.references.tcvn-14423-2025.0: '5': tcvn-14423-2025 has no record of the "
             "clauses it may cite (fix: add 'clauses: docs/standards.md#tcvn-14423-2025-clauses' to instruments.yml "
             "with a table of the clauses read in its text, or cite ~)",
@@ -251,7 +237,7 @@ def test_catalogue_sources_dangling_citation_is_an_error(
 
 
 def test_catalogue_sources_dangling_citation_fails_against_this_checkout(catalogue_copy: Path) -> None:
-    edit_yaml(catalogue_copy, "instruments.yml", _set("instruments", "decree-333-2026", "source", value=(
+    edit_yaml(catalogue_copy, "instruments.yml", set_at("instruments", "decree-333-2026", "source", value=(
         "docs/standards.md#decree-333-2025 (Art. 16.6)")))  # fmt: skip
     with pytest.raises(CatalogueError) as info:
         load_catalogue(catalogue_copy)
@@ -266,5 +252,5 @@ def test_catalogue_sources_dangling_citation_fails_against_this_checkout(catalog
 
 def test_catalogue_sources_not_checked_without_a_project(catalogue_copy: Path) -> None:
     """An installed wheel has no docs/: the citations cannot be resolved there, so they are not checked."""
-    edit_yaml(catalogue_copy, "policy.yml", _set("source", value="docs/research.md"))
+    edit_yaml(catalogue_copy, "policy.yml", set_at("source", value="docs/research.md"))
     assert load_catalogue(catalogue_copy, sources=None).version

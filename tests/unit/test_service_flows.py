@@ -63,8 +63,9 @@ def _flow(index: int, **changes: Any) -> Any:
         (
             {"services": ["keystone", "horizon"]},
             "flows.yml:5: flows.3.services.1: unknown service 'horizon' (known: barbican, cinder, "
-            "cinder-volume, glance, keystone, mariadb, memcached, neutron, nova, nova-compute, placement, "
-            "rabbitmq, tls-front) (got 'horizon') (fix: see this field in docs/site-model.md)",
+            "cinder-volume, glance, keystone, mariadb, memcached, neutron, nova, nova-compute, ovn-central, "
+            "ovn-controller, placement, rabbitmq, tls-front) (got 'horizon') "
+            "(fix: see this field in docs/site-model.md)",
         ),
         (
             {"ports": [8080]},

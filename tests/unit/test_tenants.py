@@ -6,7 +6,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from infra.cli import app
 from infra.errors import InventoryError, RequestError
 from infra.schema import TenantState
 from infra.site import display_path, load_site
@@ -17,6 +19,7 @@ from infra.tenants import (
     create_tenant,
     reject_tenant,
     retire_tenant,
+    set_profile,
 )
 from infra.validate import check_site
 from tests.helpers import snapshot
@@ -256,4 +259,80 @@ def test_reject_refused_when_an_interrupted_approval_recorded_addresses(site_cop
         "rejected (fix: `hatang tenant approve phuong-duc-xuan` to finish it, then "
         "`hatang tenant retire phuong-duc-xuan`)"
     )
+    assert snapshot(site_copy) == before
+
+
+def test_set_profile_moves_quota_and_records_why(site_copy: Path) -> None:
+    path = site_copy / "tenants" / "so-tc.yml"
+    before, ledger = path.read_text(encoding="utf-8"), (site_copy / "ledger.yml").read_bytes()
+    change = set_profile(site_copy, "so-tc", "L", BY, "yes", at=AT + timedelta(days=400))
+    assert change.summary == "so-tc: quota profile M -> L" and change.changed
+    tenant = load_site(site_copy).tenant("so-tc")
+    assert tenant is not None and tenant.quota_profile == "L" and tenant.state == TenantState.APPROVED
+    last = tenant.history[-1]
+    assert (last.state, last.by, last.reason) == (TenantState.APPROVED, BY, "quota profile M -> L: yes")
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith(before.splitlines()[0]), "comments kept"
+    assert text[text.index("allocation:"):] == before[before.index("allocation:"):], "allocation kept"
+    assert (site_copy / "ledger.yml").read_bytes() == ledger, "addresses do not depend on the profile"
+    assert check_site(site_copy) == []
+
+
+def test_set_profile_to_the_same_profile_changes_nothing(site_copy: Path) -> None:
+    before = snapshot(site_copy)
+    change = set_profile(site_copy, "so-tc", "M", BY, "again")
+    assert (change.changed, change.summary) == (False, "so-tc: already on quota profile M")
+    assert snapshot(site_copy) == before
+
+
+@pytest.mark.parametrize(
+    ("code", "profile", "reason", "error", "message"),
+    [
+        ("so-tc", "XXL", "more", InventoryError,
+         "quota_profile: unknown quota profile 'XXL' (fix: use one of: L, M, S, XL)"),
+        ("so-tc", "yes", "more", InventoryError, "quota_profile: unknown quota profile 'yes' (fix: use one of: L,"),
+        ("so-tc", "x y", "more", InventoryError, "quota_profile: String should match pattern"),
+        ("so-tc", "L", " ", RequestError, "--reason: a profile change needs a reason (fix: say why"),
+        ("so-tc", "L", "a\nb", RequestError, "--reason: "),
+        ("phuong-duc-xuan", "L", "more", RequestError,
+         "is requested; only an approved or active tenant's quota profile can change (fix: reject the request"),
+        ("so-tttt", "L", "more", RequestError, "is retired; only an approved or active tenant's quota profile"),
+        ("nope", "L", "more", RequestError, "no tenant 'nope'"),
+    ],
+)
+def test_set_profile_refused_writes_nothing(
+    site_copy: Path, code: str, profile: str, reason: str, error: type[Exception], message: str
+) -> None:
+    before = snapshot(site_copy)
+    with pytest.raises(error) as refused:
+        set_profile(site_copy, code, profile, BY, reason)
+    assert message in str(refused.value)
+    assert snapshot(site_copy) == before
+
+
+def test_set_profile_refused_when_the_quotas_no_longer_fit_the_hardware(site_copy: Path) -> None:
+    profiles = site_copy / "profiles.yml"
+    profiles.write_text(
+        profiles.read_text(encoding="utf-8")
+        + "  HUGE:\n    description: More than the hardware\n    inherits: XL\n    compute: {cores: 100000}\n",
+        encoding="utf-8",
+    )
+    before = snapshot(site_copy)
+    with pytest.raises(InventoryError, match=r"capacity.yml:\d+: groups: approved quotas need \d+ vCPU but the"):
+        set_profile(site_copy, "so-tc", "HUGE", BY, "grow")
+    assert snapshot(site_copy) == before
+
+
+def test_cli_set_profile_exit_codes(site_copy: Path) -> None:
+    runner = CliRunner()
+    argv = ["tenant", "set-profile", "so-tc", "L", "-i", str(site_copy), "--by", BY]
+    done = runner.invoke(app, [*argv, "--reason", "thêm máy chủ"])
+    assert done.exit_code == 0 and done.stdout.strip() == "so-tc: quota profile M -> L", done.output
+    again = runner.invoke(app, [*argv, "--reason", "thêm máy chủ"])
+    assert again.exit_code == 0 and again.stdout.strip() == "so-tc: already on quota profile L (no change)"
+    before = snapshot(site_copy)
+    missing = runner.invoke(app, argv)
+    assert missing.exit_code == 2 and "Missing option '--reason'" in missing.output
+    unknown = runner.invoke(app, ["tenant", "set-profile", "so-tc", "XXL", "-i", str(site_copy), "--reason", "x"])
+    assert unknown.exit_code == 2 and "unknown quota profile 'XXL'" in unknown.stderr
     assert snapshot(site_copy) == before

@@ -10,39 +10,9 @@ import pytest
 
 from infra.errors import Problem
 from infra.validate import check_site
-from tests.helpers import edit_yaml
+from tests.helpers import append_at, delete_at, edit_yaml, set_at
 
 Mutation = tuple[str, Callable[[Any], None]]
-
-
-def _set(*path: Any, value: Any) -> Callable[[Any], None]:
-    def change(doc: Any) -> None:
-        node = doc
-        for key in path[:-1]:
-            node = node[key]
-        node[path[-1]] = value
-
-    return change
-
-
-def _append(*path: Any, value: Any) -> Callable[[Any], None]:
-    def change(doc: Any) -> None:
-        node = doc
-        for key in path:
-            node = node[key]
-        node.append(value)
-
-    return change
-
-
-def _delete(*path: Any) -> Callable[[Any], None]:
-    def change(doc: Any) -> None:
-        node = doc
-        for key in path[:-1]:
-            node = node[key]
-        del node[path[-1]]
-
-    return change
 
 
 def _problems(root: Path) -> list[Problem]:
@@ -58,7 +28,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "schema-unknown-key",
         "zones.yml",
-        _set("zones", 0, "colour", value="red"),
+        set_at("zones", 0, "colour", value="red"),
         "zones.yml",
         "zones.0.colour",
         "Extra inputs are not permitted",
@@ -66,16 +36,16 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "schema-bad-cidr",
         "zones.yml",
-        _set("zones", 1, "ipv4", value="10.20.1.7/24"),
+        set_at("zones", 1, "ipv4", value="10.20.1.7/24"),
         "zones.yml",
         "zones.1.ipv4",
         "has host bits set",
     ),
-    ("schema-missing", "site.yml", _delete("region"), "site.yml", "region", "Field required"),
+    ("schema-missing", "site.yml", delete_at("region"), "site.yml", "region", "Field required"),
     (
         "schema-bad-level",
         "tenants/hcc.yml",
-        _set("security_level", value=7),
+        set_at("security_level", value=7),
         "tenants/hcc.yml",
         "security_level",
         "less than or equal to 5",
@@ -83,7 +53,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "schema-bad-code",
         "tenants/hcc.yml",
-        _set("networks", 0, "name", value="Web Tier"),
+        set_at("networks", 0, "name", value="Web Tier"),
         "tenants/hcc.yml",
         "networks.0.name",
         "should match pattern",
@@ -91,7 +61,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "flow-unknown-zone",
         "flows.yml",
-        _set("flows", 0, "from", value="backoffice"),
+        set_at("flows", 0, "from", value="backoffice"),
         "flows.yml",
         "flows.0.from",
         "unknown zone 'backoffice'",
@@ -99,7 +69,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "flow-unknown-group",
         "flows.yml",
-        _set("flows", 3, "groups", value=["bastions"]),
+        set_at("flows", 3, "groups", value=["bastions"]),
         "flows.yml",
         "flows.3.groups.0",
         "unknown host group 'bastions'",
@@ -107,7 +77,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "flow-world-ssh",
         "flows.yml",
-        _set("flows", 9, "ports", value=[22, 443]),
+        set_at("flows", 9, "ports", value=[22, 443]),
         "flows.yml",
         "flows.9.ports",
         "opens ssh port 22 to the world",
@@ -115,7 +85,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "flow-gov-internet",
         "flows.yml",
-        _append(
+        append_at(
             "flows",
             value={
                 "name": "bad-bridge",
@@ -127,13 +97,13 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
             },
         ),
         "flows.yml",
-        "flows.13",
+        "flows.15",
         "must never be bridged to the internet",
     ),
     (
         "flow-tcp-without-ports",
         "flows.yml",
-        _delete("flows", 0, "ports"),
+        delete_at("flows", 0, "ports"),
         "flows.yml",
         "flows.0.ports",
         "a tcp flow needs ports",
@@ -141,7 +111,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "host-unknown-group",
         "hosts.yml",
-        _set("hosts", 1, "groups", value=["controller"]),
+        set_at("hosts", 1, "groups", value=["controller"]),
         "hosts.yml",
         "hosts.1.groups.0",
         "unknown host group 'controller'",
@@ -149,7 +119,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "host-address-outside-zone",
         "hosts.yml",
-        _set("hosts", 1, "addresses", "mgmt", value="10.20.2.11"),
+        set_at("hosts", 1, "addresses", "mgmt", value="10.20.2.11"),
         "hosts.yml",
         "hosts.1.addresses.mgmt",
         "10.20.2.11 is not a host address of 10.20.1.0/24",
@@ -157,7 +127,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "host-duplicate-address",
         "hosts.yml",
-        _set("hosts", 2, "addresses", "mgmt", value="10.20.1.11"),
+        set_at("hosts", 2, "addresses", "mgmt", value="10.20.1.11"),
         "hosts.yml",
         "hosts.2.addresses.mgmt",
         "already used by ctl01",
@@ -165,7 +135,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "host-missing-zone-address",
         "hosts.yml",
-        _delete("hosts", 1, "addresses", "api"),
+        delete_at("hosts", 1, "addresses", "api"),
         "hosts.yml",
         "hosts.1.addresses",
         "no address in zone 'api'",
@@ -173,7 +143,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "host-unknown-az",
         "hosts.yml",
-        _set("hosts", 6, "az", value="az9"),
+        set_at("hosts", 6, "az", value="az9"),
         "hosts.yml",
         "hosts.6.az",
         "unknown availability zone 'az9'",
@@ -181,7 +151,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "zone-overlap-v4",
         "zones.yml",
-        _set("zones", 2, "ipv4", value="10.20.0.0/23"),
+        set_at("zones", 2, "ipv4", value="10.20.0.0/23"),
         "zones.yml",
         "zones.2.ipv4",
         "overlaps 10.20.0.0/24 (zone oob)",
@@ -189,7 +159,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "zone-overlap-v6",
         "zones.yml",
-        _set("zones", 2, "ipv6", value="fdb4:7e10:1:11::/64"),
+        set_at("zones", 2, "ipv6", value="fdb4:7e10:1:11::/64"),
         "zones.yml",
         "zones.2.ipv6",
         "overlaps fdb4:7e10:1:11::/64 (zone mgmt)",
@@ -197,7 +167,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "zone-overlaps-pool",
         "pools.yml",
-        _set("ipv4", value="10.0.0.0/8"),
+        set_at("ipv4", value="10.0.0.0/8"),
         "pools.yml",
         "ipv4",
         "(the tenant IPv4 pool) overlaps",
@@ -205,7 +175,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "zone-duplicate-vlan",
         "zones.yml",
-        _set("zones", 1, "vlan", value=10),
+        set_at("zones", 1, "vlan", value=10),
         "zones.yml",
         "zones.1.vlan",
         "duplicate VLAN ids: 10",
@@ -213,7 +183,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "zone-duplicate-name",
         "zones.yml",
-        _set("zones", 1, "name", value="oob"),
+        set_at("zones", 1, "name", value="oob"),
         "zones.yml",
         "zones.1.name",
         "duplicate zone names: oob",
@@ -221,7 +191,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "zone-duplicate-kind",
         "zones.yml",
-        _set("zones", 6, "kind", value="dmz"),
+        set_at("zones", 6, "kind", value="dmz"),
         "zones.yml",
         "zones.6.kind",
         "duplicate zone kinds (one zone per kind, except 'other'): dmz",
@@ -229,7 +199,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "zone-missing-kind",
         "zones.yml",
-        _set("zones", 7, "kind", value="other"),
+        set_at("zones", 7, "kind", value="other"),
         "zones.yml",
         "zones",
         "no zone of kind 'gov'",
@@ -237,7 +207,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "zone-gateway-outside",
         "zones.yml",
-        _set("zones", 1, "gateway4", value="10.20.9.1"),
+        set_at("zones", 1, "gateway4", value="10.20.9.1"),
         "zones.yml",
         "zones.1.gateway4",
         "gateway 10.20.9.1 is outside 10.20.1.0/24",
@@ -245,7 +215,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "zone-v6-not-64",
         "zones.yml",
-        _set("zones", 1, "ipv6", value="fdb4:7e10:1:11::/80"),
+        set_at("zones", 1, "ipv6", value="fdb4:7e10:1:11::/80"),
         "zones.yml",
         "zones.1.ipv6",
         "is not a /64",
@@ -253,7 +223,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "alloc-outside-pool",
         "tenants/hcc.yml",
-        _set("allocation", "ipv4", value="10.200.12.0/22"),
+        set_at("allocation", "ipv4", value="10.200.12.0/22"),
         "tenants/hcc.yml",
         "allocation.ipv4",
         "outside the tenant pool 10.64.0.0/12",
@@ -261,7 +231,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "alloc-overlap",
         "tenants/hcc.yml",
-        _set("allocation", "networks", "web", "ipv6", value="fdb4:7e10:8000:1::/64"),
+        set_at("allocation", "networks", "web", "ipv6", value="fdb4:7e10:8000:1::/64"),
         "tenants/hcc.yml",
         "allocation.networks.web.ipv6",
         "overlaps fdb4:7e10:8000:1::/64 (tenant vp-ubnd network app)",
@@ -269,7 +239,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "alloc-net-outside-tenant",
         "tenants/hcc.yml",
-        _set("allocation", "networks", "web", "ipv4", value="10.64.40.0/24"),
+        set_at("allocation", "networks", "web", "ipv4", value="10.64.40.0/24"),
         "tenants/hcc.yml",
         "allocation.networks.web.ipv4",
         "outside the tenant prefix 10.64.12.0/22",
@@ -277,7 +247,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "alloc-reused-after-retire",
         "tenants/hcc.yml",
-        _set("allocation", "networks", "web", "ipv6", value="fdb4:7e10:8000::/64"),
+        set_at("allocation", "networks", "web", "ipv6", value="fdb4:7e10:8000::/64"),
         "tenants/hcc.yml",
         "allocation.networks.web.ipv6",
         "(tenant so-tttt network app)",
@@ -285,7 +255,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "tenant-unknown-agency",
         "tenants/hcc.yml",
-        _set("agency", value="so-xyz"),
+        set_at("agency", value="so-xyz"),
         "tenants/hcc.yml",
         "agency",
         "unknown agency 'so-xyz'",
@@ -293,7 +263,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "tenant-unknown-profile",
         "tenants/hcc.yml",
-        _set("quota_profile", value="XXL"),
+        set_at("quota_profile", value="XXL"),
         "tenants/hcc.yml",
         "quota_profile",
         "unknown quota profile 'XXL'",
@@ -301,7 +271,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "tenant-unknown-app",
         "tenants/hcc.yml",
-        _set("applications", value=["giai-quyet-tthc", "nope"]),
+        set_at("applications", value=["giai-quyet-tthc", "nope"]),
         "tenants/hcc.yml",
         "applications.1",
         "unknown application 'nope'",
@@ -309,7 +279,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "tenant-level3-direct-internet",
         "tenants/hcc.yml",
-        _set("networks", 0, "access", value=["internet"]),
+        set_at("networks", 0, "access", value=["internet"]),
         "tenants/hcc.yml",
         "networks.0.access",
         "a level-3 tenant may not reach the internet directly",
@@ -317,7 +287,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "tenant-gov-and-internet",
         "tenants/ban-do-so.yml",
-        _set("networks", 0, "access", value=["gov", "internet"]),
+        set_at("networks", 0, "access", value=["gov", "internet"]),
         "tenants/ban-do-so.yml",
         "networks.0.access",
         "would bridge them",
@@ -325,7 +295,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "tenant-level4-two-systems",
         "tenants/thainguyen-id.yml",
-        _set("applications", value=["thainguyen-id", "lgsp"]),
+        set_at("applications", value=["thainguyen-id", "lgsp"]),
         "tenants/thainguyen-id.yml",
         "applications",
         "a level-4 tenant hosts 2 systems",
@@ -333,7 +303,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "tenant-level-below-app",
         "tenants/so-gddt.yml",
-        _set("applications", value=["hoc-tap-truc-tuyen", "lgsp"]),
+        set_at("applications", value=["hoc-tap-truc-tuyen", "lgsp"]),
         "tenants/so-gddt.yml",
         "security_level",
         "below its application 'lgsp' (level 3)",
@@ -341,7 +311,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "tenant-duplicate-network",
         "tenants/hcc.yml",
-        _set("networks", 1, "name", value="web"),
+        set_at("networks", 1, "name", value="web"),
         "tenants/hcc.yml",
         "networks.1.name",
         "duplicate network name 'web'",
@@ -349,7 +319,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "tenant-state-history",
         "tenants/hcc.yml",
-        _set("state", value="approved"),
+        set_at("state", value="approved"),
         "tenants/hcc.yml",
         "state",
         "differs from the last history entry 'active'",
@@ -357,7 +327,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "tenant-active-no-allocation",
         "tenants/hcc.yml",
-        _delete("allocation"),
+        delete_at("allocation"),
         "tenants/hcc.yml",
         "allocation",
         "a active tenant has no address allocation",
@@ -366,8 +336,8 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
         "tenant-rejected-allocation",
         "tenants/hcc.yml",
         lambda doc: (
-            _set("state", value="rejected")(doc),
-            _append("history", value={"state": "rejected", "at": "2026-11-30T09:00:00+07:00", "by": "x@x.vn",
+            set_at("state", value="rejected")(doc),
+            append_at("history", value={"state": "rejected", "at": "2026-11-30T09:00:00+07:00", "by": "x@x.vn",
                                        "reason": "by hand"})(doc),
         ),
         "tenants/hcc.yml",
@@ -377,7 +347,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "tenant-file-name",
         "tenants/hcc.yml",
-        _set("code", value="hcc-tinh"),
+        set_at("code", value="hcc-tinh"),
         "tenants/hcc.yml",
         "code",
         "differs from the file name",
@@ -385,7 +355,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "app-unknown-owner",
         "applications.yml",
-        _set("applications", 0, "owner", value="so-xyz"),
+        set_at("applications", 0, "owner", value="so-xyz"),
         "applications.yml",
         "applications.0.owner",
         "unknown owner agency 'so-xyz'",
@@ -393,7 +363,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "app-unknown-tenant",
         "applications.yml",
-        _set("applications", 0, "tenant", value="nobody"),
+        set_at("applications", 0, "tenant", value="nobody"),
         "applications.yml",
         "applications.0.tenant",
         "unknown tenant 'nobody'",
@@ -401,7 +371,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "app-tenant-not-listing",
         "applications.yml",
-        _set("applications", 0, "tenant", value="so-khcn"),
+        set_at("applications", 0, "tenant", value="so-khcn"),
         "applications.yml",
         "applications.0.tenant",
         "does not list application 'qlvb'",
@@ -409,7 +379,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "app-provider-name",
         "applications.yml",
-        _delete("applications", 9, "provider"),
+        delete_at("applications", 9, "provider"),
         "applications.yml",
         "applications.9.provider",
         "needs the provider's name",
@@ -417,7 +387,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "profile-missing-key",
         "profiles.yml",
-        _delete("profiles", "S", "network", "rbac_policy"),
+        delete_at("profiles", "S", "network", "rbac_policy"),
         "profiles.yml",
         "profiles.S",
         "network: missing key(s) rbac_policy",
@@ -425,7 +395,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "profile-unlimited",
         "profiles.yml",
-        _set("profiles", "M", "compute", "cores", value=-1),
+        set_at("profiles", "M", "compute", "cores", value=-1),
         "profiles.yml",
         "profiles.M",
         "negative/unlimited value(s) cores=-1",
@@ -433,7 +403,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "profile-cycle",
         "profiles.yml",
-        _set("profiles", "S", "inherits", value="XL"),
+        set_at("profiles", "S", "inherits", value="XL"),
         "profiles.yml",
         "profiles.S",
         "inheritance cycle",
@@ -441,7 +411,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "capacity-over",
         "capacity.yml",
-        _set("groups", "compute", "cores", value=8),
+        set_at("groups", "compute", "cores", value=8),
         "capacity.yml",
         "groups",
         "approved quotas need 780 vCPU but the hardware gives 192 (over by 588 vCPU",
@@ -449,7 +419,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "uplink-unknown-zone",
         "site.yml",
-        _set("uplinks", 0, "zone", value="wan"),
+        set_at("uplinks", 0, "zone", value="wan"),
         "site.yml",
         "uplinks.0.zone",
         "unknown zone 'wan'",
@@ -475,24 +445,24 @@ def test_rule_reports_located_problem(
 
 
 def test_all_errors_reported_at_once(site_copy: Path) -> None:
-    edit_yaml(site_copy, "zones.yml", _set("zones", 1, "vlan", value=10))
-    edit_yaml(site_copy, "tenants/hcc.yml", _set("agency", value="so-xyz"))
-    edit_yaml(site_copy, "applications.yml", _set("applications", 0, "owner", value="so-xyz"))
+    edit_yaml(site_copy, "zones.yml", set_at("zones", 1, "vlan", value=10))
+    edit_yaml(site_copy, "tenants/hcc.yml", set_at("agency", value="so-xyz"))
+    edit_yaml(site_copy, "applications.yml", set_at("applications", 0, "owner", value="so-xyz"))
     problems = _problems(site_copy)
     files = {p.file.split("thainguyen/", 1)[1] for p in problems}
     assert {"zones.yml", "tenants/hcc.yml", "applications.yml"} <= files
 
 
 def test_schema_errors_in_several_files_reported_together(site_copy: Path) -> None:
-    edit_yaml(site_copy, "zones.yml", _set("zones", 0, "vlan", value=5000))
-    edit_yaml(site_copy, "tenants/hcc.yml", _set("security_level", value=0))
+    edit_yaml(site_copy, "zones.yml", set_at("zones", 0, "vlan", value=5000))
+    edit_yaml(site_copy, "tenants/hcc.yml", set_at("security_level", value=0))
     problems = _problems(site_copy)
     assert {p.field for p in problems} >= {"zones.0.vlan", "security_level"}
 
 
 def test_problem_message_exact(site_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(site_copy.parent)
-    edit_yaml(site_copy, "tenants/hcc.yml", _set("agency", value="so-xyz"))
+    edit_yaml(site_copy, "tenants/hcc.yml", set_at("agency", value="so-xyz"))
     (problem,) = _problems(site_copy)
     assert str(problem) == (
         "thainguyen/tenants/hcc.yml:4: agency: unknown agency 'so-xyz' (fix: add it to agencies.yml or fix the code)"
@@ -506,9 +476,9 @@ def test_yaml_syntax_error_located(site_copy: Path) -> None:
 
 
 def test_reserved_project_code_refused(site_copy: Path) -> None:
-    edit_yaml(site_copy, "tenants/hcc.yml", _set("code", value="admin"))
+    edit_yaml(site_copy, "tenants/hcc.yml", set_at("code", value="admin"))
     (site_copy / "tenants" / "hcc.yml").rename(site_copy / "tenants" / "admin.yml")
-    edit_yaml(site_copy, "applications.yml", _set("applications", 3, "tenant", value="admin"))
+    edit_yaml(site_copy, "applications.yml", set_at("applications", 3, "tenant", value="admin"))
     messages = [p.message for p in _problems(site_copy)]
     assert "'admin' is reserved by Keystone deployments" in messages
     # the rename moved hcc's addresses to a new code: the ledger says so too

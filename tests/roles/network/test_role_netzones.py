@@ -3,6 +3,11 @@
 A container cannot create VLAN devices: the VLAN files are rendered into a directory networkd
 does not read and checked there; the container's interfaces (one podman network per zone)
 stand in for the VLANs. What only a VM can show is marked needs_vm and says so.
+
+net01 is the lab's only host with provider zones, and an OVN chassis (group network). Here it is
+played as a host that is not a chassis (`netzones_ovn_chassis=false`), which gets Linux bridges;
+test_role_ovn.py then applies netzones as the chassis it is, then ovn_host, and checks that the
+bridges became Open vSwitch bridges.
 """
 
 from __future__ import annotations
@@ -14,28 +19,31 @@ import pytest
 
 from infra import testhosts
 from infra.hostnet import attachments
+from infra.site import Host
+from tests.roles.network.conftest import Lab
 
 pytestmark = pytest.mark.hosts
 
 HOSTS = "net01"
+NOT_A_CHASSIS = ("-e", "netzones_ovn_chassis=false")
 VLAN_DIR = "/etc/systemd/network.container-inactive"
 
 
 @pytest.fixture(scope="module")
 def applied(lab):  # type: ignore[no-untyped-def]
     start = time.monotonic()
-    first = lab.playbook("netzones.yml", HOSTS)
+    first = lab.playbook("netzones.yml", HOSTS, *NOT_A_CHASSIS)
     lab.timings["netzones apply"] = time.monotonic() - start
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-2000:]
     return first
 
 
-def _host(lab, name):  # type: ignore[no-untyped-def]
+def _host(lab: Lab, name: str) -> Host:
     return next(h for h in lab.site.hosts if h.name == name)
 
 
 def test_netzones_second_run_changes_nothing(lab, applied) -> None:  # type: ignore[no-untyped-def]
-    again = lab.playbook("netzones.yml", HOSTS)
+    again = lab.playbook("netzones.yml", HOSTS, *NOT_A_CHASSIS)
     assert again.returncode == 0, again.stdout[-3000:]
     recap = re.findall(r"^(\w+)\s+:.*changed=(\d+)", again.stdout, re.M)
     assert len(recap) == 1 and all(changed == "0" for _h, changed in recap), again.stdout[-2000:]
@@ -68,6 +76,11 @@ def test_netzones_zone_interfaces_configured_with_site_addresses(lab, applied, n
 
 def test_netzones_provider_zone_is_a_port_of_its_bridge(lab, applied) -> None:  # type: ignore[no-untyped-def]
     container = lab.container("net01")
+    for bridge in ("br-dmz", "br-gov"):  # a Linux bridge, defined by netzones
+        linux = testhosts.exec_in(container, ["test", "-d", f"/sys/class/net/{bridge}/bridge"], check=False)
+        assert linux.returncode == 0, f"{bridge} is not a Linux bridge"
+        netdev = testhosts.exec_in(container, ["cat", f"/etc/systemd/network/20-{bridge}.netdev"]).stdout
+        assert "Kind=bridge" in netdev, netdev
     link = testhosts.exec_in(container, ["ip", "-o", "link", "show", "dmz"]).stdout
     assert "master br-dmz" in link
     bare = testhosts.exec_in(container, ["ip", "-br", "addr", "show", "dmz"]).stdout

@@ -6,9 +6,15 @@ chooses the userspace datapath (ovn_host_datapath_type=netdev), as a real site's
 choose `system`. The host firewall is applied first, so the chassis reaches the Southbound
 database only through the site's flows.
 
-The site is a copy of the lab with the OVN flows added (the lab's own flows.yml is pinned rule by
-rule by tests/unit/test_firewall.py; OVN is not yet a service of the catalogue, so the flows give
-ports, read from the role defaults). Geneve's flow is the lab's own (geneve-tunnels).
+Role netzones runs first, as on a real site: net01 is an OVN chassis, so its provider bridges are
+not Linux bridges (test_role_netzones.py made them Linux bridges earlier in the session, playing
+net01 as a host that is not a chassis: netzones now removes them) and ovn_host creates them in
+Open vSwitch with the zone device as a port and the host's address on the bridge's internal port.
+
+The site is a copy of the lab with the flow to the OVN databases added (the lab's own flows.yml is
+pinned rule by rule by tests/unit/test_firewall.py); it names the catalogue's service
+`ovn-central`, whose ports are read from the catalogue. Geneve's flow is the lab's own
+(geneve-tunnels).
 """
 
 from __future__ import annotations
@@ -20,14 +26,13 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from infra import testhosts
 from infra.firewall import ruleset
-from infra.hostnet import attachments
+from infra.hostnet import Attachment, attachments
+from infra.services import catalogue
 from infra.site import Host, Site
 from infra.validate import load_valid_site
 from tests.roles.network.conftest import ANSIBLE_PLAYBOOK, LAB, REPO, Lab
@@ -39,8 +44,9 @@ EXTRA = ("-e", "ovn_host_datapath_type=netdev")
 ROLES = Path(__file__).resolve().parents[3] / "roles"
 
 
-def _defaults(role: str) -> dict[str, Any]:
-    return dict(yaml.safe_load((ROLES / role / "defaults" / "main.yml").read_text()))
+def _ovn_port(name: str) -> int:
+    """A port of the OVN databases, from the platform service catalogue."""
+    return catalogue().services["ovn-central"].named_ports[name]
 
 
 def _host(lab: Lab, name: str) -> Host:
@@ -70,42 +76,26 @@ def _until(what, check, timeout: float = 60):  # type: ignore[no-untyped-def]
         time.sleep(1)
 
 
-def _give_provider_bridges_to_ovs(lab: Lab) -> None:
-    """Remove the Linux bridges role netzones made earlier in the session (test_role_netzones).
+def _changed(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    """Host -> changed count from a playbook's recap."""
+    return dict(re.findall(r"^(\w+)\s+:.*changed=(\d+)", result.stdout, re.M))
 
-    On an OVN chassis the provider bridges are Open vSwitch bridges; netzones does not know that
-    yet (docs/networking.md, "Not yet") and ovn_host refuses a Linux bridge of the same name.
-    """
-    for name in _chassis(lab):
-        container = lab.container(name)
-        for a in attachments(lab.site, _host(lab, name)):
-            if a.bridge is None:
-                continue
-            linux = testhosts.exec_in(container, ["test", "-d", f"/sys/class/net/{a.bridge}/bridge"], check=False)
-            if linux.returncode != 0:
-                continue
-            files = [f"20-{a.bridge}.netdev", f"30-{a.device}.network", f"40-{a.bridge}.network"]
-            testhosts.exec_in(container, ["rm", "-f", *(f"/etc/systemd/network/{f}" for f in files)])
-            testhosts.exec_in(container, ["networkctl", "reload"])
-            testhosts.exec_in(container, ["ip", "link", "del", a.bridge])
+
+def _bridged(lab: Lab) -> list[tuple[str, Attachment, str]]:
+    """(chassis, attachment, bridge) of every provider zone of every chassis."""
+    return [(n, a, a.bridge) for n in _chassis(lab) for a in attachments(lab.site, _host(lab, n)) if a.bridge]
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     """The lab site with flows to the OVN databases and between their cluster members."""
-    central = _defaults("ovn_central")
-    ports = {
-        "ovn-databases": [central["ovn_central_nb_port"], central["ovn_central_sb_port"]],
-        "ovn-clusters": [central["ovn_central_nb_cluster_port"], central["ovn_central_sb_cluster_port"]],
-    }
     root = tmp_path_factory.mktemp("ovn") / "lab"
     shutil.copytree(LAB, root)
     with (root / "flows.yml").open("a") as flows:
-        for name, opened in ports.items():
-            flows.write(
-                f"  - {{name: {name}, from: api, to: api, groups: [controllers], protocol: tcp, "
-                f"ports: {opened}, reason: OVN}}\n"
-            )
+        flows.write(
+            "  - {name: ovn-databases, from: api, to: api, groups: [controllers], protocol: tcp, "
+            "services: [ovn-central], reason: OVN}\n"
+        )
     return load_valid_site(root)
 
 
@@ -124,9 +114,12 @@ def _playbook(lab: Lab, site: Site, name: str, *extra: str) -> subprocess.Comple
 
 @pytest.fixture(scope="module")
 def applied(lab, site):  # type: ignore[no-untyped-def]
-    _give_provider_bridges_to_ovs(lab)
     firewall = _playbook(lab, site, "firewall.yml")
     assert firewall.returncode == 0, firewall.stdout[-3000:] + firewall.stderr[-2000:]
+    start = time.monotonic()
+    netzones = _playbook(lab, site, "netzones.yml")
+    lab.timings["netzones apply (chassis)"] = time.monotonic() - start
+    assert netzones.returncode == 0, netzones.stdout[-4000:] + netzones.stderr[-2000:]
     start = time.monotonic()
     first = _playbook(lab, site, "ovn.yml", *EXTRA)
     lab.timings["ovn apply"] = time.monotonic() - start
@@ -135,22 +128,22 @@ def applied(lab, site):  # type: ignore[no-untyped-def]
     print("timings:", {k: round(v, 1) for k, v in lab.timings.items()})
 
 
-def test_ovn_second_run_changes_nothing(lab, site, applied) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("playbook", ["netzones.yml", "ovn.yml"])
+def test_ovn_second_run_changes_nothing(lab, site, applied, playbook) -> None:  # type: ignore[no-untyped-def]
     start = time.monotonic()
-    again = _playbook(lab, site, "ovn.yml", *EXTRA)
-    lab.timings["ovn re-run"] = time.monotonic() - start
+    again = _playbook(lab, site, playbook, *EXTRA)
+    lab.timings[f"{playbook} re-run"] = time.monotonic() - start
     assert again.returncode == 0, again.stdout[-3000:]
-    recap = re.findall(r"^(\w+)\s+:.*changed=(\d+)", again.stdout, re.M)
-    assert sorted(h for h, _c in recap) == ["ctl01", "ctl02", "net01"], again.stdout[-2000:]
-    assert all(changed == "0" for _h, changed in recap), again.stdout[-2000:]
+    changed = _changed(again)
+    assert sorted(changed) == ["ctl01", "ctl02", "net01"], again.stdout[-2000:]
+    assert set(changed.values()) == {"0"}, again.stdout[-2000:]
 
 
 @pytest.mark.parametrize("name", ["ctl01", "ctl02"])
 def test_ovn_databases_listen_on_the_api_address(lab, applied, name) -> None:  # type: ignore[no-untyped-def]
-    defaults = _defaults("ovn_central")
     api = _address(lab, name, "api")
     listening = testhosts.exec_in(lab.container(name), ["ss", "-Hltn"]).stdout
-    for port in (defaults["ovn_central_nb_port"], defaults["ovn_central_sb_port"]):
+    for port in (_ovn_port("nb"), _ovn_port("sb")):
         assert f"{api}:{port} " in listening, listening
 
 
@@ -180,8 +173,7 @@ def test_ovn_chassis_registered_with_overlay_encap_ip(lab, applied) -> None:  # 
 
 
 def test_ovn_chassis_settings_come_from_the_site_model(lab, applied) -> None:  # type: ignore[no-untyped-def]
-    sb_port = _defaults("ovn_host")["ovn_host_sb_port"]
-    assert sb_port == _defaults("ovn_central")["ovn_central_sb_port"]
+    sb_port = _ovn_port("sb")
     remotes = ",".join(f"tcp:{_address(lab, h.name, 'api')}:{sb_port}" for h in lab.site.hosts_in("controllers"))
     for name in _chassis(lab):
         host = _host(lab, name)
@@ -230,6 +222,51 @@ def test_ovn_provider_bridges_exist_with_the_chassis_datapath(lab, applied) -> N
             assert f"{a.bridge}:" in dpif, dpif
 
 
+def test_ovn_provider_bridges_are_not_linux_bridges(lab, applied) -> None:  # type: ignore[no-untyped-def]
+    for name, _a, bridge in _bridged(lab):
+        container = lab.container(name)
+        linux = testhosts.exec_in(container, ["test", "-e", f"/sys/class/net/{bridge}/bridge"], check=False)
+        assert linux.returncode != 0, f"{name}: {bridge} is a Linux bridge"
+        netdev = testhosts.exec_in(container, ["test", "-e", f"/etc/systemd/network/20-{bridge}.netdev"], check=False)
+        assert netdev.returncode != 0, f"{name}: netzones still defines {bridge} for systemd-networkd"
+        kind = testhosts.exec_in(container, ["ip", "-d", "-o", "link", "show", bridge]).stdout
+        assert " bridge " not in kind and "master" not in kind, kind
+
+
+def test_ovn_zone_device_is_a_port_of_its_provider_bridge(lab, applied) -> None:  # type: ignore[no-untyped-def]
+    for name, a, bridge in _bridged(lab):
+        container = lab.container(name)
+        owner = testhosts.exec_in(container, ["ovs-vsctl", "port-to-br", a.device]).stdout.strip()
+        assert owner == bridge, (name, a.device, owner)
+        error = testhosts.exec_in(container, ["ovs-vsctl", "get", "interface", a.device, "error"]).stdout.strip()
+        if a.ipv4 is None:
+            # a zone the host only bridges has no podman network, so no device in the container
+            # (on hardware netzones makes its VLAN netdev): Open vSwitch keeps the port, unopened
+            assert "No such device" in error, (name, a.device, error)
+            continue
+        assert error in ("[]", ""), (name, a.device, error)
+        dpif = testhosts.exec_in(container, ["ovs-appctl", "dpif/show"]).stdout
+        assert re.search(rf"^\s+{re.escape(a.device)} \d+/\d+: \(system\)", dpif, re.M), dpif
+
+
+def test_ovn_host_address_on_the_provider_bridge(lab, applied) -> None:  # type: ignore[no-untyped-def]
+    for name, a, bridge in _bridged(lab):
+        container = lab.container(name)
+        on_bridge = testhosts.exec_in(container, ["ip", "-br", "addr", "show", bridge]).stdout
+        on_device = testhosts.exec_in(container, ["ip", "-br", "addr", "show", a.device], check=False).stdout
+        assert str(a.ipv4.ip if a.ipv4 else "no-address") not in on_device, on_device
+        if a.ipv4 is None or a.ipv6 is None:  # bridge only: the host has no address in the zone
+            site_addresses = [w for w in on_bridge.split()[2:] if not w.startswith("fe80:")]
+            assert site_addresses == [], on_bridge
+            continue
+        assert str(a.ipv4) in on_bridge and str(a.ipv6) in on_bridge, on_bridge
+        # the zone's traffic leaves through Open vSwitch: bridge port -> zone device -> the podman
+        # network's gateway
+        gateway = next(n.gateway4 for n in testhosts.plan(lab.site, name).networks if n.zone == a.zone)
+        ping = testhosts.exec_in(container, ["ping", "-c1", "-W3", "-I", bridge, str(gateway)], check=False)
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+
+
 def test_ovn_gateway_chassis_carry_enable_chassis_as_gw(lab, applied) -> None:  # type: ignore[no-untyped-def]
     for name in _chassis(lab):
         gateway = "network" in _host(lab, name).groups
@@ -243,7 +280,7 @@ def test_ovn_gateway_chassis_carry_enable_chassis_as_gw(lab, applied) -> None:  
 
 def test_ovn_flows_open_the_southbound_and_geneve(lab, site, applied) -> None:  # type: ignore[no-untyped-def]
     """The firewall the fixture applied lets the chassis in: SB from api, Geneve between overlays."""
-    sb_port = _defaults("ovn_central")["ovn_central_sb_port"]
+    sb_port = _ovn_port("sb")
     for ctl in site.hosts_in("controllers"):
         api = next(a for a in attachments(site, ctl) if a.kind == "api")
         rules = [r.match for r in ruleset(site, ctl).rules]

@@ -1,33 +1,35 @@
-"""Shared helpers for the baseline scenario's testinfra checks (run over `podman://`).
+"""Shared fixtures of the baseline scenario's verifier (testinfra over `podman://`).
 
-The checks of HT-AUTH-*, HT-LOG-02 and HT-LOG-04 call the host checks' own decisions
-(infra/audit/_pam.py, _accounts.py, _journal.py, probes.py) with the parameters of the control
-catalogue, reading the host through the same helpers (tests/compliance/hosts/_host.py).
+The controls the catalogue says the role implements are verified by the audit's own checks
+(`infra/audit/hosts`, see test_controls.py), through the audit's plugin, with the catalogue's
+parameters; what the site model would say of each host is read from this scenario's inventory
+(molecule.yml), so no threshold or site value is written here. The other test files check what
+the role does that no control covers.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[5]
-for _path in (ROOT, ROOT / "tests" / "compliance" / "hosts"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-import _host  # noqa: E402  (tests/compliance/hosts/_host.py)
-
-from infra.audit import _journal, _pam  # noqa: E402
+from infra.audit import HostFacts  # noqa: E402
+from infra.audit.hosts import _host  # noqa: E402
+from infra.audit.plugin import *  # noqa: E402, F403  (the `check` fixture and the outcome hooks)
 from infra.catalogue import load_catalogue  # noqa: E402
 
-AUTH_SERVICES = _host.AUTH_SERVICES
-PASSWORD_SERVICES = _host.PASSWORD_SERVICES
+SCENARIO = Path(__file__).resolve().parents[1] / "molecule.yml"
+
 read = _host.read
-pam_reader = _host.pam_reader
 
 
 def params(control_id: str) -> Mapping[str, Any]:
@@ -35,57 +37,35 @@ def params(control_id: str) -> Mapping[str, Any]:
     return load_catalogue().control(control_id).parameters
 
 
-def pam_stacks(host: Any, kind: str, services: tuple[str, ...]) -> dict[str, list[_pam.PamRule]]:
-    """The flattened stacks the live check judges; fails the test when PAM could not read them."""
-    stacks = _host.pam_stacks(host, kind, services)
-    assert not isinstance(stacks, str), stacks
-    return stacks
+def scenario_facts(name: str) -> HostFacts:
+    """What the scenario's inventory says host `name` should be, as `infra.audit.host_facts`
+    says it of a site's host (the mgmt zone as infra/ansible_inventory.py writes it; no flows)."""
+    scenario = yaml.safe_load(SCENARIO.read_text(encoding="utf-8"))
+    inventory = scenario["provisioner"]["inventory"]
+    groups = next(p.get("groups", []) for p in scenario["platforms"] if p["name"] == name)
+    variables: dict[str, Any] = dict(inventory["group_vars"]["all"])
+    for group in groups:
+        variables.update(inventory["group_vars"].get(group, {}))
+    variables.update(inventory["host_vars"].get(name, {}))
+    services = variables["hatang_services"]
+    zones = variables.get("hatang_zones", {}).values()
+    mgmt = [ipaddress.ip_interface(zone["ipv4"]) for zone in zones if zone["kind"] == "mgmt"]
+    return HostFacts(
+        site="molecule",
+        host=name,
+        groups=tuple(groups),
+        routes=bool(variables.get("hatang_routes")),
+        mgmt_addresses=tuple(str(i.ip) for i in mgmt),
+        mgmt_networks=tuple(str(i.network) for i in mgmt),
+        addresses=(variables["test_address"],),
+        ntp=tuple(services["ntp"]),
+        syslog=tuple(services["syslog"]),
+        apt_mirror=services["apt_mirror"],
+        flows=(),
+    )
 
 
-def journald(host: Any) -> dict[str, str]:
-    """journald.conf and its drop-ins as systemd merges them (as tests/compliance/hosts/test_log.py)."""
-    main = read(host, "/etc/systemd/journald.conf")
-    if main is None:
-        main = read(host, "/usr/lib/systemd/journald.conf")
-    dropins: dict[str, str] = {}
-    for folder in _journal.JOURNALD_DIRS:
-        dropins.update(_host.read_files(host, f"{folder}/*.conf"))
-    return _journal.journald_merge(main, dropins)
-
-
-# What molecule.yml gives each host: whether it routes, and its mgmt address (None: listen on all).
-EXPECTED = {
-    "baseline-router": {"routes": True, "mgmt": None},
-    "baseline-node": {"routes": False, "mgmt": "10.251.73.11"},
-}
-NTP_SERVERS = ["10.251.73.123", "10.251.73.124"]
-SYSLOG_SERVERS = ["10.251.73.51"]
-MIRROR = "http://deb.debian.org/debian"
-
-
-@pytest.fixture()
-def expected(host):
-    """The scenario's settings for the host under test."""
-    return EXPECTED[host.backend.get_hostname()]
-
-
-@pytest.fixture()
-def sshd_config(host):
-    """sshd's effective configuration (`sshd -T`), keyword -> list of values."""
-    out = host.check_output("/usr/sbin/sshd -T")
-    config: dict[str, list[str]] = {}
-    for line in out.splitlines():
-        key, _, value = line.partition(" ")
-        config.setdefault(key.lower(), []).append(value)
-    return config
-
-
-def conf_values(content: str, sep: str = "=") -> dict[str, str]:
-    """Parse `key = value` lines (comments and bare flags skipped)."""
-    values = {}
-    for raw in content.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if sep in line:
-            key, _, value = line.partition(sep)
-            values[key.strip()] = value.strip()
-    return values
+@pytest.fixture
+def hatang_host_facts(host: Any) -> HostFacts:
+    """The expected side of the checks for the host under test (the plugin reads a site instead)."""
+    return scenario_facts(host.backend.get_hostname())

@@ -1,10 +1,11 @@
-"""HT-LOG-04 (tasks/logrotate.yml): logrotate.conf with its includes, as logrotate reads it, keeps
-every file the role rotates for the catalogue's period (the host check's decision)."""
+"""tasks/logrotate.yml: beyond HT-LOG-04 (test_controls.py, /var/log/syslog), logrotate.conf with
+its includes, as logrotate reads it, keeps every file the role rotates for the catalogue's period
+(the host check's decision), and logrotate accepts it."""
 
-import _host
 from conftest import params, read
 
 from infra.audit import probes
+from infra.audit.hosts import _host
 
 ROTATED = [
     "/var/log/syslog", "/var/log/mail.log", "/var/log/kern.log", "/var/log/auth.log", "/var/log/user.log",

@@ -1,11 +1,5 @@
-"""HT-AUTH-09 (tasks/shell_timeout.yml)."""
-
-
-def test_shell_idle_timeout(host):
-    out = host.check_output("bash -lc 'echo $TMOUT; readonly -p | grep -c \" TMOUT=\"'")
-    tmout, readonly = out.split()
-    assert 0 < int(tmout) <= 900
-    assert readonly == "1"
+"""tasks/shell_timeout.yml: beyond HT-AUTH-09 (test_controls.py), the readonly TMOUT file can be
+sourced twice (a login shell that sources /etc/profile again) without an error."""
 
 
 def test_shell_timeout_sourced_twice_is_harmless(host):

@@ -1,4 +1,5 @@
-"""Role firewall: nftables loaded, default drop, flows commented, allowed port answers."""
+"""Role firewall: nftables loaded and dropping by default (the audit's checks), flows commented,
+the allowed port answers."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import time
 
 import pytest
 import testinfra
+
+from infra.audit.hosts import check_functions
 
 PROBE = (
     "import socket,sys\n"
@@ -17,14 +20,9 @@ PROBE = (
 )
 
 
-def test_nftables_enabled_and_loaded(host) -> None:  # HT-FW-02
-    assert host.service("nftables").is_enabled
-    assert host.service("nftables").is_running
-
-
-def test_input_chain_drops_by_default(host) -> None:  # HT-FW-01
-    chain = host.check_output("nft list chain inet hatang input")
-    assert "policy drop;" in chain
+@pytest.mark.parametrize("check_id", ["firewall_enabled", "firewall_default_drop"])  # HT-FW-02, HT-FW-01
+def test_control(host, check, check_id) -> None:
+    check_functions()[check_id](host, check)
 
 
 def test_each_flow_is_one_commented_rule(host) -> None:  # HT-FW-05, HT-FW-03

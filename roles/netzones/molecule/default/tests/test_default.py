@@ -26,6 +26,12 @@ def test_zone_address_on_the_zone_interface(host) -> None:
     assert "fd97:251::a/64" in addresses
 
 
+def test_provider_bridge_is_a_linux_bridge_on_a_host_that_is_not_a_chassis(host) -> None:
+    # the host is in neither group compute nor network: netzones_ovn_chassis is false
+    assert host.file("/etc/systemd/network/20-br-dmz.netdev").contains("^Kind=bridge$")
+    assert host.file("/sys/class/net/br-dmz/bridge").is_directory
+
+
 def test_provider_bridge_carries_the_zone_addresses(host) -> None:
     assert host.file("/etc/systemd/network/30-dmz0.network").contains("^Bridge=br-dmz$")
     addresses = host.check_output("ip -br addr show br-dmz")

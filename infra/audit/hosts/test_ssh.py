@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import _host
-
 from infra.audit import _sshd
+from infra.audit.hosts import _host
 from infra.audit.plugin import Check
 
 
@@ -23,10 +22,12 @@ def _every_connection(host: Any, check: Check, judge: _sshd.Judge, expected: Any
 
 
 def test_sshd_root_login_disabled(host: Any, check: Check) -> None:
+    """PermitRootLogin no, for every connection."""
     _every_connection(host, check, _sshd.sshd_equals("permitrootlogin", "no"), "no")
 
 
 def test_sshd_password_auth_disabled(host: Any, check: Check) -> None:
+    """PasswordAuthentication no and KbdInteractiveAuthentication no, for every connection."""
     keys = ("passwordauthentication", "kbdinteractiveauthentication")
     _every_connection(host, check, _sshd.sshd_all_equal(keys, "no"), dict.fromkeys(keys, "no"))
 
@@ -37,53 +38,64 @@ def _only_allowed(host: Any, check: Check, key: str) -> None:
 
 
 def test_sshd_ciphers_restricted(host: Any, check: Check) -> None:
+    """Ciphers: only those in `allowed` (AEAD and CTR), for every connection."""
     _only_allowed(host, check, "ciphers")
 
 
 def test_sshd_macs_restricted(host: Any, check: Check) -> None:
+    """MACs: only those in `allowed` (encrypt-then-MAC SHA-2), for every connection."""
     _only_allowed(host, check, "macs")
 
 
 def test_sshd_kex_restricted(host: Any, check: Check) -> None:
+    """KexAlgorithms: only those in `allowed`, for every connection."""
     _only_allowed(host, check, "kexalgorithms")
 
 
 def test_sshd_idle_timeout(host: Any, check: Check) -> None:
+    """ClientAliveInterval in 1..`max_interval` and ClientAliveCountMax in 1..`max_count`."""
     limits = {"clientaliveinterval": check.params["max_interval"], "clientalivecountmax": check.params["max_count"]}
     _every_connection(host, check, _sshd.sshd_range(limits), {k: f"1..{v}" for k, v in limits.items()})
 
 
 def test_sshd_max_auth_tries_limited(host: Any, check: Check) -> None:
+    """MaxAuthTries in 1..`max`, for every connection."""
     limit = check.params["max"]
     _every_connection(host, check, _sshd.sshd_range({"maxauthtries": limit}), {"maxauthtries": f"1..{limit}"})
 
 
 def test_sshd_banner_set(host: Any, check: Check) -> None:
+    """Banner is `path`, for every connection."""
     path = check.params["path"]
     _every_connection(host, check, _sshd.sshd_equals("banner", path, exact=True), path)
 
 
 def test_sshd_forwarding_disabled(host: Any, check: Check) -> None:
+    """X11Forwarding, AllowAgentForwarding and AllowTcpForwarding no, for every connection."""
     expected = dict.fromkeys(("x11forwarding", "allowagentforwarding", "allowtcpforwarding"), "no")
     _every_connection(host, check, _sshd.sshd_forwarding_off, expected)
 
 
 def test_sshd_config_protected(host: Any, check: Check) -> None:
+    """/etc/ssh/sshd_config owned by root:root with mode `mode`."""
     observed = _host.stat(host, "/etc/ssh/sshd_config")["/etc/ssh/sshd_config"]
     expected = {"user": "root", "group": "root", "mode": oct(int(check.params["mode"], 8))}
     check.expect(observed, expected)
 
 
 def test_sshd_empty_passwords_refused(host: Any, check: Check) -> None:
+    """PermitEmptyPasswords no, for every connection."""
     _every_connection(host, check, _sshd.sshd_equals("permitemptypasswords", "no"), "no")
 
 
 def test_sshd_log_level_verbose(host: Any, check: Check) -> None:
+    """LogLevel VERBOSE (key fingerprints logged), for every connection."""
     _every_connection(host, check, _sshd.sshd_equals("loglevel", "verbose"), "VERBOSE")
 
 
 def test_sshd_listens_on_mgmt_only(host: Any, check: Check) -> None:
-    """The configuration (ListenAddress cannot sit in a Match block) and the live sockets."""
+    """ListenAddress is the host's mgmt-zone address(es) only (it cannot sit in a Match block),
+    and the live sockets of sshd agree."""
     finding = _sshd.sshd_listen_finding(
         _host.sshd(host).get("listenaddress", []),
         _host.sshd_sockets(host),

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-import _host
-
 from infra.audit import probes
+from infra.audit.hosts import _host
 from infra.audit.plugin import Check
 
 
 def test_apt_sources_site_mirror_only(host: Any, check: Check) -> None:
+    """APT sources (sources.list, .list and .sources files) name only the site's apt_mirror."""
     text = (_host.read(host, "/etc/apt/sources.list") or "") + "\n"
     text += _host.read_glob(host, "/etc/apt/sources.list.d/*.list")
     text += _host.read_glob(host, "/etc/apt/sources.list.d/*.sources")
@@ -26,6 +26,7 @@ def test_apt_sources_site_mirror_only(host: Any, check: Check) -> None:
 
 
 def test_security_updates_automatic(host: Any, check: Check) -> None:
+    """unattended-upgrades installed and APT::Periodic::Unattended-Upgrade on."""
     installed = "unattended-upgrades" in _host.installed(host)
     dump = host.run("apt-config dump APT::Periodic::Unattended-Upgrade").stdout
     enabled = '"1"' in dump
@@ -36,5 +37,6 @@ def test_security_updates_automatic(host: Any, check: Check) -> None:
 
 
 def test_insecure_services_absent(host: Any, check: Check) -> None:
+    """None of `packages` is installed."""
     present = sorted(set(check.params["packages"]) & _host.installed(host))
     check.expect(present, [])

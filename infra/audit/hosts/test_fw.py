@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import _host
 import pytest
 
 from infra.audit import _fwcheck, probes
 from infra.audit._facts import HostFacts, within
 from infra.audit._nft import InputPath
+from infra.audit.hosts import _host
 from infra.audit.plugin import Check
 from infra.site import load_site
 
@@ -39,6 +39,7 @@ def zones(pytestconfig: pytest.Config, hatang_host_facts: HostFacts) -> dict[str
 
 
 def test_firewall_default_drop(host: Any, check: Check) -> None:
+    """Every nftables input base chain has policy drop and none accepts everything (IPv4 and IPv6)."""
     path = _input_path(host)
     if path is None:
         check.expect("nft not installed", "every input base chain: policy drop", ok=False)
@@ -53,6 +54,7 @@ def test_firewall_default_drop(host: Any, check: Check) -> None:
 
 
 def test_firewall_enabled(host: Any, check: Check) -> None:
+    """nftables installed, its service enabled and an input chain loaded."""
     path = _input_path(host)
     observed = {
         "installed": path is not None,
@@ -63,6 +65,7 @@ def test_firewall_enabled(host: Any, check: Check) -> None:
 
 
 def test_ssh_only_from_mgmt(host: Any, check: Check) -> None:
+    """tcp/22 is accepted only from the mgmt zone's networks, and from both families."""
     path = _input_path(host) or probes.nft_input_path(_EMPTY)
     observed = _fwcheck.ssh_sources(path)
     mgmt = check.facts.mgmt_networks
@@ -76,6 +79,7 @@ def test_ssh_only_from_mgmt(host: Any, check: Check) -> None:
 
 
 def test_listening_ports_allowed(host: Any, check: Check, zones: dict[str, _fwcheck.ZoneIfaces]) -> None:
+    """Every listening socket is allowed by a site flow to this host, on the zones it listens in (or loopback)."""
     path = _input_path(host) or probes.nft_input_path(_EMPTY)  # no firewall: reachable everywhere
     sockets = _fwcheck.parse_ss(host.run("ss -Htlnu").stdout)
     findings = _fwcheck.listening_findings(sockets, check.facts.flows, zones, path)
@@ -83,6 +87,8 @@ def test_listening_ports_allowed(host: Any, check: Check, zones: dict[str, _fwch
 
 
 def test_firewall_rules_match_flows(host: Any, check: Check, zones: dict[str, _fwcheck.ZoneIfaces]) -> None:
+    """The input path admits exactly the site's flows to the host: one rule per flow, commented
+    with its name; no extra accept."""
     path = _input_path(host)
     if path is None:
         check.expect("nft not installed", "the input path admits exactly the site's flows", ok=False)

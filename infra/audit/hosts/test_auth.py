@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import _host
-
 from infra.audit import _accounts, _pam
+from infra.audit.hosts import _host
 from infra.audit.plugin import Check
 
 
@@ -26,6 +25,11 @@ def _stacks_or_fail(host: Any, check: Check, kind: str, services: tuple[str, ...
 
 
 def test_pam_faillock_enabled(host: Any, check: Check) -> None:
+    """In the auth stacks of common-auth, login and sshd, as Linux-PAM assembles and runs them
+    (includes, substacks, `[value=action]` jumps): a pam_faillock `preauth` line guards every way to
+    success, an `authfail` line runs when the password is wrong and a wrong password never ends in
+    success; every faillock line runs (faillock.conf or `conf=`, then the line's options, then the
+    module defaults) with deny in 1..`max_deny` and unlock_time 0 (never) or >= `min_unlock_time`."""
     stacks = _stacks_or_fail(host, check, "auth", _host.AUTH_SERVICES)
     finding = _pam.faillock_finding(
         stacks, _host.pam_reader(host), check.params["max_deny"], check.params["min_unlock_time"]
@@ -42,30 +46,42 @@ def _pwquality(host: Any, check: Check, key: str) -> None:
 
 
 def test_password_min_length(host: Any, check: Check) -> None:
+    """pam_pwquality guards every password stack (common-password, passwd: a failure cannot end
+    in success, no line skips it) and runs with minlen >= `min` and enforcing on, as libpwquality
+    reads its settings (pwquality.conf.d/*.conf, then pwquality.conf, then the PAM line's options)."""
     _pwquality(host, check, "minlen")
 
 
 def test_password_complexity(host: Any, check: Check) -> None:
+    """As password_min_length, with minclass >= `min`."""
     _pwquality(host, check, "minclass")
 
 
 def test_password_max_age(host: Any, check: Check) -> None:
+    """login.defs PASS_MAX_DAYS in 1..`max`."""
     days = _int(_host.login_defs(host).get("PASS_MAX_DAYS"))
     limit = check.params["max"]
     check.expect(days, f"1..{limit}", ok=days is not None and 0 < days <= limit)
 
 
 def test_password_min_age(host: Any, check: Check) -> None:
+    """login.defs PASS_MIN_DAYS >= `min`."""
     days = _int(_host.login_defs(host).get("PASS_MIN_DAYS"))
     check.expect(days, f">= {check.params['min']}", ok=days is not None and days >= check.params["min"])
 
 
 def test_password_history(host: Any, check: Check) -> None:
+    """pam_pwhistory guards every password stack (common-password, passwd) with remember >= `min`
+    (pwhistory.conf or `conf=`, then the line's options; default 10)."""
     stacks = _stacks_or_fail(host, check, "password", _host.PASSWORD_SERVICES)
     _host.expect(check, _pam.pwhistory_finding(stacks, _host.pam_reader(host), check.params["min"]))
 
 
 def test_inactive_accounts_disabled(host: Any, check: Check) -> None:
+    """`useradd -D` INACTIVE in 0..`max` for new accounts, and in /etc/shadow every account
+    with a usable password (not `!`/`*`-prefixed, any uid, root included) has an inactive field in
+    0..`max` and a password that expires (max days set, below 99999); an unreadable or truncated
+    shadow fails."""
     rc, defaults, err = _host.run(host, "useradd -D")
     if rc != 0:
         check.expect(f"useradd -D failed (rc {rc}): {err.strip()}", "INACTIVE readable", ok=False)
@@ -74,10 +90,12 @@ def test_inactive_accounts_disabled(host: Any, check: Check) -> None:
 
 
 def test_default_umask_restrictive(host: Any, check: Check) -> None:
+    """login.defs UMASK is `umask`."""
     check.expect(_host.login_defs(host).get("UMASK"), check.params["umask"])
 
 
 def test_shell_idle_timeout(host: Any, check: Check) -> None:
+    """A readonly TMOUT in 1..`max` seconds in /etc/profile.d."""
     text = _host.read_glob(host, "/etc/profile.d/*.sh")
     timeout: int | None = None
     readonly = False
@@ -99,6 +117,8 @@ def test_shell_idle_timeout(host: Any, check: Check) -> None:
 
 
 def test_login_banner_set(host: Any, check: Check) -> None:
+    """Each of `files` carries a warning (one of `must_contain_any`) and no OS details (`\\s`,
+    `\\r`, `\\v`, `\\m`)."""
     words = [w.lower() for w in check.params["must_contain_any"]]
     observed: dict[str, str] = {}
     ok = True
@@ -116,6 +136,7 @@ def test_login_banner_set(host: Any, check: Check) -> None:
 
 
 def test_sudo_logging_enabled(host: Any, check: Check) -> None:
+    """sudoers (and sudoers.d) Defaults set logfile=... and use_pty."""
     text = (_host.read(host, "/etc/sudoers") or "") + "\n" + _host.read_glob(host, "/etc/sudoers.d/*")
     defaults = [
         part.strip()
@@ -133,10 +154,12 @@ def test_sudo_logging_enabled(host: Any, check: Check) -> None:
 
 
 def test_no_empty_passwords(host: Any, check: Check) -> None:
+    """No account has an empty password field in /etc/shadow."""
     _host.expect(check, _accounts.empty_password_accounts(_host.read(host, "/etc/shadow")))
 
 
 def test_only_root_has_uid0(host: Any, check: Check) -> None:
+    """uid 0 is root alone in /etc/passwd."""
     passwd = _host.read(host, "/etc/passwd") or ""
     uid0 = sorted(
         line.split(":")[0] for line in passwd.splitlines() if line.count(":") >= 3 and line.split(":")[2] == "0"
@@ -145,6 +168,11 @@ def test_only_root_has_uid0(host: Any, check: Check) -> None:
 
 
 def test_password_hash_strong(host: Any, check: Check) -> None:
+    """One of `allowed` everywhere a password is hashed or kept: login.defs ENCRYPT_METHOD
+    (SHA_CRYPT rounds >= 5000, YESCRYPT_COST_FACTOR >= 5 when set), every pam_unix line of
+    common-password (its hash option, else ENCRYPT_METHOD; rounds= below the method's default fails)
+    and every stored hash in /etc/shadow, locked ones included (MD5 `$1$`, DES, SHA-256, bcrypt,
+    SHA-512 under 5000 rounds fail)."""
     stacks = _stacks_or_fail(host, check, "password", ("common-password",))
     finding = _accounts.password_hash_finding(
         _host.login_defs(host), stacks["common-password"], _host.read(host, "/etc/shadow"), check.params["allowed"]

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import _host
-
+from infra.audit.hosts import _host
 from infra.audit.plugin import Check
 
 
@@ -27,12 +26,14 @@ def _sysctls(host: Any, check: Check, expected: dict[str, str]) -> None:
 
 
 def test_ip_forward_only_on_routers(host: Any, check: Check) -> None:
+    """ip_forward / forwarding (v4 and v6) are 1, live and persisted, only on groups with `routes: true`."""
     value = "1" if check.facts.routes else "0"
     keys = ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"]
     _sysctls(host, check, dict.fromkeys(keys, value))
 
 
 def test_icmp_redirects_refused(host: Any, check: Check) -> None:
+    """accept_redirects (v4 and v6), send_redirects and secure_redirects (v4) are 0, live and persisted."""
     keys = _both_families("net.{fam}.conf.{scope}.accept_redirects")
     keys += _both_families("net.{fam}.conf.{scope}.send_redirects", ("ipv4",))
     keys += _both_families("net.{fam}.conf.{scope}.secure_redirects", ("ipv4",))
@@ -40,22 +41,27 @@ def test_icmp_redirects_refused(host: Any, check: Check) -> None:
 
 
 def test_source_route_refused(host: Any, check: Check) -> None:
+    """accept_source_route is 0 (v4 and v6, all and default), live and persisted."""
     _sysctls(host, check, dict.fromkeys(_both_families("net.{fam}.conf.{scope}.accept_source_route"), "0"))
 
 
 def test_reverse_path_filter_on(host: Any, check: Check) -> None:
+    """rp_filter is 1 (all and default), live and persisted."""
     _sysctls(host, check, dict.fromkeys(_both_families("net.{fam}.conf.{scope}.rp_filter", ("ipv4",)), "1"))
 
 
 def test_tcp_syncookies_on(host: Any, check: Check) -> None:
+    """net.ipv4.tcp_syncookies is 1, live and persisted."""
     _sysctls(host, check, {"net.ipv4.tcp_syncookies": "1"})
 
 
 def test_martians_logged(host: Any, check: Check) -> None:
+    """log_martians is 1 (all and default), live and persisted."""
     _sysctls(host, check, dict.fromkeys(_both_families("net.{fam}.conf.{scope}.log_martians", ("ipv4",)), "1"))
 
 
 def test_kernel_sysctls_hardened(host: Any, check: Check) -> None:
+    """The sysctls of `values`, persisted (always) and live (needs a VM: not checkable in a container)."""
     expected: dict[str, str] = dict(check.params["values"])
     persisted = _host.sysctl_persisted(host)
     observed_persisted = {k: persisted.get(k) for k in sorted(expected)}

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import _host
-
 from infra.audit import _journal, probes
+from infra.audit.hosts import _host
 from infra.audit.plugin import Check
 
 
@@ -22,14 +21,21 @@ def _journald(host: Any) -> dict[str, str]:
 
 
 def test_journald_persistent(host: Any, check: Check) -> None:
+    """Storage=persistent after journald.conf and its drop-ins are merged as systemd merges them."""
     check.expect(_journald(host).get("Storage"), "persistent")
 
 
 def test_journald_retention_12_months(host: Any, check: Check) -> None:
+    """With journald.conf and its drop-ins merged as systemd merges them (/usr/lib,
+    /usr/local/lib, /run, /etc; same name masks, file-name order, empty assignment resets):
+    Storage=persistent, MaxRetentionSec >= `min_seconds` (unset or 0 fails: no retention period),
+    SystemKeepFree set, no explicit SystemMaxUse below 4G nor a percentage, SystemMaxFiles not
+    below 100."""
     _host.expect(check, _journal.journald_finding(_journald(host), check.params["min_seconds"]))
 
 
 def test_syslog_forwarded(host: Any, check: Check) -> None:
+    """rsyslog is active and forwards to every address of the site's services.syslog."""
     text = (_host.read(host, "/etc/rsyslog.conf") or "") + "\n"
     text += _host.read_glob(host, "/etc/rsyslog.d/*.conf")
     targets = sorted(set(probes.rsyslog_targets(text)))
@@ -43,7 +49,10 @@ def test_syslog_forwarded(host: Any, check: Check) -> None:
 
 
 def test_logrotate_retention_12_months(host: Any, check: Check) -> None:
-    """logrotate.conf as logrotate reads it: `include` followed on the host, stanzas over globals."""
+    """/var/log/syslog keeps >= `min_days` days of rotated files, read as logrotate reads
+    logrotate.conf (includes spliced in place, globals before a stanza as its defaults, the first
+    stanza naming the file): history = rotate x period, cut to maxage when shorter; size-only
+    rotation, maxsize, a missing period or an unreadable include fail."""
     path = "/var/log/syslog"
     text = _host.read(host, "/etc/logrotate.conf")
     minimum = check.params["min_days"]
@@ -58,6 +67,7 @@ def test_logrotate_retention_12_months(host: Any, check: Check) -> None:
 
 
 def test_log_files_protected(host: Any, check: Check) -> None:
+    """None of `files` is world-readable (and each exists)."""
     stats = _host.stat(host, *check.params["files"])
     observed = {p: s["mode"] if isinstance(s, dict) else s for p, s in stats.items()}
     ok = all(v != "absent" and not int(v, 8) & 0o004 for v in observed.values())

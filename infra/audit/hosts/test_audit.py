@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import _host
-
+from infra.audit.hosts import _host
 from infra.audit.plugin import Check
 
 _RULES = "/etc/audit/rules.d/*.rules"
 
 
 def test_auditd_running(host: Any, check: Check) -> None:
+    """auditd enabled and active (needs a VM: not checkable in a container)."""
     if check.in_container:
         check.not_checkable("auditd cannot run in a container (needs a VM)")
     check.expect(_host.service(host, "auditd"), {"enabled": True, "active": True})
@@ -65,18 +65,22 @@ def _rules_check(host: Any, check: Check, wanted: list[str], parse: Callable[[st
 
 
 def test_audit_rules_logins(host: Any, check: Check) -> None:
+    """Every path of `watches` is watched, in /etc/audit/rules.d and in the loaded rules (a VM)."""
     _rules_check(host, check, list(check.params["watches"]), _watches)
 
 
 def test_audit_rules_privileged(host: Any, check: Check) -> None:
+    """Every path of `watches` is watched, in /etc/audit/rules.d and in the loaded rules (a VM)."""
     _rules_check(host, check, list(check.params["watches"]), _watches)
 
 
 def test_audit_rules_exec(host: Any, check: Check) -> None:
+    """The execve syscall is audited for each of `arches`, in rules.d and in the loaded rules (a VM)."""
     _rules_check(host, check, ["execve", *check.params["arches"]], _execve)
 
 
 def test_audit_logs_kept(host: Any, check: Check) -> None:
+    """auditd.conf max_log_file_action = keep_logs."""
     text = _host.read(host, "/etc/audit/auditd.conf")
     value = None
     for line in (text or "").splitlines():

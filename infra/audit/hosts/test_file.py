@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import _host
-
+from infra.audit.hosts import _host
 from infra.audit.plugin import Check
 
 _ACCOUNT_FILES = {
@@ -26,6 +25,7 @@ def _no_wider(observed: dict[str, str] | str, user: str, group: str, mode: int) 
 
 
 def test_account_files_protected(host: Any, check: Check) -> None:
+    """/etc/passwd and /etc/group root:root 0644, /etc/shadow and /etc/gshadow root:shadow 0640, or stricter."""
     observed = _host.stat(host, *_ACCOUNT_FILES)
     expected = {p: {"user": u, "group": g, "mode": f"{oct(m)} or stricter"} for p, (u, g, m) in _ACCOUNT_FILES.items()}
     ok = all(_no_wider(observed[p], *_ACCOUNT_FILES[p]) for p in _ACCOUNT_FILES)
@@ -33,6 +33,7 @@ def test_account_files_protected(host: Any, check: Check) -> None:
 
 
 def test_cron_restricted(host: Any, check: Check) -> None:
+    """/etc/crontab root:root 0600 or stricter, and /etc/cron.allow present."""
     stats = _host.stat(host, "/etc/crontab", "/etc/cron.allow")
     crontab, allow = stats["/etc/crontab"], stats["/etc/cron.allow"] != "absent"
     check.expect(
