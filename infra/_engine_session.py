@@ -211,6 +211,33 @@ class ProtectedDeletionError(EngineError):
 
 _COMMAND_LOCK = threading.Lock()
 
+_FRAME = re.compile(r'File "[^"]+", line \d+')
+_CARETS = re.compile(r"(?:^|\s)[\^~]*\^[\^~]*\s*$")
+
+
+class WithoutTracebacks:
+    """The engine's lines without the Python tracebacks the language host adds to a program's
+    error: the error itself has its own `error:` line, and a user's mistake (no cloud named, a
+    refused credential) must not read as a crash. Stateful: a frame's source line follows it."""
+
+    def __init__(self, sink: Callable[[str], None] | None = None) -> None:
+        self.sink = sink
+        self._after_frame = False
+
+    def keep(self, line: str) -> bool:
+        after_frame, self._after_frame = self._after_frame, False
+        if "Traceback (most recent call last)" in line or _CARETS.search(line):
+            return False
+        if _FRAME.search(line):
+            self._after_frame = True
+            return False
+        return not (after_frame and "error:" not in line)
+
+    def __call__(self, line: str) -> None:
+        if self.sink is not None and self.keep(line):
+            self.sink(line)
+
+
 _PROTECTED = re.compile(r'resource "(urn:pulumi:[^"]+)" cannot be deleted\s+because it is protected')
 
 
@@ -422,7 +449,8 @@ class _Engine:
 
     def failed(self, label: str, operation: str, exc: Exception) -> EngineError:
         """The engine's error as hatang's: protected, policy, or its own lines."""
-        lines = [line for line in str(exc).splitlines() if line.strip()]
+        shown = WithoutTracebacks()
+        lines = [line for line in str(exc).splitlines() if line.strip() and shown.keep(line)]
         protected = _PROTECTED.findall(str(exc))
         if protected:
             try:

@@ -30,6 +30,7 @@ from infra._engine_session import (
     PolicyViolationError,
     ProtectedDeletionError,
     Tools,
+    WithoutTracebacks,
     Workspace,
     _counts,
     _Engine,
@@ -122,6 +123,7 @@ def _operate(
     declares, recorded with its state once an `up` succeeded (the next `up` may then skip it)."""
     from pulumi import automation as auto
 
+    on_output = WithoutTracebacks(on_output) if on_output is not None else None
     tenant = name.partition(".")[2]
     label = f"{engine.site.name}/{stack}" + (f"/{tenant}" if tenant else "")
     try:
