@@ -77,6 +77,10 @@ _WRAPPER_UNITS = ("openvswitch-switch.service", "ovn-central.service", "ovn-host
 """Debian's units that start the catalogue's OVS/OVN units; ovsdb-server started before the role
 names the chassis would draw a random system-id."""
 
+_LAB_PACKAGES = ("busybox",)
+"""What the AIO's tests run inside it, not the control plane: udhcpc for the endpoints that stand
+in for guests on OVN (tests/integration/_wire.py)."""
+
 _TASK = re.compile(r"^TASK \[(?P<name>.+)\] \*+")
 _RECAP = re.compile(r"^(?P<host>\S+)\s+: ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+).*failed=(?P<failed>\d+)")
 
@@ -191,7 +195,7 @@ def image_recipe(roles_dir: Path = REPO / "roles") -> testhosts.ImageRecipe:
     keep systemd from reaching `running`; the roles enable each one once it is configured.
     """
     base = testhosts.DEFAULT_RECIPE
-    packages = tuple(dict.fromkeys(base.packages + aio_packages(roles_dir)))
+    packages = tuple(dict.fromkeys(base.packages + aio_packages(roles_dir) + _LAB_PACKAGES))
     units = " ".join(
         [f"{unit}.service" for unit, _ in SERVICES if unit not in _FAKE_DRIVER_UNITS]
         + list(_UNUSED_UNITS) + list(_WRAPPER_UNITS)
