@@ -28,7 +28,7 @@ import ansible_mitogen
 import jinja2
 from ruamel.yaml import YAML
 
-from infra import engine, testhosts
+from infra import engine, guests, testhosts
 from infra.errors import HatangError
 from infra.schema import ZoneKind
 from infra.services import catalogue
@@ -63,8 +63,26 @@ ROLES = catalogue().roles()
 SERVICES: tuple[tuple[str, str], ...] = tuple(catalogue().units().items())
 """systemd units of the AIO and what each is (the platform service catalogue's)."""
 
-_FAKE_DRIVER_UNITS = ("nova-compute", "cinder-volume")
+_FAKE_DRIVER_UNITS = ("cinder-volume",)
 """Units the roles write themselves for the fake drivers (no package ships them in the image)."""
+
+GUEST_VARS: dict[str, Any] = {
+    # QEMU's software emulation: KVM acceleration does not work on these machines
+    "nova_libvirt_virt_type": "qemu",
+    # libvirt in a container: no trusted.* xattrs to remember owners (CAP_SYS_ADMIN), no security
+    # driver, no namespaces or cgroups of its own; QEMU as root reads nova's instance files
+    "nova_libvirt_qemu_conf": {
+        "remember_owner": 0, "security_driver": "none", "namespaces": [], "cgroup_controllers": [],
+        "user": "root", "group": "root",
+    },
+    # nova's privsep daemon keeps CAP_SYS_ADMIN and CAP_DAC_READ_SEARCH, which the container's
+    # bounding set lacks (it fails to start, FailedToDropPrivileges); booting a guest from an
+    # image needs neither (oslo.privsep's per-context `capabilities` option)
+    "nova_conf_overrides": {
+        "nova_sys_admin": {"capabilities": "CAP_CHOWN,CAP_DAC_OVERRIDE,CAP_FOWNER,CAP_NET_ADMIN"},
+    },
+}
+"""How the AIO's Nova runs real guests (libvirt/QEMU) in a container; a real site sets none."""
 
 _UNUSED_UNITS = (
     "nova-api-metadata.service", "open-iscsi.service", "iscsid.socket",
@@ -77,9 +95,12 @@ _WRAPPER_UNITS = ("openvswitch-switch.service", "ovn-central.service", "ovn-host
 """Debian's units that start the catalogue's OVS/OVN units; ovsdb-server started before the role
 names the chassis would draw a random system-id."""
 
-_LAB_PACKAGES = ("busybox",)
-"""What the AIO's tests run inside it, not the control plane: udhcpc for the endpoints that stand
-in for guests on OVN (tests/integration/_wire.py)."""
+_LAB_PACKAGES = guests.GUEST_PACKAGES
+"""What the AIO builds its test guest from (infra/guests/build.sh: a Debian kernel and a busybox
+initramfs) and what its tests run inside it (udhcpc for tests/integration/_wire.py)."""
+
+_IMAGE_CUSTOMIZE = '\nsystemctl --root "$1" mask polkit.service >/dev/null 2>&1\n'
+"""polkit fails in a container; libvirt's socket is opened by its group instead (nova_libvirtd_conf)."""
 
 _TASK = re.compile(r"^TASK \[(?P<name>.+)\] \*+")
 _RECAP = re.compile(r"^(?P<host>\S+)\s+: ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+).*failed=(?P<failed>\d+)")
@@ -161,10 +182,11 @@ class AioStatus:
 
 
 def aio_packages(roles_dir: Path = REPO / "roles") -> tuple[str, ...]:
-    """Every `<role>_packages` default of the control-plane roles, sorted and unique.
+    """Every `<role>_packages` default of the control-plane roles, and nova's compute packages,
+    sorted and unique.
 
     A name may refer to the role's other defaults (`python3-{{ neutron_db_driver }}`): it is
-    rendered with them, as Ansible would.
+    rendered with them and the AIO's own settings (`GUEST_VARS`), as Ansible would.
 
     Raises:
         AioError: a role's defaults file cannot be read, or a package name cannot be rendered.
@@ -180,9 +202,10 @@ def aio_packages(roles_dir: Path = REPO / "roles") -> tuple[str, ...]:
             defaults = yaml.load(path.read_text(encoding="utf-8")) or {}
         except Exception as exc:  # ruamel raises several unrelated types
             raise AioError(f"{path}: cannot read the role defaults: {exc}") from exc
-        for package in defaults.get(f"{role}_packages") or []:
+        wanted = [*(defaults.get(f"{role}_packages") or []), *(defaults.get(f"{role}_compute_packages") or [])]
+        for package in wanted:
             try:
-                found.add(names.from_string(str(package)).render(defaults))
+                found.add(names.from_string(str(package)).render({**defaults, **GUEST_VARS}))
             except jinja2.TemplateError as exc:
                 raise AioError(f"{path}: {role}_packages: cannot render {package!r}: {exc}") from exc
     return tuple(sorted(found))
@@ -205,7 +228,7 @@ def image_recipe(roles_dir: Path = REPO / "roles") -> testhosts.ImageRecipe:
         '  systemctl --root "$1" disable "$unit" >/dev/null 2>&1 || true\ndone\n'
     )
     return testhosts.ImageRecipe(
-        name="localhost/hatang-aio", packages=packages, customize=base.customize + disable
+        name="localhost/hatang-aio", packages=packages, customize=base.customize + disable + _IMAGE_CUSTOMIZE
     )
 
 
@@ -238,7 +261,7 @@ def extra_vars(site: Site, paths: AioPaths) -> dict[str, Any]:
         "hatang_clouds_yaml": str(paths.clouds_yaml.resolve()),
         "hatang_cloud_name": CLOUD_NAME,
         "hatang_local_cacert": str(paths.cacert.resolve()),
-        "hatang_nova_compute_driver": "fake.FakeDriver",
+        **GUEST_VARS,
         # the kernel here has no openvswitch module: Open vSwitch's userspace datapath (docs/networking.md)
         "ovn_host_datapath_type": "netdev",
         "hatang_cinder_volume_driver": "cinder.tests.fake_driver.FakeLoggingVolumeDriver",
@@ -373,6 +396,21 @@ def _failure_excerpt(log: Path, lines: int = 25) -> str:
     return "\n".join(chosen)
 
 
+def _upload_guest(paths: AioPaths, container: str) -> None:
+    """The test guest's boot files in Glance (infra/guests/glance.py), for the guests Nova boots."""
+    from infra.audit.cloud import CloudError, connect
+    from infra.guests.glance import ensure_boot_files
+
+    try:
+        conn = connect(CLOUD_NAME, paths.clouds_yaml)
+    except CloudError as exc:
+        raise AioError(f"the AIO cloud is not reachable after the deployment: {exc}") from exc
+    try:
+        ensure_boot_files(conn, container)
+    finally:
+        conn.close()
+
+
 def up(
     site: Site,
     progress: Callable[[str], None] = lambda _: None,
@@ -404,6 +442,8 @@ def up(
     _provision_operator(container, paths)
     host_done = time.monotonic()
     tasks, changed = _run_playbook(site, paths, progress)
+    progress("the test guest's kernel and initramfs in Glance")
+    _upload_guest(paths, container)
     end = time.monotonic()
     return UpReport(
         container=container,

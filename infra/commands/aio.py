@@ -97,3 +97,47 @@ def status(inventory: InventoryOption = DEFAULT_AIO) -> None:
         out.print(table)
     if found.clouds_yaml:
         out.print(f"clouds.yaml: {found.clouds_yaml} (cloud {aio.CLOUD_NAME})")
+
+
+@app.command()
+def guest(
+    inventory: InventoryOption = DEFAULT_AIO,
+    tenant: Annotated[str, typer.Option("--tenant", help="The tenant whose member boots the guest.")] = "so-yte",
+    network: Annotated[str, typer.Option("--network", help="The tenant's network to boot it on.")] = "app",
+) -> None:
+    """Boot the test guest through Nova in a tenant's network and show that it answers.
+
+    A throwaway member of the tenant boots it (libvirt, QEMU's emulation); the guest takes its
+    addresses from OVN and pings its router in IPv4 and IPv6, and says so on its console. The
+    guest is deleted afterwards. Exit 0 when it answered, 1 when it did not, 2 on an error.
+    """
+    import openstack
+
+    from infra import aio  # Ansible, Jinja and the engine: loaded for aio commands only
+    from infra.audit.cloud import CloudError, connect
+    from infra.guests.nova import prove
+
+    with user_errors():
+        site = load_valid_site(inventory)
+        clouds = aio.AioPaths.for_site(site).clouds_yaml
+        try:
+            conn = connect(aio.CLOUD_NAME, clouds)
+        except CloudError as exc:
+            raise aio.AioError(f"the AIO cloud is not reachable (fix: hatang aio up): {exc}") from exc
+        try:
+            with out.status(f"booting the test guest in {tenant}/{network}", spinner="dots"):
+                proof = prove(conn, site.info.agencies_domain, tenant, network)
+        except LookupError as exc:
+            raise aio.AioError(str(exc)) from exc
+        except openstack.exceptions.SDKException as exc:
+            raise aio.AioError(f"the cloud refused the guest: {exc}") from exc
+        finally:
+            conn.close()
+    out.print(f"guest in {proof.tenant}/{proof.network}: ACTIVE after {proof.active_after:.0f} s; "
+              f"addresses from OVN: {', '.join(proof.addresses) or 'none'} (Neutron: {', '.join(proof.expected)})")
+    for probe, ok in proof.answered.items():
+        out.print(f"  {probe}: {'[green]answered[/]' if ok else '[red]no answer[/]'}")
+    if not proof.ok:
+        out.print("[red]the guest did not answer[/] (its console: openstack console log show)")
+        raise typer.Exit(1)
+    out.print(f"the guest answered {proof.answered_after or 0:.0f} s after it was requested; deleted again")

@@ -3,9 +3,9 @@
 To OVN, a port of `br-int` whose `external_ids:iface-id` is a Neutron port's id is what a
 guest's tap device is (here an internal port, a tap on the userspace datapath, moved into the
 endpoint's namespace): ovn-controller claims it for the chassis, and the port's security groups (ACLs), port security,
-native DHCP and router advertisements apply to every packet it sends or receives. Until Nova's
-libvirt driver runs in the AIO (docs/networking.md), these endpoints stand in for guests; the
-packets are real. The tools used
+native DHCP and router advertisements apply to every packet it sends or receives. An endpoint
+starts in a second and is driven with the AIO's own tools, so the proofs use them; a guest booted
+by Nova talks to them too (test_aio_guests.py). The tools used
 inside are the AIO image's own: busybox's udhcpc, the kernel's SLAAC, socat, ping.
 
 The namespaces are the machine's (`ip netns add hatang-w-...`), not the AIO container's: creating
@@ -119,10 +119,11 @@ class Endpoint:
             re.findall(r":\d+ ", self.run("ss -Hltn").stdout)), 10)  # fmt: skip
 
     def reaches(self, address: str, port: int) -> bool:
-        """A TCP connection to `address`:`port` gets the listener's answer (3 s at most)."""
+        """A TCP connection to `address`:`port` gets a listener's answer (3 s at most)."""
         target = f"TCP6:[{address}]:{port}" if ":" in address else f"TCP4:{address}:{port}"
         done = self.run(f"socat -T3 -u {target},connect-timeout=3 STDOUT", timeout=20)
-        return done.returncode == 0 and f"hatang-{port}" in done.stdout
+        answer = done.stdout.strip()  # endpoints answer hatang-PORT, the test guest hatang-NAME-PORT
+        return done.returncode == 0 and answer.startswith("hatang-") and answer.endswith(f"-{port}")
 
     def pings(self, address: str) -> bool:
         return self.run(f"ping -c 1 -W 2 {address}", timeout=20).returncode == 0

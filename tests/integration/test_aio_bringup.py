@@ -120,7 +120,7 @@ def test_aio_network_with_dual_stack_subnets(
         cloud.network.delete_network(network, ignore_missing=True)
 
 
-def test_aio_fake_server_goes_active_and_uses_quota(
+def test_aio_server_without_a_network_goes_active_and_uses_quota(
     cloud: openstack.connection.Connection, name: str
 ) -> None:
     flavor = cloud.compute.create_flavor(name=name, ram=64, vcpus=1, disk=1)

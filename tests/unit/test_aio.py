@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import aio, testhosts
+from infra import aio, guests, testhosts
 from infra.site import load_site
 from tests.conftest import AIO
 
@@ -15,7 +15,8 @@ def test_aio_packages_are_read_from_the_role_defaults() -> None:
     packages = aio.aio_packages()
     for package in ("mariadb-server", "keystone", "nova-api", "neutron-api", "cinder-api"):
         assert package in packages
-    assert "nova-compute" not in packages, "the fake driver needs no hypervisor packages"
+    assert {"nova-compute", "nova-compute-qemu"} <= set(packages), "libvirt with QEMU's emulation (GUEST_VARS)"
+    assert "nova-compute-kvm" not in packages
     assert {"openvswitch-switch", "ovn-host", "ovn-central", "neutron-ovn-maintenance-worker"} <= set(packages)
     assert "cinder-volume" not in packages, "the fake volume driver needs no LVM or iSCSI packages"
     assert list(packages) == sorted(set(packages))
@@ -50,6 +51,10 @@ def test_aio_image_recipe_adds_packages_and_disables_units() -> None:
     assert set(testhosts.DEFAULT_RECIPE.packages) <= set(recipe.packages)
     assert "keystone" in recipe.packages
     assert 'disable "$unit"' in recipe.customize and "keystone.service" in recipe.customize
+    assert {"nova-compute", "nova-compute-qemu"} <= set(recipe.packages), "Nova boots QEMU guests"
+    assert "nova-compute.service" in recipe.customize, "the packaged unit waits for the role"
+    assert 'mask polkit.service' in recipe.customize, "polkit fails in a container"
+    assert set(guests.GUEST_PACKAGES) <= set(recipe.packages), "the test guest is built in the AIO"
 
 
 def test_aio_api_address_is_the_controllers_api_zone_address() -> None:
@@ -69,7 +74,9 @@ def test_aio_extra_vars_carry_connection_and_local_paths(tmp_path: Path) -> None
     found = aio.extra_vars(site, paths)
     assert "hatang_region" not in found, "site facts come from the inventory plugin, not from the AIO"
     assert (found["ansible_user"], found["hatang_local_cacert"]) == (aio.OPERATOR, str(paths.cacert.resolve()))
-    assert found["hatang_nova_compute_driver"] == "fake.FakeDriver"
+    assert "hatang_nova_compute_driver" not in found, "Nova's libvirt driver, as on a real site"
+    assert found["nova_libvirt_virt_type"] == "qemu", "no KVM acceleration here"
+    assert "CAP_SYS_ADMIN" not in found["nova_conf_overrides"]["nova_sys_admin"]["capabilities"]
     assert found["ovn_host_datapath_type"] == "netdev", "no openvswitch kernel module here"
     assert found["hatang_cinder_volume_driver"] == "cinder.tests.fake_driver.FakeLoggingVolumeDriver"
     assert found["hatang_secrets_dir"].endswith("aio/secrets")
