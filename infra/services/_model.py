@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from infra.schema import SLUG_PATTERN, Port, Slug, Text, ZoneKind
 
@@ -49,6 +49,11 @@ class Service(_Model):
     named_ports: dict[Identifier, Port] = Field(
         {}, description="TCP ports the role tells apart, rendered as `<role>_<name>_port` (OVN's databases)."
     )
+    loopback: tuple[Identifier, ...] = Field(
+        (),
+        description="Named ports that listen on 127.0.0.1 only, for clients on the same host (Open vSwitch's "
+        "database for nova-compute): no flow opens them, and none is expected to.",
+    )
     databases: tuple[Identifier, ...] = Field((), description="MariaDB databases; the user is named after the role.")
     messaging: bool = Field(False, description="Has a RabbitMQ user named after the role.")
     service_user: bool = Field(False, description="Has a Keystone service user named after the role.")
@@ -57,19 +62,45 @@ class Service(_Model):
         (), description="Secrets besides the database, queue and service-user passwords."
     )
 
+    @field_validator("loopback")
+    @classmethod
+    def _loopback_names_a_port(cls, names: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if "named_ports" not in info.data:  # invalid itself, and reported so
+            return names
+        named = info.data["named_ports"]
+        unknown = [name for name in names if name not in named]
+        if unknown:
+            known = ", ".join(sorted(named)) or "none"
+            raise ValueError(
+                f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not among its named_ports "
+                f"({known}): a loopback port is written in named_ports and named here"
+            )
+        if len(set(names)) != len(names):
+            raise ValueError("a named port is listed twice")
+        return names
+
     @property
     def groups(self) -> tuple[str, ...]:
         """The host groups it runs on."""
         return (self.group,) if isinstance(self.group, str) else self.group
 
     def listens(self) -> tuple[tuple[str, int], ...]:
-        """(protocol, port) of every port it listens on."""
+        """(protocol, port) of every port it listens on for other hosts (what flows must open)."""
         return tuple(("tcp", port) for port in self.all_ports) + tuple(("udp", port) for port in self.udp_ports)
 
     @property
     def all_ports(self) -> tuple[int, ...]:
-        """Every port the service listens on, its API's first."""
-        return ((self.api.port,) if self.api else ()) + self.ports + tuple(self.named_ports.values())
+        """Every TCP port other hosts reach it on (what a flow naming it opens), its API's first.
+
+        Its `loopback` ports are not among them: see `loopback_ports`.
+        """
+        named = tuple(port for name, port in self.named_ports.items() if name not in self.loopback)
+        return ((self.api.port,) if self.api else ()) + self.ports + named
+
+    @property
+    def loopback_ports(self) -> tuple[int, ...]:
+        """The TCP ports it listens on at 127.0.0.1 only: no flow opens them."""
+        return tuple(self.named_ports[name] for name in self.loopback)
 
 
 class Catalogue(_Model):
@@ -78,8 +109,9 @@ class Catalogue(_Model):
     )
 
     def port_owners(self) -> dict[int, str]:
-        """Port -> the service that listens on it."""
-        return {port: name for name, service in self.services.items() for port in service.all_ports}
+        """TCP port -> the service that listens on it, its loopback ports included."""
+        services = self.services.items()
+        return {port: name for name, service in services for port in service.all_ports + service.loopback_ports}
 
     def roles(self) -> tuple[str, ...]:
         """The roles that deploy the services, in deployment order."""

@@ -59,6 +59,7 @@ def _service_vars(name: str, service: Service, catalogue: Catalogue) -> dict[str
     if port is not None:
         out[f"{role}_port"] = port
         out[f"{role}_bind_address"] = "{{ _hatang_backend_address }}" if service.api else "{{ hatang_api_address }}"
+    # loopback ports too: their clients on the same host need the number as much as remote ones
     out.update({f"{role}_{key}_port": port for key, port in service.named_ports.items()})
     if service.api is not None:
         url = f"{{{{ _hatang_scheme }}}}://{{{{ hatang_api_address }}}}:{service.api.port}{service.api.path}"

@@ -5,7 +5,10 @@ opens a port no service listens on is an open door for whatever starts there nex
 service that none of the hosts it reaches runs is a rule for nothing. `problems` names each
 mistake once for all the hosts it concerns, located in flows.yml or hosts.yml like the validator's
 problems, with the fix; `hatang validate` reports them. The only port not in the catalogue is SSH
-(every host's sshd, roles/baseline), which the firewall already requires from the mgmt zone.
+(every host's sshd, roles/baseline), which the firewall already requires from the mgmt zone. A
+service's `loopback` ports (Open vSwitch's database on 127.0.0.1) are in the catalogue but no
+other host reaches them: `Service.listens` leaves them out, so no flow is expected to open them,
+and a flow that writes one in `ports` is refused by the site's rules (the port is the catalogue's).
 """
 
 from __future__ import annotations

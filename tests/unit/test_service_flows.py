@@ -94,6 +94,15 @@ def test_service_flows_invalid_form_is_refused_with_the_fix(
     assert str(exc.value) == f"{root}/{expected}"
 
 
+def test_service_flows_loopback_port_is_not_opened(tmp_path: Path) -> None:
+    """6640 (Open vSwitch's database) is the catalogue's, on 127.0.0.1 only: no flow writes it."""
+    root = lab_copy(tmp_path)
+    edit_yaml(root, "flows.yml", _flow(3, services=None, ports=[6640]))
+    with pytest.raises(InventoryError) as exc:
+        load_site(root)
+    assert "flows.3.ports: port 6640 of the platform's services" in str(exc.value)
+
+
 def test_service_flows_tenant_ports_stay_ports(tmp_path: Path) -> None:
     """A tenant's own database is not the platform's: ports to 'tenants' are not refused."""
     root = lab_copy(tmp_path)

@@ -75,6 +75,19 @@ def test_service_ports_are_written_in_the_catalogue_only(port: int) -> None:
     assert found == []
 
 
+def test_service_vars_loopback_port_reaches_its_server_and_its_client() -> None:
+    """Open vSwitch's database port: role ovn_host listens on it, nova-compute's os-vif connects to
+    it, both on 127.0.0.1 as the catalogue's `loopback` says, and neither writes the number."""
+    assert VARS["ovn_host_ovsdb_port"] == catalogue().services["ovn-controller"].named_ports["ovsdb"]
+    yaml = YAML(typ="safe")
+    defaults = {
+        role: yaml.load((REPO / "roles" / role / "defaults" / "main.yml").read_text(encoding="utf-8"))
+        for role in ("ovn_host", "nova")
+    }
+    assert defaults["ovn_host"]["ovn_host_ovsdb_manager"] == "ptcp:{{ ovn_host_ovsdb_port }}:127.0.0.1"
+    assert defaults["nova"]["nova_ovsdb_connection"] == "tcp:127.0.0.1:{{ ovn_host_ovsdb_port }}"
+
+
 def test_service_roles_deploy_in_catalogue_order() -> None:
     plays = YAML(typ="safe").load((REPO / "playbooks" / "control-plane.yml").read_text(encoding="utf-8"))
     assert tuple(r["role"] for play in plays for r in play["roles"]) == catalogue().roles()

@@ -42,6 +42,16 @@ def test_catalogue_of_the_project_is_valid_and_in_deployment_order() -> None:
     assert found.services["nova"].api is not None and found.services["nova"].api.path == "/v2.1"
 
 
+def test_catalogue_loopback_port_is_claimed_but_reached_by_no_flow() -> None:
+    """Open vSwitch's database listens on 127.0.0.1 of every chassis: written once, opened nowhere."""
+    found = catalogue()
+    ovs = found.services["ovn-controller"]
+    assert (ovs.named_ports, ovs.loopback, ovs.loopback_ports) == ({"ovsdb": 6640}, ("ovsdb",), (6640,))
+    assert ovs.all_ports == ()
+    assert ovs.listens() == (("udp", 6081),)
+    assert found.port_owners()[6640] == "ovn-controller"
+
+
 def test_catalogue_api_port_comes_first(tmp_path: Path) -> None:
     text = VALID.replace("api: {port: 5000, type: identity}", "api: {port: 5000, type: identity}\n    ports: [35357]")
     assert load_catalogue(_write(tmp_path, text)).services["keystone"].all_ports == (5000, 35357)
@@ -82,6 +92,21 @@ def test_catalogue_api_port_comes_first(tmp_path: Path) -> None:
         (
             "api: {port: 5000, type: identity}", "api: {port: 5000, type: identity}\n    ports: [5000]",
             "services.yml:13: services.keystone.ports.0: port 5000 is already taken by service 'keystone' "
+            "(fix: write each fact once)",
+        ),
+        (
+            "    ports: [3306]\n", "    ports: [3306]\n    named_ports: {admin: 3307}\n    loopback: [admn]\n",
+            "services.yml:8: services.mariadb.loopback: admn is not among its named_ports (admin): a loopback "
+            "port is written in named_ports and named here (got ['admn']) (fix: see this field in docs/services.md)",
+        ),
+        (
+            "    ports: [3306]\n", "    ports: [3306]\n    named_ports: {admin: 3307}\n    loopback: [admin, admin]\n",
+            "services.yml:8: services.mariadb.loopback: a named port is listed twice (got ['admin', 'admin']) "
+            "(fix: see this field in docs/services.md)",
+        ),
+        (
+            "    ports: [3306]\n", "    ports: [3306]\n    named_ports: {admin: 5000}\n    loopback: [admin]\n",
+            "services.yml:14: services.keystone.api.port: port 5000 is already taken by service 'mariadb' "
             "(fix: write each fact once)",
         ),
         (
