@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from infra.portal import change_pages, review, signin, views
+from infra.portal import adoption_pages, change_pages, review, signin, views
 from infra.portal._web import say
 from infra.portal.auth import Authenticator
 from infra.portal.csrf import CsrfGuard
@@ -76,6 +76,8 @@ def create_app(
             Route("/tenants/{code}/change/approve", change_pages.approve_change, methods=["POST"]),
             Route("/tenants/{code}/change/reject", change_pages.reject_change, methods=["POST"]),
             Route("/review", review.pending_page),
+            Route("/agencies", adoption_pages.agencies_page),
+            Route("/agencies/{code}", adoption_pages.agency_page),
             Route("/request", views.form_page, methods=["GET"]),
             Route("/request", views.submit_request, methods=["POST"]),
             Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
