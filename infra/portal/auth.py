@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -232,6 +233,14 @@ class FixedUsers:
 
 # --------------------------------------------------------------------------- Keystone
 
+_REVOCATION_GRAIN = 1.1
+"""Keystone revokes a user's tokens "issued before" a password change with one-second precision, so
+a token issued in the second of the change is refused once: sign-in asks again after this long."""
+
+
+class _RevokedAtIssue(Exception):
+    """Keystone issued a token and refused it at once (see `_REVOCATION_GRAIN`)."""
+
 
 class KeystoneAuthenticator:
     """Password auth against Keystone in the agencies domain; groups read with the user's own token."""
@@ -245,20 +254,18 @@ class KeystoneAuthenticator:
         self._timeout = timeout
 
     def authenticate(self, username: str, password: str) -> Identity | None:
-        from keystoneauth1 import exceptions, session
-        from keystoneauth1.identity import v3
+        from keystoneauth1 import exceptions
 
         if not username or not password:
             return None
-        auth = v3.Password(
-            auth_url=self._auth_url, username=username, password=password, user_domain_name=self._domain,
-            unscoped=True,
-        )
-        sess = session.Session(auth=auth, verify=self._verify, timeout=self._timeout)
         try:
-            user_id = sess.get_user_id()
-            user = sess.get(f"{self._api}/users/{user_id}").json()["user"]
-            groups = sess.get(f"{self._api}/users/{user_id}/groups").json()["groups"]
+            try:
+                user_id, user, groups = self._read_self(username, password)
+            except _RevokedAtIssue:
+                time.sleep(_REVOCATION_GRAIN)
+                user_id, user, groups = self._read_self(username, password)
+        except _RevokedAtIssue:
+            return None
         except exceptions.Unauthorized as exc:
             expired = _EXPIRED.search(str(exc))
             if expired:
@@ -274,6 +281,28 @@ class KeystoneAuthenticator:
         domain_id = user.get("domain_id")
         names = [g["name"] for g in groups if g.get("domain_id") == domain_id]
         return identity_from_groups(str(user_id), str(user.get("name", username)), str(user.get("email") or ""), names)
+
+    def _read_self(self, username: str, password: str) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+        """A token for the user, then the user and its groups read with it.
+
+        Raises:
+            _RevokedAtIssue: the token was issued but refused at once (revoked in the second it was issued).
+        """
+        from keystoneauth1 import exceptions, session
+        from keystoneauth1.identity import v3
+
+        auth = v3.Password(
+            auth_url=self._auth_url, username=username, password=password, user_domain_name=self._domain,
+            unscoped=True,
+        )
+        sess = session.Session(auth=auth, verify=self._verify, timeout=self._timeout)
+        user_id = str(sess.get_user_id())
+        try:
+            user = sess.get(f"{self._api}/users/{user_id}").json()["user"]
+            groups = sess.get(f"{self._api}/users/{user_id}/groups").json()["groups"]
+        except exceptions.Unauthorized:
+            raise _RevokedAtIssue from None
+        return user_id, user, groups
 
     def change_password(self, username: str, current: str, new: str) -> None:
         """Keystone's own password change (`POST /v3/users/<id>/password`, no token: it works when expired)."""

@@ -371,3 +371,30 @@ def test_fixed_users_have_no_password_change(app: Starlette) -> None:
     response = browser.post("/password", data={"username": "binh", "current": PASSWORD, "new": "x" * 10,
                                                "again": "x" * 10, "csrf_token": token})
     assert response.status_code == 404
+
+
+def test_keystone_token_revoked_in_the_second_it_was_issued_is_asked_for_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Keystone revokes the tokens issued in the second of a password change: a sign-in right
+    after the change gets a token that is refused at once; it is asked for again, once."""
+    from infra.portal import auth
+
+    keystone = KeystoneAuthenticator("https://keystone.invalid:5000", "agencies")
+    answers: list[Any] = [auth._RevokedAtIssue(), ("u1", {"name": "an", "email": "an@x"}, [])]
+    slept: list[float] = []
+
+    def read_self(username: str, password: str) -> Any:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(keystone, "_read_self", read_self)
+    monkeypatch.setattr(auth.time, "sleep", slept.append)
+    me = keystone.authenticate("an", "pw")
+    assert me is not None and me.user_id == "u1"
+    assert slept == [auth._REVOCATION_GRAIN] and not answers
+
+    answers[:] = [auth._RevokedAtIssue(), auth._RevokedAtIssue()]
+    assert keystone.authenticate("an", "pw") is None, "refused twice: a wrong token, not a race"
