@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ __all__ = [
     "LimitError",
     "Target",
     "UnknownControlError",
+    "remote_command",
     "run_audit",
     "select_hosts",
     "targets",
@@ -135,6 +137,31 @@ def _probe(target: Target) -> str | None:
         detail = (result.stderr or result.stdout).strip().splitlines()
         return f"unreachable ({target.url}): {detail[-1] if detail else f'rc {result.returncode}'}"
     return None
+
+
+def remote_command(target: Target, sudo: bool = False, timeout: float = PROBE_TIMEOUT) -> Callable[[str], str]:
+    """A function that runs a shell command on the target and returns its output.
+
+    The function raises `HatangError` when the command fails or the host does not answer.
+    """
+    scheme, _, rest = target.url.partition("://")
+
+    def run(command: str) -> str:
+        line = f"sudo -n /bin/sh -c {shlex.quote(command)}" if sudo else command
+        if scheme == "podman":
+            argv = ["podman", "exec", rest, "/bin/sh", "-c", line]
+        else:
+            argv = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", rest, line]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise HatangError(f"{target.host} ({target.url}): {exc}") from None
+        if done.returncode != 0:
+            detail = (done.stderr or done.stdout).strip().splitlines()
+            raise HatangError(f"{target.host} ({target.url}): {detail[-1] if detail else f'rc {done.returncode}'}")
+        return done.stdout
+
+    return run
 
 
 def _run_host(

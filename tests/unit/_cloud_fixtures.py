@@ -20,6 +20,7 @@ from typing import Any
 import openstack.exceptions
 import yaml
 
+from infra.audit.cloud._ovn import OvnAcl, OvnPort, OvnPortGroup, OvnSwitch
 from infra.audit.cloud._snapshot import (
     AddressGroup,
     Endpoint,
@@ -52,9 +53,14 @@ RECORDS: dict[str, type] = {
     "endpoints": Endpoint,
     "admin_assignments": RoleAssignment,
     "volume_types": VolumeType,
+    "ovn_switches": OvnSwitch,
+    "ovn_ports": OvnPort,
+    "ovn_port_groups": OvnPortGroup,
+    "ovn_acls": OvnAcl,
 }
 """Snapshot field -> the record type of its items."""
 MAPPINGS = ("domains", "quotas", "quota_errors")
+SCALARS = ("ovn_read_from",)
 PROBE_DATA = ("keystone", "handshakes", "tenant_view")
 OTHER = ("site", "now")
 PATCH_OPS = ("add", "remove", "update", "merge")
@@ -136,7 +142,7 @@ def _record(cls: type, data: Mapping[str, Any], strict: bool) -> Any:
 
 def build_snapshot(doc: Mapping[str, Any], *, strict: bool = True) -> Snapshot:
     """The `Snapshot` a document describes (`strict`: an unknown key is an error)."""
-    known = {*RECORDS, *MAPPINGS, *PROBE_DATA, *OTHER}
+    known = {*RECORDS, *MAPPINGS, *SCALARS, *PROBE_DATA, *OTHER}
     if strict and set(doc) - known:
         raise ValueError(f"unknown key(s) {sorted(set(doc) - known)}")
     snapshot_fields = {f.name for f in dataclasses.fields(Snapshot)}
@@ -148,6 +154,8 @@ def build_snapshot(doc: Mapping[str, Any], *, strict: bool = True) -> Snapshot:
             raise ValueError(f"the snapshot has no field {field!r}")
     for field in MAPPINGS:
         values[field] = copy.deepcopy(doc.get(field, {}))
+    for field in SCALARS:
+        values[field] = doc.get(field)
     return Snapshot(**values)
 
 

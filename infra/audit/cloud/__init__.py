@@ -12,7 +12,15 @@ lockout, TLS and tenant isolation are proven live with throwaway users (`_probes
 from infra.audit.cloud._checks import DRIFT_CHECK, PURE_CHECKS, Drift, drift
 from infra.audit.cloud._expected import Expected, expected_from_site
 from infra.audit.cloud._probes import PROBE_USER_PREFIX, Prober
-from infra.audit.cloud._runner import CHECKS, CloudAuditResult, CloudError, connect, run_checks, run_cloud_audit
+from infra.audit.cloud._runner import (
+    CHECKS,
+    CloudAuditResult,
+    CloudError,
+    OvnSource,
+    connect,
+    run_checks,
+    run_cloud_audit,
+)
 from infra.audit.cloud._snapshot import Snapshot, take_snapshot
 
 __all__ = [
@@ -24,6 +32,7 @@ __all__ = [
     "CloudError",
     "Drift",
     "Expected",
+    "OvnSource",
     "Prober",
     "Snapshot",
     "connect",

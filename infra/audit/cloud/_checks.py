@@ -15,6 +15,7 @@ from typing import Any
 
 from infra.audit._model import CheckResult, Outcome
 from infra.audit.cloud._expected import Expected
+from infra.audit.cloud._ovn import ovn_agrees_with_neutron
 from infra.audit.cloud._result import check_result
 from infra.audit.cloud._security_groups import no_world_open_admin_ports, security_group_rules_dual_stack
 from infra.audit.cloud._snapshot import QUOTA_KEYS, Network, Project, Snapshot
@@ -32,6 +33,7 @@ __all__ = [
     "network_sharing_approved",
     "no_world_open_admin_ports",
     "one_project_per_agency",
+    "ovn_agrees_with_neutron",
     "project_quotas_explicit",
     "provider_networks_match_zones",
     "security_group_rules_dual_stack",
@@ -480,6 +482,7 @@ PURE_CHECKS: dict[str, PureCheck] = {
     "one_project_per_agency": one_project_per_agency,
     "admin_role_restricted": admin_role_restricted,
     "volume_encryption_available": volume_encryption_available,
+    "ovn_agrees_with_neutron": ovn_agrees_with_neutron,
     DRIFT_CHECK: drift_check,
 }
 """Check id -> function, for the checks that read the snapshot only."""

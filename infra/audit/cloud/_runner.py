@@ -14,6 +14,7 @@ from typing import Any
 from infra.audit._model import AuditResult, CheckResult, HostResult, Outcome, control_outcome
 from infra.audit.cloud._checks import PURE_CHECKS, Drift, drift
 from infra.audit.cloud._expected import Expected, expected_from_site
+from infra.audit.cloud._ovn import read_northbound
 from infra.audit.cloud._probes import (
     Prober,
     api_endpoints_tls,
@@ -25,7 +26,7 @@ from infra.catalogue import Catalogue, Control, Scope, Waiver, load_catalogue
 from infra.errors import HatangError
 from infra.site import Site
 
-__all__ = ["CHECKS", "CloudAuditResult", "CloudError", "connect", "run_checks", "run_cloud_audit"]
+__all__ = ["CHECKS", "CloudAuditResult", "CloudError", "OvnSource", "connect", "run_checks", "run_cloud_audit"]
 
 LOCKOUT_PARAMETER = "max_failed_logins"
 HOST_LOCKOUT_CONTROL = ("HT-AUTH-01", "max_deny")
@@ -64,6 +65,29 @@ class _Context:
 
 
 Check = Callable[[_Context], CheckResult]
+
+
+@dataclass(frozen=True)
+class OvnSource:
+    """Where OVN's northbound database is read: a controller's name and a runner of commands on it."""
+
+    host: str
+    run: Callable[[str], str]
+
+
+def _with_ovn(snapshot: Snapshot, ovn: OvnSource | None) -> Snapshot:
+    """The snapshot with OVN's northbound tables (unchanged without a source).
+
+    Raises:
+        CloudError: the database could not be read there.
+    """
+    if ovn is None:
+        return snapshot
+    try:
+        tables = read_northbound(ovn.run)
+    except Exception as exc:
+        raise CloudError(f"OVN's northbound database on {ovn.host}: {_one_line(exc)}") from exc
+    return replace(snapshot, ovn_read_from=ovn.host, **tables)  # type: ignore[arg-type]
 
 
 def _pure(fn: Callable[[Expected, Snapshot], CheckResult]) -> Check:
@@ -158,11 +182,12 @@ def run_checks(
     *,
     catalogue: Catalogue | None = None,
     now: datetime | None = None,
+    ovn: OvnSource | None = None,
 ) -> dict[str, CheckResult]:
     """Run some cloud checks by id (with their controls' parameters), outside any profile."""
     catalogue = catalogue or load_catalogue()
     expected = expected_from_site(site, now or datetime.now(UTC))
-    snapshot = take_snapshot(conn, quota_domain=expected.domain)
+    snapshot = _with_ovn(take_snapshot(conn, quota_domain=expected.domain), ovn)
     prober = Prober.from_connection(conn)
     out = {}
     for check_id in check_ids:
@@ -181,11 +206,13 @@ def run_cloud_audit(
     waivers: Mapping[str, Waiver] | None = None,
     catalogue: Catalogue | None = None,
     now: datetime | None = None,
+    ovn: OvnSource | None = None,
 ) -> CloudAuditResult:
     """Audit the cloud behind `conn` (admin) against the cloud controls of `profile`.
 
     The drift from the site model is always computed: it is a finding (exit 1) even when the
-    profile has no control for it. Waived controls (`run: false`) are not run.
+    profile has no control for it. Waived controls (`run: false`) are not run. Without `ovn`,
+    the controls that compare OVN's northbound database with Neutron are not checkable.
 
     Raises:
         UnknownProfileError: the profile does not exist.
@@ -201,7 +228,7 @@ def run_cloud_audit(
     expected = expected_from_site(site, moment)
     meta: dict[str, Any] = {"cloud": cloud_name, "auth_url": auth_url, "waived": sorted(waivers)}
     try:
-        snapshot = take_snapshot(conn, quota_domain=expected.domain)
+        snapshot = _with_ovn(take_snapshot(conn, quota_domain=expected.domain), ovn)
         prober = Prober.from_connection(conn)
     except Exception as exc:
         host = HostResult(cloud_name, auth_url, (), f"reading the cloud failed: {_one_line(exc)}",

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infra.schema import QuotaCompute, QuotaNetwork, QuotaVolume
+
+if TYPE_CHECKING:
+    from infra.audit.cloud._ovn import OvnAcl, OvnPort, OvnPortGroup, OvnSwitch
 
 __all__ = [
     "QUOTA_KEYS",
@@ -205,6 +208,12 @@ class Snapshot:
     """Project id -> service (compute, network, volume) -> key -> limit (-1 unlimited)."""
     quota_errors: Mapping[str, str] = field(default_factory=dict)
     """Project id -> why its quotas could not be read."""
+    ovn_read_from: str | None = None
+    """The controller OVN's northbound database was read on (None: not read, `_ovn`)."""
+    ovn_switches: tuple[OvnSwitch, ...] = ()
+    ovn_ports: tuple[OvnPort, ...] = ()
+    ovn_port_groups: tuple[OvnPortGroup, ...] = ()
+    ovn_acls: tuple[OvnAcl, ...] = ()
 
     # -- lookups
 

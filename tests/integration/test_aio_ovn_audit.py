@@ -1,0 +1,144 @@
+"""HC-NET-05 on the AIO: OVN's northbound database against Neutron, and the hole it finds on the wire.
+
+A change made in OVN by hand (a port taken out of Neutron's default drop, an allow ACL added,
+port security cleared) is invisible in every Neutron API; the check reads OVN on the controller
+(`--ovn-from aio1 -c podman`) and fails, and, for the first, a packet the port's security group
+does not allow is shown arriving while the hole is there and dropped again once it is closed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from infra import audit
+from infra.audit import Outcome
+from infra.audit.cloud import OvnSource, run_checks
+from infra.cli import app
+from infra.site import Site, load_site
+from tests.conftest import AIO
+from tests.integration._wire import CONTAINER, Endpoint, Wire, sh, wire
+from tests.integration.conftest import AioCloud
+
+pytestmark = pytest.mark.aio
+
+CHECK = "ovn_agrees_with_neutron"
+CLOSED = 8081
+FAMILIES = (4, 6)
+
+
+@pytest.fixture
+def plugs(applied: AioCloud) -> Iterator[Wire]:
+    with wire(applied.conn) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def site() -> Site:
+    return load_site(AIO)
+
+
+def _ovn() -> OvnSource:
+    return OvnSource("aio1", audit.remote_command(audit.Target("aio1", f"podman://{CONTAINER}")))
+
+
+def _nb(command: str) -> str:
+    done = sh(f"ovn-nbctl {command}")
+    assert done.returncode == 0, f"ovn-nbctl {command}: {done.stderr}"
+    return done.stdout.strip()
+
+
+def _checked(site: Site, conn: Any) -> Any:
+    return run_checks(site, conn, [CHECK], ovn=_ovn())[CHECK]
+
+
+def _findings(result: Any) -> list[str]:
+    return [f"{f.get('port') or f.get('acl') or f.get('rule') or f.get('switch')}: {f['problem']}"
+            for f in result.observed["findings"]]  # fmt: skip
+
+
+def _pair(plugs: Wire) -> tuple[Endpoint, Endpoint, Any]:
+    """A server whose group allows no ingress, listening, and a client of the same tenant."""
+    conn = plugs.conn
+    domain = conn.identity.find_domain("agencies", ignore_missing=False)
+    project = conn.identity.find_project("so-khcn", domain_id=domain.id, ignore_missing=False)
+    (network,) = conn.network.networks(project_id=project.id, name="app")
+    (default,) = conn.network.security_groups(project_id=project.id, name="default")
+    server = plugs.plug(project, network, [plugs.group(project, [])])
+    client = plugs.plug(project, network, [default])
+    server.listen(CLOSED)
+    return server, client, project
+
+
+def _reached(client: Endpoint, server: Endpoint) -> dict[int, bool]:
+    return {v: client.reaches(server.address(v), CLOSED) for v in FAMILIES}
+
+
+def test_a_port_out_of_the_default_drop_is_a_hole_on_the_wire_and_a_finding(plugs: Wire, site: Site) -> None:
+    server, client, _ = _pair(plugs)
+    assert _reached(client, server) == {4: False, 6: False}, "the server's group allows no ingress"
+    clean = _checked(site, plugs.conn)
+    assert clean.outcome is Outcome.PASS, _findings(clean)
+    assert clean.observed["acls"] > 0 and clean.observed["switch_ports"] > 0, clean.observed
+
+    lsp = _nb(f"--bare --columns=_uuid find Logical_Switch_Port name={server.port.id}")
+    _nb(f"remove Port_Group neutron_pg_drop ports {lsp}")
+    plugs.cleanups.append(lambda: sh(f"ovn-nbctl add Port_Group neutron_pg_drop ports {lsp}"))
+    neutron = plugs.conn.network.get_port(server.port.id)
+    assert neutron.security_group_ids == server.port.security_group_ids, "Neutron shows nothing"
+    assert _reached(client, server) == {4: True, 6: True}, "without the default drop every packet passes"
+    hole = _checked(site, plugs.conn)
+    assert hole.outcome is Outcome.FAIL
+    assert f"{server.port.id}: not in neutron_pg_drop: no default drop, every packet passes" in _findings(hole)
+
+    _nb(f"add Port_Group neutron_pg_drop ports {lsp}")
+    assert _reached(client, server) == {4: False, 6: False}
+    assert _checked(site, plugs.conn).outcome is Outcome.PASS
+
+
+def test_cleared_port_security_and_a_hand_made_acl_fail_through_the_cli(
+    plugs: Wire, applied: AioCloud, tmp_path: Path
+) -> None:
+    server, _, _ = _pair(plugs)
+    group = "pg_" + server.port.security_group_ids[0].replace("-", "_")
+    pinned = _nb(f"lsp-get-port-security {server.port.id}")
+    assert server.port.mac_address in pinned and server.address(4) in pinned, pinned
+
+    def audit_cloud(name: str, *extra: str) -> tuple[int, str, dict[str, Any]]:
+        result = CliRunner().invoke(app, [
+            "audit", "cloud", "--cloud", applied.cloud, "--clouds-yaml", str(applied.clouds_yaml), "-i", str(AIO),
+            "--profile", "new-level3", "--out", str(tmp_path / name), *extra,
+        ])  # fmt: skip
+        evidence = tmp_path / name / "evidence.json"
+        data = json.loads(evidence.read_text()) if evidence.is_file() else {}
+        return result.exit_code, result.output, data
+
+    def outcome(data: dict[str, Any]) -> str:
+        (host,) = data["hosts"]
+        return next(str(c["result"]) for c in host["controls"] if c["control_id"] == "HC-NET-05")
+
+    code, output, data = audit_cloud("clean", "--ovn-from", "aio1", "-c", "podman")
+    assert code == 0 and outcome(data) == "pass", output
+    code, output, data = audit_cloud("unread")
+    assert code == 0 and outcome(data) == "not_checkable", output
+
+    _nb(f"lsp-set-port-security {server.port.id}")
+    plugs.cleanups.append(lambda: sh(f"ovn-nbctl lsp-set-port-security {server.port.id} '{pinned}'"))
+    _nb(f"acl-add {group} to-lport 1002 'outport == @{group} && ip4' allow-related")
+    plugs.cleanups.append(lambda: sh(f"ovn-nbctl acl-del {group} to-lport 1002 'outport == @{group} && ip4'"))
+    code, output, data = audit_cloud("holes", "--ovn-from", "aio1", "-c", "podman")
+    assert code == 1 and outcome(data) == "fail", output
+    assert "HC-NET-05" in output
+    (host,) = data["hosts"]
+    (control,) = [c for c in host["controls"] if c["control_id"] == "HC-NET-05"]
+    problems = json.dumps(control)
+    assert "empty in OVN: any source address passes" in problems
+    assert "allow-related ACL that no Neutron rule explains" in problems
+
+    code, output, _ = audit_cloud("bad", "--ovn-from", "nosuch", "-c", "podman")
+    assert code == 2 and "--ovn-from: 'nosuch' is not a controller of site aio; controllers: aio1" in output
