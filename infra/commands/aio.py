@@ -108,13 +108,15 @@ def guest(
     """Boot the test guest through Nova in a tenant's network and show that it answers.
 
     A throwaway member of the tenant boots it (libvirt, QEMU's emulation); the guest takes its
-    addresses from OVN and pings its router in IPv4 and IPv6, and says so on its console. The
-    guest is deleted afterwards. Exit 0 when it answered, 1 when it did not, 2 on an error.
+    addresses from OVN, pings its router in IPv4 and IPv6, reads its metadata from its config
+    drive, and says so on its console. The guest is deleted afterwards. Exit 0 when it answered
+    and its metadata is its own, 1 when not, 2 on an error.
     """
     import openstack
 
-    from infra import aio  # Ansible, Jinja and the engine: loaded for aio commands only
+    from infra import aio, testhosts  # Ansible, Jinja and the engine: loaded for aio commands only
     from infra.audit.cloud import CloudError, connect
+    from infra.guests.glance import ensure_boot_files
     from infra.guests.nova import prove
 
     with user_errors():
@@ -126,6 +128,7 @@ def guest(
             raise aio.AioError(f"the AIO cloud is not reachable (fix: hatang aio up): {exc}") from exc
         try:
             with out.status(f"booting the test guest in {tenant}/{network}", spinner="dots"):
+                ensure_boot_files(conn, testhosts.container_name(site.name, site.hosts[0].name))
                 proof = prove(conn, site.info.agencies_domain, tenant, network)
         except LookupError as exc:
             raise aio.AioError(str(exc)) from exc
@@ -137,7 +140,12 @@ def guest(
               f"addresses from OVN: {', '.join(proof.addresses) or 'none'} (Neutron: {', '.join(proof.expected)})")
     for probe, ok in proof.answered.items():
         out.print(f"  {probe}: {'[green]answered[/]' if ok else '[red]no answer[/]'}")
+    read = proof.metadata or {}
+    for key, wanted in (proof.expected_metadata or {}).items():
+        got = read.get(key)
+        verdict = "[green]as Nova/Neutron say[/]" if got == wanted else f"[red]expected {wanted}[/]"
+        out.print(f"  metadata {key}: {got or 'not read'} {verdict}")
     if not proof.ok:
-        out.print("[red]the guest did not answer[/] (its console: openstack console log show)")
+        out.print("[red]the guest did not answer or read its metadata[/] (its console: openstack console log show)")
         raise typer.Exit(1)
     out.print(f"the guest answered {proof.answered_after or 0:.0f} s after it was requested; deleted again")

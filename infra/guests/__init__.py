@@ -119,6 +119,8 @@ class Console:
     booted: bool = False
     dhcp4: bool | None = None
     addresses: tuple[str, ...] = ()
+    metadata: dict[str, str] | None = None
+    """What it read from Nova's config drive (uuid, project, mac); {} when it found none."""
     probes: dict[str, list[tuple[int, bool]]] = field(default_factory=lambda: defaultdict(list))
 
     def last(self, probe: str) -> bool | None:
@@ -149,6 +151,8 @@ def read_console(text: str, name: str) -> Console:
             console.booted = True
         elif rest.startswith("dhcp4 "):
             console.dhcp4 = rest == "dhcp4 ok"
+        elif rest.startswith("metadata "):
+            console.metadata = dict(kv.split("=", 1) for kv in rest.split()[1:] if "=" in kv)
         elif rest.startswith("addr"):
             console.addresses = tuple(rest.split()[1:])
         elif (probe := _ROUND.match(rest)) is not None:

@@ -32,25 +32,33 @@ _PROPERTIES = {
     "image_description": "hatang test guest: DHCPv4, SLAAC, TCP listeners and probes on its serial console",
     "image_original_user": "none",
     "replace_frequency": "never",
+    # the config drive (its metadata) on a virtio-scsi CD-ROM: the guest's initramfs has its driver
+    "hw_cdrom_bus": "scsi",
+    "hw_scsi_model": "virtio-scsi",
 }
 
 
 def ensure_boot_files(conn: Any, container: str) -> tuple[str, str]:
-    """Build the kernel and initramfs in the AIO host (once) and upload them (once per content).
+    """Build the kernel and initramfs in the AIO host (once per content of the guest's sources)
+    and upload them (once per content).
 
     Returns the ids of the kernel and ramdisk images.
     """
-    built = testhosts.exec_in(container, f"test -s {_BUILD}/out/initrd.gz", check=False)
+    sources = ("build.sh", "init.sh", "udhcpc.script")
+    digest = hashlib.sha256(b"".join((SOURCES / name).read_bytes() for name in sources)).hexdigest()[:16]
+    build = f"{_BUILD}/{digest}"  # a change of the guest's sources builds it again
+    built = testhosts.exec_in(container, f"test -s {build}/out/initrd.gz", check=False)
     if built.returncode != 0:
-        testhosts.exec_in(container, ["mkdir", "-p", f"{_BUILD}/src"])
-        for name in ("build.sh", "init.sh", "udhcpc.script"):
-            podman("cp", str(SOURCES / name), f"{container}:{_BUILD}/src/{name}")
-        testhosts.exec_in(container, build_argv(f"{_BUILD}/src", f"{_BUILD}/out"), timeout=300)
+        testhosts.exec_in(container, ["rm", "-rf", _BUILD])
+        testhosts.exec_in(container, ["mkdir", "-p", f"{build}/src"])
+        for name in sources:
+            podman("cp", str(SOURCES / name), f"{container}:{build}/src/{name}")
+        testhosts.exec_in(container, build_argv(f"{build}/src", f"{build}/out"), timeout=300)
     ids = []
     with tempfile.TemporaryDirectory(prefix="hatang-guest-") as tmp:
         for name, file, fmt in ((KERNEL, "vmlinuz", "aki"), (RAMDISK, "initrd.gz", "ari")):
             local = Path(tmp) / file
-            podman("cp", f"{container}:{_BUILD}/out/{file}", str(local))
+            podman("cp", f"{container}:{build}/out/{file}", str(local))
             ids.append(_upload(conn, name, local, fmt))
     return ids[0], ids[1]
 

@@ -32,6 +32,21 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do
 done
 say "addr $(ip -o addr show dev eth0 | awk '{print $4}' | tr '\n' ' ')"
 
+# Its metadata from Nova's config drive (ISO 9660 on a virtio-scsi CD-ROM), when it has one.
+for module in scsi_common scsi_mod virtio_scsi cdrom sr_mod isofs; do insmod "/lib/modules/$module.ko"; done
+if [ -n "$(ls /sys/class/scsi_host 2>/dev/null)" ]; then
+  for _ in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/sr0 ] && break; sleep 1; done
+  mkdir -p /mnt/config
+  if mount -t iso9660 -o ro /dev/sr0 /mnt/config 2>/dev/null; then
+    meta=/mnt/config/openstack/latest/meta_data.json
+    net=/mnt/config/openstack/latest/network_data.json
+    field() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$2"; }
+    say "metadata uuid=$(field uuid $meta) project=$(field project_id $meta) mac=$(field ethernet_mac_address $net)"
+  else
+    say "metadata none"
+  fi
+fi
+
 for port in $(arg listen | tr ',' ' '); do nc -ll -p "$port" -e echo "hatang-$NAME-$port" & done
 SPOOF=$(arg spoof)
 [ -n "$SPOOF" ] && ip addr add "$SPOOF" dev eth0

@@ -2,8 +2,9 @@
 
 `hatang aio guest` and the AIO's guest tests boot it the way agency staff would: a member of the
 tenant's project (a throwaway account, exempt from the first-use password change) asks Nova for a
-server on the tenant's network; Nova schedules it, libvirt starts QEMU, OVN addresses it. What
-the guest saw comes back from its serial console (Nova's console log).
+server on the tenant's network; Nova schedules it, libvirt starts QEMU, OVN addresses it, and its
+metadata comes on a config drive. What the guest saw comes back from its serial console (Nova's
+console log).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def boot(
                     name=f"hatang-guest-{guest.name}", image_id=image.id,
                     flavor_id=flavor(member).id,
                     networks=[{"uuid": network.id}], security_groups=[{"name": g} for g in groups],
+                    config_drive=True,
                 )  # fmt: skip
                 server = member.compute.wait_for_server(server, status="ACTIVE", wait=timeout)
                 active = time.monotonic() - started
@@ -107,15 +109,21 @@ class Proof:
     expected: tuple[str, ...]
     """The addresses Neutron gave the guest's port."""
     answered: dict[str, bool]
+    metadata: dict[str, str] | None = None
+    """What the guest read from its config drive (uuid, project, mac)."""
+    expected_metadata: dict[str, str] | None = None
+    """The server's id, its project's and its port's MAC, as Nova and Neutron have them."""
 
     @property
     def ok(self) -> bool:
         given = {a.split("/")[0] for a in self.addresses}
-        return set(self.expected) <= given and bool(self.answered) and all(self.answered.values())
+        addressed = set(self.expected) <= given and bool(self.answered) and all(self.answered.values())
+        return addressed and self.metadata == self.expected_metadata
 
 
 def prove(conn: Any, domain: str, tenant: str, network_name: str, *, timeout: float = 150) -> Proof:
-    """Boot the test guest in the tenant's network; it pings its router's IPv4 and IPv6 addresses.
+    """Boot the test guest in the tenant's network; it pings its router's IPv4 and IPv6 addresses
+    and reads its metadata (server, project, MAC) from its config drive.
 
     Raises:
         LookupError: no such tenant project or network, or the guest's boot files are missing.
@@ -136,12 +144,13 @@ def prove(conn: Any, domain: str, tenant: str, network_name: str, *, timeout: fl
         said = console(booted)
         while time.monotonic() - started < timeout:
             said = console(booted)
-            if said.addresses and all(said.last(p) for p in probes):
+            if said.addresses and said.metadata is not None and all(said.last(p) for p in probes):
                 answered_after = time.monotonic() - started
                 break
             time.sleep(2)
         return Proof(
             tenant=tenant, network=network_name, active_after=booted.active_after, answered_after=answered_after,
             addresses=said.addresses, expected=(booted.address(4), booted.address(6)),
-            answered={p: bool(said.last(p)) for p in probes},
+            answered={p: bool(said.last(p)) for p in probes}, metadata=said.metadata,
+            expected_metadata={"uuid": booted.server.id, "project": project.id, "mac": booted.port.mac_address},
         )  # fmt: skip

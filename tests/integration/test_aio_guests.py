@@ -9,6 +9,7 @@ talks to it, and stops reaching it when the rule it relies on is deleted.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -67,6 +68,9 @@ def test_a_members_guest_gets_its_addresses_from_ovn_and_answers_while_its_rule_
         assert said.booted and said.dhcp4, said
         given = {a.split("/")[0] for a in said.addresses}
         assert {booted.address(4), booted.address(6)} <= given, (said.addresses, booted.port.fixed_ips)
+        until("the guest's metadata on its console", lambda: console(booted).metadata is not None, 30)
+        own = {"uuid": booted.server.id, "project": project.id, "mac": booted.port.mac_address}
+        assert console(booted).metadata == own, "its config drive describes this server, project and port"
 
         until("the guest answers on its port, IPv4", lambda: peer.reaches(booted.address(4), PORT), 60)
         assert peer.reaches(booted.address(6), PORT)
@@ -84,6 +88,8 @@ def test_hatang_aio_guest_proves_a_guest_answers(applied: AioCloud) -> None:
     result = CliRunner().invoke(app, ["aio", "guest"])
     assert result.exit_code == 0, result.output
     assert "icmp4:10.128.4.1: answered" in result.stdout and "icmp6:fd99:aa10:8000:2::: answered" in result.stdout
+    for key in ("uuid", "project", "mac"):
+        assert re.search(rf"metadata {key}: \S+ as Nova/Neutron say", result.stdout), result.stdout
 
 
 def test_hatang_aio_guest_names_a_missing_tenant(applied: AioCloud) -> None:

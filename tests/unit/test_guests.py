@@ -48,6 +48,7 @@ def test_read_console_keeps_only_the_named_guest_lines() -> None:
             "[   48.7] rcu: INFO: rcu_preempt self-detected stall on CPU",
             "HATANG a dhcp4 ok",
             "HATANG a addr 10.0.0.10/24 fd00:a::5054:ff:fe00:a/64 \r",
+            "HATANG a metadata uuid=5f0c project=9a1b mac=fa:16:3e:00:00:0a",
             "HATANG b round=1 probe=icmp4:10.0.0.10 ok",
             "HATANG a round=1 probe=tcp:10.0.0.11:8080 fail",
             "HATANG a round=2 probe=tcp:10.0.0.11:8080 ok",
@@ -57,6 +58,7 @@ def test_read_console_keeps_only_the_named_guest_lines() -> None:
     console = read_console(text, "a")
     assert console.booted and console.dhcp4
     assert console.addresses == ("10.0.0.10/24", "fd00:a::5054:ff:fe00:a/64")
+    assert console.metadata == {"uuid": "5f0c", "project": "9a1b", "mac": "fa:16:3e:00:00:0a"}
     assert console.probes["tcp:10.0.0.11:8080"] == [(1, False), (2, True), (3, False)]
     assert console.last("tcp:10.0.0.11:8080") is False
     assert console.after("tcp:10.0.0.11:8080", 1) == [True, False]
@@ -68,3 +70,8 @@ def test_read_console_keeps_only_the_named_guest_lines() -> None:
 def test_read_console_before_boot_knows_nothing() -> None:
     console = read_console("SeaBIOS (version 1.16.3)\nBooting from ROM...", "a")
     assert not console.booted and console.dhcp4 is None and console.addresses == ()
+    assert console.metadata is None, "not read yet is not 'none found'"
+
+
+def test_read_console_a_guest_without_a_config_drive_says_so() -> None:
+    assert read_console("HATANG a metadata none", "a").metadata == {}
