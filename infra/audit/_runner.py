@@ -124,25 +124,18 @@ def targets(
 
 def _probe(target: Target) -> str | None:
     """None when the host answers, else why not (an unreachable host is an error, not a fail)."""
-    scheme, _, rest = target.url.partition("://")
-    if scheme == "podman":
-        argv = ["podman", "exec", rest, "/bin/sh", "-c", "true"]
-    else:
-        argv = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", rest, "true"]
     try:
-        result = subprocess.run(argv, capture_output=True, text=True, timeout=PROBE_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"unreachable ({target.url}): {exc}"
-    if result.returncode != 0:
-        detail = (result.stderr or result.stdout).strip().splitlines()
-        return f"unreachable ({target.url}): {detail[-1] if detail else f'rc {result.returncode}'}"
+        remote_command(target)("true")
+    except HatangError as exc:
+        return f"unreachable {str(exc).removeprefix(target.host + ' ')}"
     return None
 
 
 def remote_command(target: Target, sudo: bool = False, timeout: float = PROBE_TIMEOUT) -> Callable[[str], str]:
     """A function that runs a shell command on the target and returns its output.
 
-    The function raises `HatangError` when the command fails or the host does not answer.
+    The function raises `HatangError` ("HOST (URL): why") when the command fails or the host
+    does not answer.
     """
     scheme, _, rest = target.url.partition("://")
 

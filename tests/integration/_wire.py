@@ -257,3 +257,15 @@ def wire(conn: Any) -> Iterator[Wire]:
         yield made
     finally:
         made.close()
+
+
+def project_of(conn: Any, code: str) -> Any:
+    """The tenant's project in the agencies domain."""
+    domain = conn.identity.find_domain("agencies", ignore_missing=False)
+    return conn.identity.find_project(code, domain_id=domain.id, ignore_missing=False)
+
+
+def default_group(conn: Any, project: Any) -> Any:
+    """The project's `default` security group."""
+    (group,) = conn.network.security_groups(project_id=project.id, name="default")
+    return group

@@ -62,3 +62,12 @@ def applied(aio_cloud: AioCloud) -> AioCloud:
     code, out, err = cloud_cli(aio_cloud, "up", "--refresh")
     assert code == 0, out + err
     return aio_cloud
+
+
+@pytest.fixture
+def plugs(applied: AioCloud) -> Iterator[Any]:
+    """Endpoints on the AIO's OVN (tests/integration/_wire.py), removed when the test ends."""
+    from tests.integration._wire import wire
+
+    with wire(applied.conn) as made:
+        yield made

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -21,7 +19,7 @@ from infra import testhosts
 from infra.cli import app
 from infra.guests import Guest
 from infra.guests.nova import boot, console
-from tests.integration._wire import CONTAINER, Wire, until, wire
+from tests.integration._wire import CONTAINER, Wire, default_group, project_of, until
 from tests.integration.conftest import AioCloud
 
 pytestmark = pytest.mark.aio
@@ -29,25 +27,9 @@ pytestmark = pytest.mark.aio
 PORT = 8080
 
 
-@pytest.fixture
-def plugs(applied: AioCloud) -> Iterator[Wire]:
-    with wire(applied.conn) as made:
-        yield made
-
-
-def _project(conn: Any, code: str) -> Any:
-    domain = conn.identity.find_domain("agencies", ignore_missing=False)
-    return conn.identity.find_project(code, domain_id=domain.id, ignore_missing=False)
-
-
-def _default(conn: Any, project: Any) -> Any:
-    (group,) = conn.network.security_groups(project_id=project.id, name="default")
-    return group
-
-
 def test_a_members_guest_gets_its_addresses_from_ovn_and_answers_while_its_rule_allows(plugs: Wire) -> None:
     conn = plugs.conn
-    project = _project(conn, "so-yte")
+    project = project_of(conn, "so-yte")
     (network,) = conn.network.networks(project_id=project.id, name="app")
     cidrs = {s.ip_version: s.cidr for s in conn.network.subnets(network_id=network.id)}
     web = plugs.group(project, [
@@ -55,7 +37,7 @@ def test_a_members_guest_gets_its_addresses_from_ovn_and_answers_while_its_rule_
          "remote_ip_prefix": cidrs[v]}
         for v in (4, 6)
     ])  # fmt: skip
-    peer = plugs.plug(project, network, [_default(conn, project)])
+    peer = plugs.plug(project, network, [default_group(conn, project)])
     with boot(conn, project, network, Guest("g-yte", listen=(PORT,)), groups=(web.name,)) as booted:
         started = time.monotonic() - booted.active_after
         assert booted.port.project_id == project.id, "the guest's port is the tenant's"

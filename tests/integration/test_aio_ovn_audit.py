@@ -9,7 +9,6 @@ does not allow is shown arriving while the hole is there and dropped again once 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from infra.audit.cloud import OvnSource, run_checks
 from infra.cli import app
 from infra.site import Site, load_site
 from tests.conftest import AIO
-from tests.integration._wire import CONTAINER, Endpoint, Wire, sh, wire
+from tests.integration._wire import CONTAINER, Endpoint, Wire, default_group, project_of, sh
 from tests.integration.conftest import AioCloud
 
 pytestmark = pytest.mark.aio
@@ -30,12 +29,6 @@ pytestmark = pytest.mark.aio
 CHECK = "ovn_agrees_with_neutron"
 CLOSED = 8081
 FAMILIES = (4, 6)
-
-
-@pytest.fixture
-def plugs(applied: AioCloud) -> Iterator[Wire]:
-    with wire(applied.conn) as made:
-        yield made
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +58,9 @@ def _findings(result: Any) -> list[str]:
 def _pair(plugs: Wire) -> tuple[Endpoint, Endpoint, Any]:
     """A server whose group allows no ingress, listening, and a client of the same tenant."""
     conn = plugs.conn
-    domain = conn.identity.find_domain("agencies", ignore_missing=False)
-    project = conn.identity.find_project("so-khcn", domain_id=domain.id, ignore_missing=False)
+    project = project_of(conn, "so-khcn")
     (network,) = conn.network.networks(project_id=project.id, name="app")
-    (default,) = conn.network.security_groups(project_id=project.id, name="default")
+    default = default_group(conn, project)
     server = plugs.plug(project, network, [plugs.group(project, [])])
     client = plugs.plug(project, network, [default])
     server.listen(CLOSED)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Iterator
 from typing import Any
 
 import openstack
@@ -21,25 +20,13 @@ from infra.audit.cloud._probes import Prober, strong_password
 from infra.schema import Zone
 from infra.validate import load_valid_site
 from tests.conftest import AIO
-from tests.integration._wire import Endpoint, Wire, until, wire
-from tests.integration.conftest import AioCloud
+from tests.integration._wire import Endpoint, Wire, default_group, project_of, until
 
 pytestmark = pytest.mark.aio
 
 ALLOWED = 8080
 OTHER = 8081
 FAMILIES = (4, 6)
-
-
-@pytest.fixture
-def plugs(applied: AioCloud) -> Iterator[Wire]:
-    with wire(applied.conn) as made:
-        yield made
-
-
-def _project(conn: Any, code: str) -> Any:
-    domain = conn.identity.find_domain("agencies", ignore_missing=False)
-    return conn.identity.find_project(code, domain_id=domain.id, ignore_missing=False)
 
 
 def _network(conn: Any, project: Any, name: str) -> Any:
@@ -49,13 +36,6 @@ def _network(conn: Any, project: Any, name: str) -> Any:
 
 def _cidrs(conn: Any, network: Any) -> dict[int, str]:
     return {s.ip_version: s.cidr for s in conn.network.subnets(network_id=network.id)}
-
-
-def _default(conn: Any, project: Any) -> Any:
-    """The project's `default` group: egress to anywhere, ingress from its own members only. The
-    clients use it: the tenants' quota allows few groups (5 for the AIO's profiles)."""
-    (group,) = conn.network.security_groups(project_id=project.id, name="default")
-    return group
 
 
 def _open_to_all(plugs: Wire, project: Any) -> Any:
@@ -74,7 +54,7 @@ def test_endpoints_get_their_addresses_from_ovn_dhcp_and_router_advertisements(p
     port in no group sends nothing at all (port security drops even its DHCP request): the
     endpoint is in a new group, which allows only egress."""
     conn = plugs.conn
-    project = _project(conn, "so-yte")
+    project = project_of(conn, "so-yte")
     network = _network(conn, project, "app")
     egress = plugs.group(project, [])
     endpoint = plugs.plug(project, network, [egress])  # the checks are in plug()
@@ -93,7 +73,7 @@ def test_endpoints_get_their_addresses_from_ovn_dhcp_and_router_advertisements(p
 
 def test_a_tenants_group_lets_its_endpoints_reach_each_other_on_its_ports_only(plugs: Wire) -> None:
     conn = plugs.conn
-    project = _project(conn, "so-khcn")
+    project = project_of(conn, "so-khcn")
     network = _network(conn, project, "app")
     cidrs = _cidrs(conn, network)
     peers = plugs.group(project, [
@@ -102,7 +82,7 @@ def test_a_tenants_group_lets_its_endpoints_reach_each_other_on_its_ports_only(p
         for v in FAMILIES
     ])  # fmt: skip
     server = plugs.plug(project, network, [peers])
-    client = plugs.plug(project, network, [_default(conn, project)])
+    client = plugs.plug(project, network, [default_group(conn, project)])
     server.listen(ALLOWED, OTHER)
     assert server.reaches("127.0.0.1", OTHER) and server.reaches("::1", OTHER), "the listeners answer locally"
 
@@ -123,10 +103,10 @@ def test_an_endpoint_of_one_tenant_reaches_no_address_of_another(plugs: Wire) ->
     addresses, its endpoint's nor its router's: the tenants' routers share no route. The failing
     variant gives them one (an engineer's static route between the routers' gateways)."""
     conn = plugs.conn
-    khcn, yte = _project(conn, "so-khcn"), _project(conn, "so-yte")
+    khcn, yte = project_of(conn, "so-khcn"), project_of(conn, "so-yte")
     khcn_web, yte_app = _network(conn, khcn, "web"), _network(conn, yte, "app")
     server = plugs.plug(yte, yte_app, [_open_to_all(plugs, yte)])
-    client = plugs.plug(khcn, khcn_web, [_default(conn, khcn)])
+    client = plugs.plug(khcn, khcn_web, [default_group(conn, khcn)])
     server.listen(ALLOWED)
     yte_gateways = {s.ip_version: s.gateway_ip for s in conn.network.subnets(network_id=yte_app.id)}
 
@@ -183,12 +163,12 @@ def test_a_tenant_granted_gov_reaches_it_and_one_without_the_grant_cannot(plugs:
     attached to gov (Neutron refuses a member of so-yte), and an address it spoofs is dropped by
     port security; without port security the spoofed packet leaves its port."""
     conn = plugs.conn
-    khcn, yte = _project(conn, "so-khcn"), _project(conn, "so-yte")
+    khcn, yte = project_of(conn, "so-khcn"), project_of(conn, "so-yte")
     gov = plugs.standin(_zone("gov"))
     gov.listen(443)
     khcn_app, yte_app = _network(conn, khcn, "app"), _network(conn, yte, "app")
-    granted = plugs.plug(khcn, khcn_app, [_default(conn, khcn)])
-    refused = plugs.plug(yte, yte_app, [_default(conn, yte)])
+    granted = plugs.plug(khcn, khcn_app, [default_group(conn, khcn)])
+    refused = plugs.plug(yte, yte_app, [default_group(conn, yte)])
     _route_back(gov, _router(conn, khcn_app), _cidrs(conn, khcn_app))
 
     assert _reached(granted, gov, 443) == {4: True, 6: True}
@@ -224,7 +204,7 @@ def test_from_the_gov_stand_in_only_the_flows_ports_reach_a_tenant(plugs: Wire) 
     """The tenant's own groups, from the site's flows: from gov, tcp 443 reaches so-khcn's endpoint
     and SSH (22) and a database port (3306) do not; the failing variant is a rule for SSH from gov."""
     conn = plugs.conn
-    khcn = _project(conn, "so-khcn")
+    khcn = project_of(conn, "so-khcn")
     network = _network(conn, khcn, "app")
     (from_gov,) = conn.network.security_groups(project_id=khcn.id, name="from-gov")
     server = plugs.plug(khcn, network, [from_gov])
