@@ -269,3 +269,16 @@ def default_group(conn: Any, project: Any) -> Any:
     """The project's `default` security group."""
     (group,) = conn.network.security_groups(project_id=project.id, name="default")
     return group
+
+
+def router_of(conn: Any, network: Any) -> Any:
+    """The router of a tenant network (one interface port per subnet, all of one router)."""
+    interfaces = conn.network.ports(network_id=network.id, device_owner="network:router_interface")
+    (router_id,) = {port.device_id for port in interfaces}
+    return conn.network.get_router(router_id)
+
+
+def gateways(router: Any) -> dict[int, str]:
+    """The router's addresses on its external network, per IP version."""
+    ips = router.external_gateway_info["external_fixed_ips"]
+    return {ipaddress.ip_address(ip["ip_address"]).version: ip["ip_address"] for ip in ips}

@@ -21,7 +21,7 @@ from infra.audit.cloud import OvnSource, run_checks
 from infra.cli import app
 from infra.site import Site, load_site
 from tests.conftest import AIO
-from tests.integration._wire import CONTAINER, Endpoint, Wire, default_group, project_of, sh
+from tests.integration._wire import CONTAINER, Endpoint, Wire, default_group, gateways, project_of, router_of, sh
 from tests.integration.conftest import AioCloud
 
 pytestmark = pytest.mark.aio
@@ -51,7 +51,7 @@ def _checked(site: Site, conn: Any) -> Any:
 
 
 def _findings(result: Any) -> list[str]:
-    return [f"{f.get('port') or f.get('acl') or f.get('rule') or f.get('switch')}: {f['problem']}"
+    return [f"{f.get('port') or f.get('acl') or f.get('rule') or f.get('switch') or f.get('router')}: {f['problem']}"
             for f in result.observed["findings"]]  # fmt: skip
 
 
@@ -91,6 +91,41 @@ def test_a_port_out_of_the_default_drop_is_a_hole_on_the_wire_and_a_finding(plug
     _nb(f"add Port_Group neutron_pg_drop ports {lsp}")
     assert _reached(client, server) == {4: False, 6: False}
     assert _checked(site, plugs.conn).outcome is Outcome.PASS
+
+
+def test_a_route_between_tenants_made_in_ovn_only_carries_packets_and_is_a_finding(plugs: Wire, site: Site) -> None:
+    """The wire test's cross-tenant route (test_aio_wire.py), made in OVN's database instead of
+    Neutron's: Neutron's routers show no route, the packets pass, HC-NET-05 names the routes."""
+    conn = plugs.conn
+    khcn, yte = project_of(conn, "so-khcn"), project_of(conn, "so-yte")
+    (web,) = conn.network.networks(project_id=khcn.id, name="web")
+    (app,) = conn.network.networks(project_id=yte.id, name="app")
+    anyone = plugs.group(yte, [{"ethertype": f"IPv{v}", "protocol": "tcp", "port_range_min": CLOSED,
+                                "port_range_max": CLOSED} for v in FAMILIES])  # fmt: skip
+    server = plugs.plug(yte, app, [anyone])
+    client = plugs.plug(khcn, web, [default_group(conn, khcn)])
+    server.listen(CLOSED)
+    assert _reached(client, server) == {4: False, 6: False}, "no route between the tenants"
+
+    a, b = router_of(conn, web), router_of(conn, app)
+    cidrs = {net.id: {s.ip_version: s.cidr for s in conn.network.subnets(network_id=net.id)} for net in (web, app)}
+    routes = [(a, cidrs[app.id][v], gateways(b)[v]) for v in FAMILIES] + [
+        (b, cidrs[web.id][v], gateways(a)[v]) for v in FAMILIES
+    ]
+    for router, prefix, nexthop in routes:
+        _nb(f"lr-route-add neutron-{router.id} {prefix} {nexthop}")
+        plugs.cleanups.append(lambda r=router, p=prefix: sh(f"ovn-nbctl --if-exists lr-route-del neutron-{r.id} {p}"))
+    assert not conn.network.get_router(a.id).routes and not conn.network.get_router(b.id).routes, "Neutron shows none"
+    assert _reached(client, server) == {4: True, 6: True}, "the routes made in OVN carry the packets"
+    hole = _checked(site, conn)
+    assert hole.outcome is Outcome.FAIL
+    made = {(f"neutron-{router.id}", f"{prefix} via {nexthop}") for router, prefix, nexthop in routes}
+    assert {(f["router"], f["route"]) for f in hole.observed["findings"] if "route" in f} == made, _findings(hole)
+
+    for router, prefix, _ in routes:
+        _nb(f"lr-route-del neutron-{router.id} {prefix}")
+    assert _reached(client, server) == {4: False, 6: False}
+    assert _checked(site, conn).outcome is Outcome.PASS
 
 
 def test_cleared_port_security_and_a_hand_made_acl_fail_through_the_cli(

@@ -20,7 +20,7 @@ from infra.audit.cloud._probes import Prober, strong_password
 from infra.schema import Zone
 from infra.validate import load_valid_site
 from tests.conftest import AIO
-from tests.integration._wire import Endpoint, Wire, default_group, project_of, until
+from tests.integration._wire import Endpoint, Wire, default_group, gateways, project_of, router_of, until
 
 pytestmark = pytest.mark.aio
 
@@ -113,27 +113,15 @@ def test_an_endpoint_of_one_tenant_reaches_no_address_of_another(plugs: Wire) ->
     assert _reached(client, server, ALLOWED) == {4: False, 6: False}
     assert not any(client.pings(a) for a in [*yte_gateways.values(), server.address(4), server.address(6)])
 
-    khcn_router, yte_router = _router(conn, khcn_web), _router(conn, yte_app)
+    khcn_router, yte_router = router_of(conn, khcn_web), router_of(conn, yte_app)
     _route_between(plugs, khcn_router, yte_router, _cidrs(conn, khcn_web), _cidrs(conn, yte_app))
     assert _reached(client, server, ALLOWED) == {4: True, 6: True}, "a route between the tenants' routers"
-
-
-def _router(conn: Any, network: Any) -> Any:
-    """The router of a tenant network (one interface port per subnet, all of one router)."""
-    interfaces = conn.network.ports(network_id=network.id, device_owner="network:router_interface")
-    (router_id,) = {port.device_id for port in interfaces}
-    return conn.network.get_router(router_id)
-
-
-def _gateways(router: Any) -> dict[int, str]:
-    ips = router.external_gateway_info["external_fixed_ips"]
-    return {ipaddress.ip_address(ip["ip_address"]).version: ip["ip_address"] for ip in ips}
 
 
 def _route_between(plugs: Wire, a: Any, b: Any, a_cidrs: dict[int, str], b_cidrs: dict[int, str]) -> None:
     """Static routes both ways between two routers on the same provider network, undone after."""
     conn = plugs.conn
-    a_gw, b_gw = _gateways(a), _gateways(b)
+    a_gw, b_gw = gateways(a), gateways(b)
     families = sorted(set(a_gw) & set(b_gw) & set(FAMILIES))
     assert families == [4, 6], f"the routers' gateways are dual-stack on one provider network: {a_gw} {b_gw}"
     to_b = [{"destination": b_cidrs[v], "nexthop": b_gw[v]} for v in families]
@@ -152,7 +140,7 @@ def _zone(name: str) -> Zone:
 def _route_back(standin: Endpoint, router: Any, cidrs: dict[int, str]) -> None:
     """What the zone's network does for a tenant routed to it: the tenant's prefixes via the
     router's gateway on the zone (the TSLCD side routes the pools it allocated)."""
-    for version, gateway in _gateways(router).items():
+    for version, gateway in gateways(router).items():
         done = standin.run(f"ip -{version} route replace {cidrs[version]} via {gateway}")
         assert done.returncode == 0, done.stderr
 
@@ -169,7 +157,7 @@ def test_a_tenant_granted_gov_reaches_it_and_one_without_the_grant_cannot(plugs:
     khcn_app, yte_app = _network(conn, khcn, "app"), _network(conn, yte, "app")
     granted = plugs.plug(khcn, khcn_app, [default_group(conn, khcn)])
     refused = plugs.plug(yte, yte_app, [default_group(conn, yte)])
-    _route_back(gov, _router(conn, khcn_app), _cidrs(conn, khcn_app))
+    _route_back(gov, router_of(conn, khcn_app), _cidrs(conn, khcn_app))
 
     assert _reached(granted, gov, 443) == {4: True, 6: True}
     assert _reached(refused, gov, 443) == {4: False, 6: False}
@@ -210,7 +198,7 @@ def test_from_the_gov_stand_in_only_the_flows_ports_reach_a_tenant(plugs: Wire) 
     server = plugs.plug(khcn, network, [from_gov])
     server.listen(443, 22, 3306)
     gov = plugs.standin(_zone("gov"))
-    _route_back(gov, _router(conn, network), _cidrs(conn, network))
+    _route_back(gov, router_of(conn, network), _cidrs(conn, network))
 
     assert _reached(gov, server, 443) == {4: True, 6: True}
     assert _reached(gov, server, 22) == {4: False, 6: False}

@@ -20,10 +20,11 @@ from typing import Any
 import openstack.exceptions
 import yaml
 
-from infra.audit.cloud._ovn import OvnAcl, OvnPort, OvnPortGroup, OvnSwitch
+from infra.audit.cloud._ovn import OvnAcl, OvnNat, OvnPort, OvnPortGroup, OvnRoute, OvnSwitch
 from infra.audit.cloud._snapshot import (
     AddressGroup,
     Endpoint,
+    FloatingIp,
     Image,
     Network,
     Port,
@@ -49,6 +50,7 @@ RECORDS: dict[str, type] = {
     "address_groups": AddressGroup,
     "rbac": Rbac,
     "routers": Router,
+    "floating_ips": FloatingIp,
     "images": Image,
     "endpoints": Endpoint,
     "admin_assignments": RoleAssignment,
@@ -57,10 +59,14 @@ RECORDS: dict[str, type] = {
     "ovn_ports": OvnPort,
     "ovn_port_groups": OvnPortGroup,
     "ovn_acls": OvnAcl,
+    "ovn_routes": OvnRoute,
+    "ovn_nats": OvnNat,
 }
 """Snapshot field -> the record type of its items."""
 MAPPINGS = ("domains", "quotas", "quota_errors")
 SCALARS = ("ovn_read_from",)
+STRINGS = ("ovn_routers",)
+"""Snapshot fields that are lists of plain strings."""
 PROBE_DATA = ("keystone", "handshakes", "tenant_view")
 OTHER = ("site", "now")
 PATCH_OPS = ("add", "remove", "update", "merge")
@@ -110,6 +116,16 @@ def apply_patch(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, 
                     raise ValueError(f"merge: {field!r} is not a mapping of the document")
                 _merge(doc.setdefault(field, {}), value)
                 continue
+            if field in STRINGS and op in ("add", "remove"):
+                names: list[str] = doc.setdefault(field, [])
+                for name in value:
+                    if op == "add":
+                        names.append(name)
+                    elif name in names:
+                        names.remove(name)
+                    else:
+                        raise ValueError(f"remove: {field} has no {name!r}")
+                continue
             if field not in RECORDS:
                 raise ValueError(f"{op}: {field!r} is not a list of records of the snapshot")
             items: list[dict[str, Any]] = doc.setdefault(field, [])
@@ -142,7 +158,7 @@ def _record(cls: type, data: Mapping[str, Any], strict: bool) -> Any:
 
 def build_snapshot(doc: Mapping[str, Any], *, strict: bool = True) -> Snapshot:
     """The `Snapshot` a document describes (`strict`: an unknown key is an error)."""
-    known = {*RECORDS, *MAPPINGS, *SCALARS, *PROBE_DATA, *OTHER}
+    known = {*RECORDS, *MAPPINGS, *SCALARS, *STRINGS, *PROBE_DATA, *OTHER}
     if strict and set(doc) - known:
         raise ValueError(f"unknown key(s) {sorted(set(doc) - known)}")
     snapshot_fields = {f.name for f in dataclasses.fields(Snapshot)}
@@ -156,6 +172,8 @@ def build_snapshot(doc: Mapping[str, Any], *, strict: bool = True) -> Snapshot:
         values[field] = copy.deepcopy(doc.get(field, {}))
     for field in SCALARS:
         values[field] = doc.get(field)
+    for field in STRINGS:
+        values[field] = tuple(map(str, doc.get(field, [])))
     return Snapshot(**values)
 
 

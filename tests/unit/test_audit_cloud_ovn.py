@@ -13,8 +13,10 @@ from infra.audit import Outcome
 from infra.audit.cloud._ovn import (
     NB_SOCKET,
     OvnAcl,
+    OvnNat,
     OvnPort,
     OvnPortGroup,
+    OvnRoute,
     OvnSwitch,
     ovn_agrees_with_neutron,
     read_northbound,
@@ -23,7 +25,7 @@ from infra.audit.cloud._snapshot import Snapshot
 from infra.cli import app
 from tests.conftest import AIO
 
-LS, LSP_VM, LSP_NET, ACL = (f"0000000{i}-0000-0000-0000-000000000000" for i in range(4))
+LS, LSP_VM, LSP_NET, ACL, ROUTE, NAT = (f"0000000{i}-0000-0000-0000-000000000000" for i in range(6))
 
 ANSWER = [
     {"rows": [{"_uuid": ["uuid", LS], "name": "neutron-n1", "ports": ["set", [["uuid", LSP_VM], ["uuid", LSP_NET]]],
@@ -38,6 +40,11 @@ ANSWER = [
                "external_ids": ["map", []]}]},
     {"rows": [{"_uuid": ["uuid", ACL], "direction": "to-lport", "priority": 1001,
                "match": "outport == @neutron_pg_drop && ip", "action": "drop", "external_ids": ["map", []]}]},
+    {"rows": [{"name": "neutron-r1", "static_routes": ["uuid", ROUTE], "nat": ["set", [["uuid", NAT]]]}]},
+    {"rows": [{"_uuid": ["uuid", ROUTE], "ip_prefix": "0.0.0.0/0", "nexthop": "198.51.100.1",
+               "external_ids": ["map", [["neutron:is_ext_gw", "true"], ["neutron:is_static_route", "true"]]]}]},
+    {"rows": [{"_uuid": ["uuid", NAT], "type": "dnat_and_snat", "logical_ip": "10.0.0.5", "external_ip": "198.51.100.7",
+               "external_ids": ["map", [["neutron:fip_id", "f1"]]]}]},
 ]  # fmt: skip
 """What `ovsdb-client transact` prints for the four selects: one atom where a set has one member."""
 
@@ -53,7 +60,10 @@ def test_read_northbound_reads_sets_maps_and_single_atoms() -> None:
     (command,) = asked
     assert command.startswith(f"ovsdb-client transact {NB_SOCKET} '[\"OVN_Northbound\", ")
     request = json.loads(command.split(" ", 3)[3].strip("'"))
-    assert [op["table"] for op in request[1:]] == ["Logical_Switch", "Logical_Switch_Port", "Port_Group", "ACL"]
+    assert [op["table"] for op in request[1:]] == [
+        "Logical_Switch", "Logical_Switch_Port", "Port_Group", "ACL", "Logical_Router", "Logical_Router_Static_Route",
+        "NAT",
+    ]  # fmt: skip
     assert all(op["op"] == "select" for op in request[1:]), "read only"
     assert tables["ovn_switches"] == (OvnSwitch("neutron-n1", True),)
     assert tables["ovn_ports"] == (
@@ -61,6 +71,9 @@ def test_read_northbound_reads_sets_maps_and_single_atoms() -> None:
         OvnPort("provnet-1", "neutron-n1", "localnet", ()),
     )
     assert tables["ovn_port_groups"] == (OvnPortGroup("neutron_pg_drop", ("p1",)),)
+    assert tables["ovn_routers"] == ("neutron-r1",)
+    assert tables["ovn_routes"] == (OvnRoute("neutron-r1", "0.0.0.0/0", "198.51.100.1", gateway=True),)
+    assert tables["ovn_nats"] == (OvnNat("neutron-r1", "dnat_and_snat", "10.0.0.5", "198.51.100.7", "f1"),)
     assert tables["ovn_acls"] == (
         OvnAcl(ACL, "neutron_pg_drop", "to-lport", 1001, "outport == @neutron_pg_drop && ip", "drop", ""),
     )

@@ -25,8 +25,10 @@ __all__ = [
     "DROP_GROUP",
     "NB_SOCKET",
     "OvnAcl",
+    "OvnNat",
     "OvnPort",
     "OvnPortGroup",
+    "OvnRoute",
     "OvnSwitch",
     "ovn_agrees_with_neutron",
     "read_northbound",
@@ -44,6 +46,9 @@ _COLUMNS = {
     "Logical_Switch_Port": ["_uuid", "name", "type", "port_security", "external_ids"],
     "Port_Group": ["name", "ports", "acls", "external_ids"],
     "ACL": ["_uuid", "direction", "priority", "match", "action", "external_ids"],
+    "Logical_Router": ["name", "static_routes", "nat"],
+    "Logical_Router_Static_Route": ["_uuid", "ip_prefix", "nexthop", "external_ids"],
+    "NAT": ["_uuid", "type", "logical_ip", "external_ip", "external_ids"],
 }
 
 
@@ -85,6 +90,27 @@ class OvnAcl:
     """Neutron's `neutron:security_group_rule_id`, empty when it has none."""
 
 
+@dataclass(frozen=True)
+class OvnRoute:
+    router: str
+    """The logical router: `neutron-<router id>` for Neutron's."""
+    prefix: str
+    nexthop: str
+    gateway: bool = False
+    """Neutron's default route through the router's external gateway (`neutron:is_ext_gw`)."""
+
+
+@dataclass(frozen=True)
+class OvnNat:
+    router: str
+    type: str
+    """snat (the router's subnets behind its gateway address), dnat_and_snat (a floating IP), dnat."""
+    logical_ip: str
+    external_ip: str
+    fip_id: str = ""
+    """Neutron's `neutron:fip_id`, empty when it has none."""
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -118,7 +144,7 @@ def read_northbound(run: Callable[[str], str]) -> dict[str, tuple[Any, ...]]:
     errors = [part["error"] for part in answer if isinstance(part, dict) and "error" in part]
     if errors:
         raise RuntimeError(f"the northbound database refused the read: {errors[0]}")
-    switches, lsps, groups, acls = (part["rows"] for part in answer)
+    switches, lsps, groups, acls, routers, routes, nats = (part["rows"] for part in answer)
     port_names = {_uuid(p["_uuid"]): str(p["name"]) for p in lsps}
     acl_rows = {_uuid(a["_uuid"]): a for a in acls}
     owner_of_port: dict[str, str] = {}
@@ -133,7 +159,24 @@ def read_northbound(run: Callable[[str], str]) -> dict[str, tuple[Any, ...]]:
         members = sorted(port_names.get(_uuid(p), "?") for p in _atoms(g["ports"]))
         out_groups.append(OvnPortGroup(str(g["name"]), tuple(members)))
         owner_of_acl.update({_uuid(a): str(g["name"]) for a in _atoms(g["acls"])})
+    route_rows = {_uuid(r["_uuid"]): r for r in routes}
+    nat_rows = {_uuid(n["_uuid"]): n for n in nats}
+    out_routes, out_nats = [], []
+    for r in routers:
+        name = str(r["name"])
+        for ref in _atoms(r["static_routes"]):
+            route = route_rows[_uuid(ref)]
+            ids = _map(route["external_ids"])
+            out_routes.append(OvnRoute(name, str(route["ip_prefix"]), str(route["nexthop"]),
+                                       ids.get("neutron:is_ext_gw") == "true"))  # fmt: skip
+        for ref in _atoms(r["nat"]):
+            nat = nat_rows[_uuid(ref)]
+            out_nats.append(OvnNat(name, str(nat["type"]), str(nat["logical_ip"]), str(nat["external_ip"]),
+                                   _map(nat["external_ids"]).get("neutron:fip_id", "")))  # fmt: skip
     return {
+        "ovn_routers": tuple(str(r["name"]) for r in routers),
+        "ovn_routes": tuple(out_routes),
+        "ovn_nats": tuple(out_nats),
         "ovn_switches": tuple(out_switches),
         "ovn_ports": tuple(
             OvnPort(
@@ -289,21 +332,64 @@ def _switch_findings(snapshot: Snapshot) -> list[dict[str, Any]]:
     return out
 
 
+_DEFAULT_ROUTES = frozenset({"0.0.0.0/0", "::/0"})
+
+
+def _router_findings(snapshot: Snapshot) -> list[dict[str, Any]]:
+    """Routes and NAT: a path between networks or to the outside that Neutron did not make."""
+    routers = {f"neutron-{r.id}": r for r in snapshot.routers}
+    cidrs = {s.cidr: s.project_id for s in snapshot.subnets}
+    floating = {f.id: f for f in snapshot.floating_ips}
+    out = [{"router": name, "problem": "Neutron router with no logical router in OVN"}
+           for name in sorted(set(routers) - set(snapshot.ovn_routers))]  # fmt: skip
+    out += [{"router": name, "problem": "logical router that Neutron does not know"}
+            for name in sorted(set(snapshot.ovn_routers) - set(routers))]  # fmt: skip
+    for route in snapshot.ovn_routes:
+        router = routers.get(route.router)
+        if router is None:
+            continue
+        if route.gateway and route.prefix in _DEFAULT_ROUTES and router.gateway_network_id:
+            continue
+        if not route.gateway and f"{route.prefix} via {route.nexthop}" in router.routes:
+            continue
+        out.append({"router": route.router, "route": f"{route.prefix} via {route.nexthop}",
+                    "problem": "route that Neutron's router does not have"})  # fmt: skip
+    for nat in snapshot.ovn_nats:
+        router = routers.get(nat.router)
+        if router is None:
+            continue
+        if nat.type == "snat":
+            if router.gateway_network_id and cidrs.get(nat.logical_ip) == router.project_id:
+                continue
+            problem = f"SNAT of {nat.logical_ip}, not a subnet of the router's project"
+        else:
+            fip = floating.get(nat.fip_id)
+            if fip and fip.floating_ip == nat.external_ip and fip.fixed_ip == nat.logical_ip:
+                continue
+            problem = f"{nat.type} {nat.external_ip} -> {nat.logical_ip} that no floating IP explains"
+        out.append({"router": nat.router, "problem": problem})
+    return out
+
+
 def ovn_agrees_with_neutron(expected: Expected, snapshot: Snapshot) -> CheckResult:
-    """HC-NET-05: every network, port, port-security pin, port-group membership and ACL in OVN's
-    northbound database is one Neutron asked for, and none Neutron asked for is missing."""
+    """HC-NET-05: every network, port, port-security pin, port-group membership, ACL, router,
+    route and NAT in OVN's northbound database is one Neutron asked for, and none is missing."""
     del expected  # the comparison is between the cloud's two databases
     check_id = "ovn_agrees_with_neutron"
     if snapshot.ovn_read_from is None:
         return CheckResult(check_id, Outcome.NOT_CHECKABLE, {}, "OVN's northbound database read on a controller",
                            "OVN's northbound database was not read (give --ovn-from CONTROLLER)")  # fmt: skip
-    findings = [*_switch_findings(snapshot), *_port_findings(snapshot), *_acl_findings(snapshot)]
+    findings = [*_switch_findings(snapshot), *_port_findings(snapshot), *_acl_findings(snapshot),
+                *_router_findings(snapshot)]  # fmt: skip
     observed: Mapping[str, Any] = {
         "read_from": snapshot.ovn_read_from,
         "switches": len(snapshot.ovn_switches),
         "switch_ports": len(snapshot.ovn_ports),
         "port_groups": len(snapshot.ovn_port_groups),
         "acls": len(snapshot.ovn_acls),
+        "routers": len(snapshot.ovn_routers),
+        "routes": len(snapshot.ovn_routes),
+        "nat": len(snapshot.ovn_nats),
     }
     return check_result(check_id, findings, dict(observed), {"findings": []},
                         "OVN's northbound database differs from Neutron")  # fmt: skip

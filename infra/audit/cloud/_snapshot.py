@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 from infra.schema import QuotaCompute, QuotaNetwork, QuotaVolume
 
 if TYPE_CHECKING:
-    from infra.audit.cloud._ovn import OvnAcl, OvnPort, OvnPortGroup, OvnSwitch
+    from infra.audit.cloud._ovn import OvnAcl, OvnNat, OvnPort, OvnPortGroup, OvnRoute, OvnSwitch
 
 __all__ = [
     "QUOTA_KEYS",
     "AddressGroup",
     "Endpoint",
+    "FloatingIp",
     "Image",
     "Network",
     "Port",
@@ -146,6 +147,16 @@ class Router:
     name: str
     project_id: str
     gateway_network_id: str | None = None
+    routes: tuple[str, ...] = ()
+    """Its extra routes, "PREFIX via NEXTHOP"."""
+
+
+@dataclass(frozen=True)
+class FloatingIp:
+    id: str
+    project_id: str
+    floating_ip: str
+    fixed_ip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +209,7 @@ class Snapshot:
     address_groups: tuple[AddressGroup, ...] = ()
     rbac: tuple[Rbac, ...] = ()
     routers: tuple[Router, ...] = ()
+    floating_ips: tuple[FloatingIp, ...] = ()
     images: tuple[Image, ...] = ()
     endpoints: tuple[Endpoint, ...] = ()
     admin_assignments: tuple[RoleAssignment, ...] = ()
@@ -214,6 +226,9 @@ class Snapshot:
     ovn_ports: tuple[OvnPort, ...] = ()
     ovn_port_groups: tuple[OvnPortGroup, ...] = ()
     ovn_acls: tuple[OvnAcl, ...] = ()
+    ovn_routers: tuple[str, ...] = ()
+    ovn_routes: tuple[OvnRoute, ...] = ()
+    ovn_nats: tuple[OvnNat, ...] = ()
 
     # -- lookups
 
@@ -440,8 +455,14 @@ def take_snapshot(conn: Any, quota_domain: str | None = None) -> Snapshot:
             for r in net.rbac_policies()
         ),
         routers=tuple(
-            Router(r.id, r.name or "", r.project_id or "", (r.external_gateway_info or {}).get("network_id"))
+            Router(
+                r.id, r.name or "", r.project_id or "", (r.external_gateway_info or {}).get("network_id"),
+                tuple(f"{route['destination']} via {route['nexthop']}" for route in r.routes or ()),
+            )
             for r in net.routers()
+        ),
+        floating_ips=tuple(
+            FloatingIp(f.id, f.project_id or "", f.floating_ip_address or "", f.fixed_ip_address) for f in net.ips()
         ),
         images=tuple(Image(i.id, i.name or "", i.owner or "", i.visibility or "") for i in conn.image.images()),
         endpoints=tuple(
