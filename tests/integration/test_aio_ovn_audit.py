@@ -169,3 +169,31 @@ def test_cleared_port_security_and_a_hand_made_acl_fail_through_the_cli(
 
     code, output, _ = audit_cloud("bad", "--ovn-from", "nosuch", "-c", "podman")
     assert code == 2 and "--ovn-from: 'nosuch' is not a controller of site aio; controllers: aio1" in output
+
+
+def test_an_address_set_widened_in_ovn_is_a_finding(plugs: Wire, site: Site) -> None:
+    """A rule admitting an address group is an ACL on OVN's address set: widening the set in OVN
+    opens the rule while Neutron's group is unchanged."""
+    conn = plugs.conn
+    group = conn.network.create_address_group(name="hatang-wire-admins", addresses=["192.0.2.0/26", "2001:db8:5::/64"])
+    rule = {"ethertype": "IPv4", "protocol": "tcp", "port_range_min": 22, "port_range_max": 22,
+            "remote_address_group_id": group.id}  # fmt: skip
+    ssh = plugs.group(project_of(conn, "so-yte"), [rule])
+
+    def remove() -> None:  # the group before the address group it uses (Neutron refuses otherwise)
+        conn.network.delete_security_group(ssh, ignore_missing=True)
+        conn.network.delete_address_group(group, ignore_missing=True)
+
+    plugs.cleanups.append(remove)
+    assert _checked(site, conn).outcome is Outcome.PASS, "the rule's ACL names the group's set"
+    name = "ag_" + group.id.replace("-", "_") + "_ip4"
+    _nb(f"add Address_Set {name} addresses 0.0.0.0/0")
+    plugs.cleanups.append(lambda: sh(f"ovn-nbctl remove Address_Set {name} addresses 0.0.0.0/0"))
+    assert conn.network.get_address_group(group.id).addresses == ["192.0.2.0/26", "2001:db8:5::/64"]
+    widened = _checked(site, conn)
+    assert widened.outcome is Outcome.FAIL
+    assert widened.observed["findings"] == [
+        {"address_set": name, "problem": "holds 0.0.0.0/0, which its address group does not"}
+    ]
+    _nb(f"remove Address_Set {name} addresses 0.0.0.0/0")
+    assert _checked(site, conn).outcome is Outcome.PASS

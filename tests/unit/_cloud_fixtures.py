@@ -20,7 +20,7 @@ from typing import Any
 import openstack.exceptions
 import yaml
 
-from infra.audit.cloud._ovn import OvnAcl, OvnNat, OvnPort, OvnPortGroup, OvnRoute, OvnSwitch
+from infra.audit.cloud._ovn import OvnAcl, OvnAddressSet, OvnNat, OvnPort, OvnPortGroup, OvnRoute, OvnSwitch
 from infra.audit.cloud._snapshot import (
     AddressGroup,
     Endpoint,
@@ -61,6 +61,7 @@ RECORDS: dict[str, type] = {
     "ovn_acls": OvnAcl,
     "ovn_routes": OvnRoute,
     "ovn_nats": OvnNat,
+    "ovn_address_sets": OvnAddressSet,
 }
 """Snapshot field -> the record type of its items."""
 MAPPINGS = ("domains", "quotas", "quota_errors")

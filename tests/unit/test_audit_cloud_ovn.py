@@ -13,6 +13,7 @@ from infra.audit import Outcome
 from infra.audit.cloud._ovn import (
     NB_SOCKET,
     OvnAcl,
+    OvnAddressSet,
     OvnNat,
     OvnPort,
     OvnPortGroup,
@@ -45,6 +46,8 @@ ANSWER = [
                "external_ids": ["map", [["neutron:is_ext_gw", "true"], ["neutron:is_static_route", "true"]]]}]},
     {"rows": [{"_uuid": ["uuid", NAT], "type": "dnat_and_snat", "logical_ip": "10.0.0.5", "external_ip": "198.51.100.7",
                "external_ids": ["map", [["neutron:fip_id", "f1"]]]}]},
+    {"rows": [{"name": "ag_g1_ip4", "addresses": ["set", ["10.0.0.0/24", "10.1.0.5"]]},
+              {"name": "ag_g1_ip6", "addresses": ["set", []]}]},
 ]  # fmt: skip
 """What `ovsdb-client transact` prints for the four selects: one atom where a set has one member."""
 
@@ -62,7 +65,7 @@ def test_read_northbound_reads_sets_maps_and_single_atoms() -> None:
     request = json.loads(command.split(" ", 3)[3].strip("'"))
     assert [op["table"] for op in request[1:]] == [
         "Logical_Switch", "Logical_Switch_Port", "Port_Group", "ACL", "Logical_Router", "Logical_Router_Static_Route",
-        "NAT",
+        "NAT", "Address_Set",
     ]  # fmt: skip
     assert all(op["op"] == "select" for op in request[1:]), "read only"
     assert tables["ovn_switches"] == (OvnSwitch("neutron-n1", True),)
@@ -71,6 +74,9 @@ def test_read_northbound_reads_sets_maps_and_single_atoms() -> None:
         OvnPort("provnet-1", "neutron-n1", "localnet", ()),
     )
     assert tables["ovn_port_groups"] == (OvnPortGroup("neutron_pg_drop", ("p1",)),)
+    assert tables["ovn_address_sets"] == (
+        OvnAddressSet("ag_g1_ip4", ("10.0.0.0/24", "10.1.0.5")), OvnAddressSet("ag_g1_ip6", ()),
+    )
     assert tables["ovn_routers"] == ("neutron-r1",)
     assert tables["ovn_routes"] == (OvnRoute("neutron-r1", "0.0.0.0/0", "198.51.100.1", gateway=True),)
     assert tables["ovn_nats"] == (OvnNat("neutron-r1", "dnat_and_snat", "10.0.0.5", "198.51.100.7", "f1"),)

@@ -25,6 +25,7 @@ __all__ = [
     "DROP_GROUP",
     "NB_SOCKET",
     "OvnAcl",
+    "OvnAddressSet",
     "OvnNat",
     "OvnPort",
     "OvnPortGroup",
@@ -49,6 +50,7 @@ _COLUMNS = {
     "Logical_Router": ["name", "static_routes", "nat"],
     "Logical_Router_Static_Route": ["_uuid", "ip_prefix", "nexthop", "external_ids"],
     "NAT": ["_uuid", "type", "logical_ip", "external_ip", "external_ids"],
+    "Address_Set": ["name", "addresses"],
 }
 
 
@@ -111,6 +113,13 @@ class OvnNat:
     """Neutron's `neutron:fip_id`, empty when it has none."""
 
 
+@dataclass(frozen=True)
+class OvnAddressSet:
+    name: str
+    """`ag_<address group id, - as _>_ip4|ip6` for Neutron's address groups."""
+    addresses: tuple[str, ...] = ()
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -144,7 +153,7 @@ def read_northbound(run: Callable[[str], str]) -> dict[str, tuple[Any, ...]]:
     errors = [part["error"] for part in answer if isinstance(part, dict) and "error" in part]
     if errors:
         raise RuntimeError(f"the northbound database refused the read: {errors[0]}")
-    switches, lsps, groups, acls, routers, routes, nats = (part["rows"] for part in answer)
+    switches, lsps, groups, acls, routers, routes, nats, address_sets = (part["rows"] for part in answer)
     port_names = {_uuid(p["_uuid"]): str(p["name"]) for p in lsps}
     acl_rows = {_uuid(a["_uuid"]): a for a in acls}
     owner_of_port: dict[str, str] = {}
@@ -174,6 +183,9 @@ def read_northbound(run: Callable[[str], str]) -> dict[str, tuple[Any, ...]]:
             out_nats.append(OvnNat(name, str(nat["type"]), str(nat["logical_ip"]), str(nat["external_ip"]),
                                    _map(nat["external_ids"]).get("neutron:fip_id", "")))  # fmt: skip
     return {
+        "ovn_address_sets": tuple(
+            OvnAddressSet(str(a["name"]), tuple(str(x) for x in _atoms(a["addresses"]))) for a in address_sets
+        ),
         "ovn_routers": tuple(str(r["name"]) for r in routers),
         "ovn_routes": tuple(out_routes),
         "ovn_nats": tuple(out_nats),
@@ -211,6 +223,37 @@ def group_name(security_group_id: str) -> str:
     return "pg_" + security_group_id.replace("-", "_")
 
 
+def address_set_name(address_group_id: str, family: str) -> str:
+    """The address set Neutron's OVN driver makes for one family (ip4, ip6) of an address group."""
+    return f"ag_{address_group_id.replace('-', '_')}_{family}"
+
+
+def _address_set_findings(snapshot: Snapshot) -> list[dict[str, Any]]:
+    """An address group's sets hold its addresses of their family, no more and no fewer."""
+    wanted: dict[str, set[str]] = {}
+    for group in snapshot.address_groups:
+        for family, version in (("ip4", 4), ("ip6", 6)):
+            wanted[address_set_name(group.id, family)] = {
+                str(n) for a in group.addresses if (n := ipaddress.ip_network(a, strict=False)).version == version
+            }
+    have = {
+        a.name: {str(ipaddress.ip_network(x, strict=False)) for x in a.addresses} for a in snapshot.ovn_address_sets
+    }
+    out = []
+    for name in sorted(wanted):
+        if name not in have:
+            if wanted[name]:
+                out.append({"address_set": name, "problem": "address group's set missing in OVN"})
+            continue
+        for extra in sorted(have[name] - wanted[name]):
+            out.append({"address_set": name, "problem": f"holds {extra}, which its address group does not"})
+        for missing in sorted(wanted[name] - have[name]):
+            out.append({"address_set": name, "problem": f"lacks {missing} of its address group"})
+    out += [{"address_set": name, "problem": "address set of no Neutron address group"}
+            for name in sorted(set(have) - set(wanted)) if name.startswith("ag_")]  # fmt: skip
+    return out
+
+
 def _terms(match: str) -> set[str] | None:
     """The conjunction's terms, or None when the match is not a plain conjunction."""
     if "||" in match:
@@ -228,6 +271,8 @@ def _rule_terms(rule: Rule) -> set[str]:
         terms.add(f"{family}.{side} == {ipaddress.ip_network(rule.remote_ip_prefix, strict=False)}")
     if rule.remote_group_id:
         terms.add(f"{family}.{side} == ${group_name(rule.remote_group_id)}_{family}")
+    if rule.remote_address_group_id:
+        terms.add(f"{family}.{side} == ${address_set_name(rule.remote_address_group_id, family)}")
     protocol = (rule.protocol or "").lower()
     if protocol in {"tcp", "udp", "sctp"}:
         terms.add(protocol)
@@ -372,15 +417,16 @@ def _router_findings(snapshot: Snapshot) -> list[dict[str, Any]]:
 
 
 def ovn_agrees_with_neutron(expected: Expected, snapshot: Snapshot) -> CheckResult:
-    """HC-NET-05: every network, port, port-security pin, port-group membership, ACL, router,
-    route and NAT in OVN's northbound database is one Neutron asked for, and none is missing."""
+    """HC-NET-05: every network, port, port-security pin, port-group membership, ACL, address set,
+    router, route and NAT in OVN's northbound database is one Neutron asked for, and none is
+    missing."""
     del expected  # the comparison is between the cloud's two databases
     check_id = "ovn_agrees_with_neutron"
     if snapshot.ovn_read_from is None:
         return CheckResult(check_id, Outcome.NOT_CHECKABLE, {}, "OVN's northbound database read on a controller",
                            "OVN's northbound database was not read (give --ovn-from CONTROLLER)")  # fmt: skip
     findings = [*_switch_findings(snapshot), *_port_findings(snapshot), *_acl_findings(snapshot),
-                *_router_findings(snapshot)]  # fmt: skip
+                *_router_findings(snapshot), *_address_set_findings(snapshot)]  # fmt: skip
     observed: Mapping[str, Any] = {
         "read_from": snapshot.ovn_read_from,
         "switches": len(snapshot.ovn_switches),
@@ -390,6 +436,7 @@ def ovn_agrees_with_neutron(expected: Expected, snapshot: Snapshot) -> CheckResu
         "routers": len(snapshot.ovn_routers),
         "routes": len(snapshot.ovn_routes),
         "nat": len(snapshot.ovn_nats),
+        "address_sets": len(snapshot.ovn_address_sets),
     }
     return check_result(check_id, findings, dict(observed), {"findings": []},
                         "OVN's northbound database differs from Neutron")  # fmt: skip

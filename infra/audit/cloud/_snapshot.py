@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from infra.schema import QuotaCompute, QuotaNetwork, QuotaVolume
 
 if TYPE_CHECKING:
-    from infra.audit.cloud._ovn import OvnAcl, OvnNat, OvnPort, OvnPortGroup, OvnRoute, OvnSwitch
+    from infra.audit.cloud._ovn import OvnAcl, OvnAddressSet, OvnNat, OvnPort, OvnPortGroup, OvnRoute, OvnSwitch
 
 __all__ = [
     "QUOTA_KEYS",
@@ -226,6 +226,7 @@ class Snapshot:
     ovn_ports: tuple[OvnPort, ...] = ()
     ovn_port_groups: tuple[OvnPortGroup, ...] = ()
     ovn_acls: tuple[OvnAcl, ...] = ()
+    ovn_address_sets: tuple[OvnAddressSet, ...] = ()
     ovn_routers: tuple[str, ...] = ()
     ovn_routes: tuple[OvnRoute, ...] = ()
     ovn_nats: tuple[OvnNat, ...] = ()
