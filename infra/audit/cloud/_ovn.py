@@ -297,8 +297,6 @@ def _security_findings(port: Port, lsp: OvnPort) -> list[dict[str, Any]]:
             out.append({"port": port.id, "problem": f"OVN pins only the MAC ({mac}): any source IP passes"})
         for address in addresses:
             network = ipaddress.ip_network(address, strict=False)
-            if network.prefixlen == 64 and network.version == 6 and network.network_address.is_link_local:
-                continue
             if not any(network.version == a.version and network.subnet_of(a) for a in allowed):  # type: ignore[arg-type]
                 out.append({"port": port.id, "problem": f"OVN lets it send from {address}, not one of its addresses"})
     return out
