@@ -50,6 +50,7 @@ __all__ = [
     "image_recipe",
     "status",
     "up",
+    "web_urls",
 ]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -246,6 +247,22 @@ def api_address(site: Site) -> str:
             "with an address in it (zones.yml, hosts.yml)"
         )
     return str(controllers[0].ipv4[zone.name])
+
+
+def web_urls(site: Site) -> dict[str, str]:
+    """What people open in a browser: each catalogue service with a web site, by its description.
+
+    The TLS front serves it on the api-zone address (hatang_tls_enabled is not switched off in the AIO).
+
+    Raises:
+        AioError: the site has no api zone or no controller in it.
+    """
+    address = api_address(site)
+    return {
+        service.description: f"https://{address}:{service.web.port}/"
+        for service in catalogue().services.values()
+        if service.web is not None
+    }
 
 
 def extra_vars(site: Site, paths: AioPaths) -> dict[str, Any]:

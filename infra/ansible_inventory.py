@@ -96,6 +96,8 @@ def inventory(site: Site) -> dict[str, Any]:
                 "hatang_site": site.name,
                 "hatang_site_root": str(site.root.resolve()),
                 "hatang_region": site.info.region,
+                "hatang_site_title": site.info.title,
+                "hatang_agencies_domain": site.info.agencies_domain,
                 "hatang_physnets": sorted({z.provider.physnet for z in site.zones if z.provider is not None}),
                 "hatang_services": {
                     "ntp": [str(a) for a in services.ntp],

@@ -53,6 +53,8 @@ def up(inventory: InventoryOption = DEFAULT_AIO) -> None:
         f"{report.host_seconds:.0f} s, deploy {report.deploy_seconds:.0f} s)"
     )
     out.print(f"APIs on {report.api_address}; admin credentials in {report.clouds_yaml}")
+    for what, url in aio.web_urls(site).items():
+        out.print(f"{what}: {url}")
     client = display_path(Path(sys.executable).with_name("openstack"))
     out.print(f"try: OS_CLIENT_CONFIG_FILE={report.clouds_yaml} {client} --os-cloud {aio.CLOUD_NAME} catalog list")
 
@@ -95,8 +97,14 @@ def status(inventory: InventoryOption = DEFAULT_AIO) -> None:
                 svc.unit, svc.what, f"[{style}]{svc.state}[/]", ", ".join(svc.listens) or "-"
             )
         out.print(table)
+    elif found.state == "running":
+        out.print("[red]no unit answers: the container's processes are gone[/] "
+                  f"(bring it back: hatang aio down -i {inventory}, then hatang aio up -i {inventory})")
     if found.clouds_yaml:
         out.print(f"clouds.yaml: {found.clouds_yaml} (cloud {aio.CLOUD_NAME})")
+    if found.services:
+        for what, url in aio.web_urls(site).items():
+            out.print(f"{what}: {url}")
 
 
 @app.command()

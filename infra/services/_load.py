@@ -70,6 +70,8 @@ def _duplicates(catalogue: Catalogue) -> list[tuple[tuple[str | int, ...], str]]
         mine: set[tuple[str, object]] = set()
         if service.api is not None:
             claims.append((("api", "port"), "port", service.api.port))
+        if service.web is not None:
+            claims.append((("web", "port"), "port", service.web.port))
         claims += [(("ports", i), "port", port) for i, port in enumerate(service.ports)]
         claims += [(("named_ports", key), "port", port) for key, port in service.named_ports.items()]
         claims += [(("udp_ports", i), "udp port", port) for i, port in enumerate(service.udp_ports)]

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from infra.schema import SLUG_PATTERN, Port, Slug, Text, ZoneKind
 
-__all__ = ["Api", "Catalogue", "Secret", "Service"]
+__all__ = ["Api", "Catalogue", "Secret", "Service", "Web"]
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 """A name Ansible and MariaDB both accept: role names, variables, databases."""
@@ -30,6 +30,13 @@ class Api(_Model):
     )
 
 
+class Web(_Model):
+    port: Port = Field(
+        description="TCP port browsers reach it on over https (the TLS front serves the same port and passes "
+        "to the site on the loopback)."
+    )
+
+
 class Secret(_Model):
     variable: Identifier = Field(description="The Ansible variable that holds it.")
     file: Slug = Field(description="File name in the secrets folder (hatang_secrets_dir).")
@@ -44,6 +51,7 @@ class Service(_Model):
     group: Slug | tuple[Slug, ...] = Field(description="The host group (or groups) it runs on.")
     zone: ZoneKind = Field(ZoneKind.API, description="Kind of the zone its ports listen in.")
     api: Api | None = Field(None, description="Its API endpoint, registered in Keystone, behind the TLS front.")
+    web: Web | None = Field(None, description="Its web site for browsers (the dashboard), behind the TLS front.")
     ports: tuple[Port, ...] = Field((), description="Other TCP ports it listens on.")
     udp_ports: tuple[Port, ...] = Field((), description="UDP ports it listens on (Geneve's tunnel endpoint).")
     named_ports: dict[Identifier, Port] = Field(
@@ -61,6 +69,13 @@ class Service(_Model):
     secrets: tuple[Secret, ...] = Field(
         (), description="Secrets besides the database, queue and service-user passwords."
     )
+
+    @field_validator("web")
+    @classmethod
+    def _api_or_web(cls, web: Web | None, info: ValidationInfo) -> Web | None:
+        if web is not None and info.data.get("api") is not None:
+            raise ValueError("a service has an api or a web site, not both: the TLS front serves one port per service")
+        return web
 
     @field_validator("loopback")
     @classmethod
@@ -90,12 +105,18 @@ class Service(_Model):
 
     @property
     def all_ports(self) -> tuple[int, ...]:
-        """Every TCP port other hosts reach it on (what a flow naming it opens), its API's first.
+        """Every TCP port other hosts reach it on (what a flow naming it opens), its API's or web site's first.
 
         Its `loopback` ports are not among them: see `loopback_ports`.
         """
         named = tuple(port for name, port in self.named_ports.items() if name not in self.loopback)
-        return ((self.api.port,) if self.api else ()) + self.ports + named
+        return ((self.fronted_port,) if self.fronted_port else ()) + self.ports + named
+
+    @property
+    def fronted_port(self) -> int | None:
+        """The port the TLS front serves for it: its API's or its web site's."""
+        front = self.api or self.web
+        return front.port if front else None
 
     @property
     def loopback_ports(self) -> tuple[int, ...]:

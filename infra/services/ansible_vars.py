@@ -58,11 +58,13 @@ def _service_vars(name: str, service: Service, catalogue: Catalogue) -> dict[str
     port = _own_port(name, service)
     if port is not None:
         out[f"{role}_port"] = port
-        out[f"{role}_bind_address"] = "{{ _hatang_backend_address }}" if service.api else "{{ hatang_api_address }}"
+        fronted = "{{ _hatang_backend_address }}" if service.fronted_port else "{{ hatang_api_address }}"
+        out[f"{role}_bind_address"] = fronted
     # loopback ports too: their clients on the same host need the number as much as remote ones
     out.update({f"{role}_{key}_port": port for key, port in service.named_ports.items()})
-    if service.api is not None:
-        url = f"{{{{ _hatang_scheme }}}}://{{{{ hatang_api_address }}}}:{service.api.port}{service.api.path}"
+    if service.fronted_port:
+        path = service.api.path if service.api else "/"
+        url = f"{{{{ _hatang_scheme }}}}://{{{{ hatang_api_address }}}}:{service.fronted_port}{path}"
         out[f"{role}_public_url"] = url
         out[f"{role}_proxy_headers"] = "{{ _hatang_tls }}"
         out[f"{role}_cacert"] = "{{ _hatang_cacert }}"
@@ -70,6 +72,7 @@ def _service_vars(name: str, service: Service, catalogue: Catalogue) -> dict[str
             out[f"{role}_memcache_servers"] = "{{ keystone_memcache_servers }}"
             out[f"{role}_keystone_url"] = "{{ keystone_internal_url }}"
             out[f"{role}_region"] = "{{ keystone_region }}"
+    if service.api is not None:
         out[f"{role}_catalog_entry"] = {  # registered by openstack_api_service (register)
             "name": service.api.name or name,
             "type": service.api.type,
@@ -92,7 +95,7 @@ def platform_vars(catalogue: Catalogue) -> dict[str, Any]:
     """Every variable the catalogue decides, by name (group `all` of the site inventory)."""
     services = catalogue.services
     out: dict[str, Any] = {
-        "tls_front_ports": {name: s.api.port for name, s in services.items() if s.api is not None},
+        "tls_front_ports": {name: s.fronted_port for name, s in services.items() if s.fronted_port},
         f"{DATABASE}_databases": [
             {"name": db, "user": s.role, "password": f"{{{{ {DATABASE}_{s.role}_password }}}}"}
             for s in services.values()

@@ -27,11 +27,8 @@ from typing import Any
 import pytest
 
 from infra.portal.auth import hash_password
+from tests._browser import CHROMIUM, DRIVER, chromium, screenshot
 from tests.portal.conftest import PASSWORD, USERS, git
-
-CHROMIUM = Path("/usr/bin/chromium")
-DRIVER = Path("/usr/bin/chromedriver")
-SHOTS = Path(__file__).resolve().parents[2] / "reports" / "portal"
 
 
 def _free_port() -> int:
@@ -81,30 +78,14 @@ def portal(site: Path, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def browser(tmp_path: Path) -> Iterator[Any]:
     """Headless chromium under chromium-driver (Debian's, same version); never a downloaded one."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    assert CHROMIUM.exists(), "chromium is not installed: run scripts/bootstrap (apt: chromium)"
-    assert DRIVER.exists(), "chromium-driver is not installed: run scripts/bootstrap (apt: chromium-driver)"
-    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must not try to fetch a browser or driver
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,1600", f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(str(DRIVER)), options=options)
-    driver.implicitly_wait(20)  # a loaded CI machine: elements of the next page may take seconds
-    try:
+    with chromium(tmp_path / "profile") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _shot(driver: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(SHOTS / f"{name}.png"))
+    screenshot(driver, "portal", name)
 
 
 def _sign_in(driver: Any, portal: str, user: str) -> None:

@@ -110,7 +110,7 @@ def test_validate_port_flow_opening_what_nothing_deploys(aio_copy: Path) -> None
         name="vnc", **{"from": "mgmt", "to": "api"}, protocol="tcp", ports=[6080, "9000-9100"]
     ))  # fmt: skip
     assert _validate_findings(aio_copy) == [
-        f"{aio_copy / 'flows.yml'}:105: flows.15.ports: flow 'vnc' opens tcp/{{6080, 9000-9100}} in zone api on "
+        f"{aio_copy / 'flows.yml'}:112: flows.16.ports: flow 'vnc' opens tcp/{{6080, 9000-9100}} in zone api on "
         f"aio1, where no platform service listens (fix: {FIX_PORTS})"
     ]
 
@@ -118,7 +118,7 @@ def test_validate_port_flow_opening_what_nothing_deploys(aio_copy: Path) -> None
 def test_validate_udp_flow_opening_what_nothing_deploys(aio_copy: Path) -> None:
     edit_yaml(aio_copy, "flows.yml", _add_flow(name="dns", **{"from": "api", "to": "api"}, protocol="udp", ports=[53]))
     assert _validate_findings(aio_copy) == [
-        f"{aio_copy / 'flows.yml'}:105: flows.15.ports: flow 'dns' opens udp/53 in zone api on aio1, where no "
+        f"{aio_copy / 'flows.yml'}:112: flows.16.ports: flow 'dns' opens udp/53 in zone api on aio1, where no "
         f"platform service listens (fix: {FIX_PORTS})"
     ]
 

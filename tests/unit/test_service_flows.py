@@ -61,10 +61,10 @@ def _flow(index: int, **changes: Any) -> Any:
             "(got ['3300-3400']) (fix: see this field in docs/site-model.md)",
         ),
         (
-            {"services": ["keystone", "horizon"]},
-            "flows.yml:5: flows.3.services.1: unknown service 'horizon' (known: barbican, cinder, "
-            "cinder-volume, glance, keystone, mariadb, memcached, neutron, nova, nova-compute, ovn-central, "
-            "ovn-controller, placement, rabbitmq, tls-front) (got 'horizon') "
+            {"services": ["keystone", "swift"]},
+            "flows.yml:5: flows.3.services.1: unknown service 'swift' (known: barbican, cinder, "
+            "cinder-volume, glance, horizon, keystone, mariadb, memcached, neutron, nova, nova-compute, ovn-central, "
+            "ovn-controller, placement, rabbitmq, tls-front) (got 'swift') "
             "(fix: see this field in docs/site-model.md)",
         ),
         (

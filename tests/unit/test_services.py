@@ -36,7 +36,7 @@ def test_catalogue_of_the_project_is_valid_and_in_deployment_order() -> None:
     found = catalogue()
     assert found.roles() == (
         "mariadb", "rabbitmq", "memcached", "tls_front", "keystone", "barbican", "placement",
-        "glance", "nova", "ovn_central", "neutron", "cinder", "ovn_host",
+        "glance", "nova", "ovn_central", "neutron", "cinder", "horizon", "ovn_host",
     )
     assert found.port_owners()[5000] == "keystone"
     assert found.services["nova"].api is not None and found.services["nova"].api.path == "/v2.1"
@@ -123,6 +123,16 @@ def test_catalogue_api_port_comes_first(tmp_path: Path) -> None:
             "services.yml:12: services.keystone.api.type: String should match pattern "
             "'^[a-z][a-z0-9-]{0,61}[a-z0-9]$' (got 'Identity') (fix: use lower-case ASCII letters, digits and '-' "
             "(2-63 characters, starting with a letter))",
+        ),
+        (
+            "api: {port: 5000, type: identity}", "api: {port: 5000, type: identity}\n    web: {port: 8443}",
+            "services.yml:13: services.keystone.web: a service has an api or a web site, not both: "
+            "the TLS front serves one port per service (got {'port': 8443}) (fix: see this field in docs/services.md)",
+        ),
+        (
+            "api: {port: 5000, type: identity}", "web: {port: 3306}",
+            "services.yml:12: services.keystone.web.port: port 3306 is already taken by service 'mariadb' "
+            "(fix: write each fact once)",
         ),
         (
             "    group: controllers\n    api", "    group: controllers\n    zone: dmz-ish\n    api",

@@ -1,0 +1,204 @@
+"""The dashboard (Horizon) of the AIO in a real browser: what an agency's staff member sees.
+
+A throwaway user of the agencies domain, member of so-yte's `members` group, opens the
+dashboard's URL (`hatang aio status`): the sign-in page is Vietnamese with the site's title and
+the agencies' domain preselected; Keystone wants a new password at first use, which the dashboard
+asks for; signed in, the user sees so-yte's project only (its networks, its quotas), never
+so-khcn's. The browser trusts exactly the key of the AIO's TLS front, whose certificate is first
+verified against the AIO's CA. Screenshots go to reports/horizon/.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import socket
+import ssl
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from infra import aio
+from infra.validate import load_valid_site
+from tests._browser import chromium, screenshot
+from tests.conftest import AIO
+from tests.integration._wire import project_of
+from tests.integration.conftest import AioCloud
+
+pytestmark = pytest.mark.aio
+
+AGENCY, OTHER = "so-yte", "so-khcn"
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    password: str
+
+
+@pytest.fixture(scope="module")
+def dashboard() -> str:
+    """The dashboard's URL, as `hatang aio status` prints it."""
+    (url,) = aio.web_urls(load_valid_site(AIO)).values()
+    return url
+
+
+@pytest.fixture(scope="module")
+def pinned_key(dashboard: str) -> str:
+    """The TLS front's key as chromium pins it (base64 SHA-256 of its SubjectPublicKeyInfo),
+    after Python verified the certificate against the AIO's CA and the address."""
+    host, port = urlsplit(dashboard).hostname, urlsplit(dashboard).port
+    assert host and port
+    cafile = aio.AioPaths.for_site(load_valid_site(AIO)).cacert
+    context = ssl.create_default_context(cafile=str(cafile))
+    raw = socket.create_connection((host, port), timeout=10)
+    with context.wrap_socket(raw, server_hostname=host) as tls:
+        der = tls.getpeercert(binary_form=True)
+    assert der
+    key = x509.load_der_x509_certificate(der).public_key()
+    spki = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+@pytest.fixture
+def member(applied: AioCloud) -> Iterator[Member]:
+    """A new user of the agencies domain in so-yte's members group (deleted afterwards)."""
+    conn = applied.conn
+    domain = conn.identity.find_domain(load_valid_site(AIO).info.agencies_domain, ignore_missing=False)
+    group = conn.identity.find_group(f"{AGENCY}-members", domain_id=domain.id, ignore_missing=False)
+    name, password = f"hatang-horizon-test-{secrets.token_hex(4)}", f"{secrets.token_urlsafe(18)}Aa1!"
+    user = conn.identity.create_user(name=name, domain_id=domain.id, password=password, enabled=True)
+    try:
+        conn.identity.add_user_to_group(user, group)
+        yield Member(name, password)
+    finally:
+        conn.identity.delete_user(user, ignore_missing=True)
+
+
+def test_aio_status_prints_the_dashboard_url_and_its_unit(dashboard: str, applied: AioCloud) -> None:
+    from typer.testing import CliRunner
+
+    from infra.cli import app
+
+    result = CliRunner().invoke(app, ["aio", "status", "-i", str(AIO)])
+    assert result.exit_code == 0, result.output
+    assert f"Dashboard (Horizon) where agency staff use their projects: {dashboard}" in result.output
+    assert re.search(r"horizon\s.*dashboard\s.*active\s.*127\.0\.0\.1:8443", result.output), result.output
+
+
+def _page(url: str, language: str, cafile: Path) -> str:
+    request = urllib.request.Request(url, headers={"Accept-Language": language})
+    context = ssl.create_default_context(cafile=str(cafile))
+    with urllib.request.urlopen(request, context=context, timeout=30) as response:
+        return str(response.read().decode())
+
+
+def test_dashboard_speaks_vietnamese_unless_the_browser_asks_for_english(dashboard: str, applied: AioCloud) -> None:
+    cafile = aio.AioPaths.for_site(load_valid_site(AIO)).cacert
+    login = f"{dashboard}auth/login/"
+    title = load_valid_site(AIO).info.title
+    for language in ("vi", "fr"):  # French is not offered: the site's language, Vietnamese
+        page = _page(login, language, cafile)
+        assert "Đăng nhập" in page and "Tên đăng nhập" in page and title in page, language
+    english = _page(login, "en", cafile)
+    assert "Sign In" in english and "Đăng nhập" not in english
+
+
+def test_dashboard_refuses_a_sign_in_posted_without_its_csrf_token(dashboard: str, applied: AioCloud) -> None:
+    """A forged form (another site posting to the dashboard) carries no token: Horizon's CSRF failure
+    view sends it back to the sign-in page with the reason, and no session is opened."""
+    import urllib.error
+    import urllib.parse
+
+    class _Stay(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None  # the redirect itself is the answer under test
+
+    cafile = aio.AioPaths.for_site(load_valid_site(AIO)).cacert
+    opener = urllib.request.build_opener(
+        _Stay(), urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=str(cafile)))
+    )
+    form = urllib.parse.urlencode({"username": "admin", "password": "x", "domain": "Default", "region": "default"})
+    request = urllib.request.Request(f"{dashboard}auth/login/", data=form.encode(), method="POST",
+                                     headers={"Referer": dashboard, "Origin": dashboard.rstrip("/")})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        opener.open(request, timeout=30)
+    assert refused.value.code == 302
+    assert "/auth/login/?csrf_failure=" in refused.value.headers["Location"]
+    assert "sessionid" not in (refused.value.headers.get("Set-Cookie") or "")
+
+
+def _sign_in(driver: Any, name: str, password: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    domain = Select(driver.find_element(By.ID, "id_domain"))
+    assert domain.first_selected_option.get_attribute("value") == load_valid_site(AIO).info.agencies_domain
+    driver.find_element(By.ID, "id_username").send_keys(name)
+    driver.find_element(By.ID, "id_password").send_keys(password)
+    driver.find_element(By.ID, "loginBtn").click()
+
+
+def test_agency_member_changes_the_first_password_and_sees_only_its_project(
+    dashboard: str, pinned_key: str, member: Member, applied: AioCloud, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    conn = applied.conn
+    own, other = project_of(conn, AGENCY), project_of(conn, OTHER)
+    own_networks = sorted(n.name for n in conn.network.networks(project_id=own.id))
+    other_networks = sorted(n.name for n in conn.network.networks(project_id=other.id))
+    assert own_networks and other_networks
+    instances = conn.compute.get_quota_set(own.id).instances
+
+    with chromium(tmp_path / "profile", f"--ignore-certificate-errors-spki-list={pinned_key}", "--lang=vi",
+                  prefs={"intl.accept_languages": "vi"}) as driver:
+        driver.get(dashboard)
+        assert "/auth/login/" in driver.current_url
+        assert load_valid_site(AIO).info.title in driver.title
+        screenshot(driver, "horizon", "0-sign-in")
+        _sign_in(driver, member.name, member.password)
+
+        # Keystone's change_password_upon_first_use: the dashboard asks for a new password
+        WebDriverWait(driver, 30).until(lambda d: "/auth/password/" in d.current_url)
+        assert "Mật khẩu mới" in driver.page_source
+        screenshot(driver, "horizon", "1-first-use-password")
+        new = f"{secrets.token_urlsafe(18)}Bb2!"
+        driver.find_element(By.ID, "id_original_password").send_keys(member.password)
+        driver.find_element(By.ID, "id_password").send_keys(new)
+        driver.find_element(By.ID, "id_confirm_password").send_keys(new)
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        WebDriverWait(driver, 30).until(lambda d: "/auth/login/" in d.current_url)
+        _sign_in(driver, member.name, new)
+        WebDriverWait(driver, 60).until(lambda d: "/project/" in d.current_url)
+
+        cookies = {c["name"]: c for c in driver.get_cookies()}
+        session = cookies["sessionid"]
+        assert (session["secure"], session["httpOnly"], session.get("sameSite")) == (True, True, "Lax")
+        assert cookies["csrftoken"]["secure"] is True
+
+        overview = driver.page_source
+        assert own.name in overview and other.name not in overview  # the project switcher: its own only
+        assert f"of {instances}" in driver.find_element(By.TAG_NAME, "body").text  # its quota, used 0 of N
+        screenshot(driver, "horizon", "2-overview")
+
+        driver.get(f"{dashboard}project/networks/")
+        table = driver.find_element(By.ID, "networks").text
+        assert all(name in table for name in own_networks), table
+        assert not any(name in table for name in other_networks if name not in own_networks), table
+        screenshot(driver, "horizon", "3-networks")
+
+        # a forged switch to the other agency's project: Keystone scopes no token to it
+        driver.get(f"{dashboard}auth/switch/{other.id}/?next=/project/networks/")
+        table = driver.find_element(By.ID, "networks").text
+        assert other.name not in driver.page_source and all(name in table for name in own_networks), table
