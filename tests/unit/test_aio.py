@@ -13,7 +13,7 @@ from tests.conftest import AIO
 
 def test_aio_packages_are_read_from_the_role_defaults() -> None:
     packages = aio.aio_packages()
-    for package in ("mariadb-server", "keystone", "nova-api", "neutron-api", "cinder-api"):
+    for package in ("mariadb-server", "keystone", "nova-api", "neutron-api", "cinder-api", "openstack-dashboard"):
         assert package in packages
     assert {"nova-compute", "nova-compute-qemu"} <= set(packages), "libvirt with QEMU's emulation (GUEST_VARS)"
     assert "nova-compute-kvm" not in packages
@@ -108,3 +108,26 @@ def test_an_aio_deployed_from_another_checkout_is_refused(
     else:
         aio._claim("hatang-aio-aio1", paths)
         assert len(calls) == (2 if not owner else 1)  # a new AIO is marked as ours
+
+
+def test_aio_web_urls_are_the_catalogue_web_sites_on_the_api_address() -> None:
+    assert aio.web_urls(load_site(AIO)) == {
+        "Dashboard (Horizon) where agency staff use their projects": "https://10.99.2.10:8443/"
+    }
+
+
+def test_aio_status_of_a_container_whose_processes_are_gone_says_how_to_bring_it_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A restored machine shows the container "Up" while nothing runs in it: no unit answers."""
+    from typer.testing import CliRunner
+
+    from infra.cli import app
+
+    gone = aio.AioStatus("hatang-aio-aio1", "running", {"hatang-aio-api": ["10.99.2.10"]}, (), None)
+    monkeypatch.setattr(aio, "status", lambda site, state_base=None: gone)
+    result = CliRunner().invoke(app, ["aio", "status", "-i", str(AIO)])
+    assert result.exit_code == 0
+    assert "no unit answers: the container's processes are gone" in result.output
+    assert f"hatang aio down -i {AIO}, then hatang aio up -i {AIO}" in result.output
+    assert "Dashboard (Horizon)" not in result.output  # nothing serves it
