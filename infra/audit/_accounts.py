@@ -1,10 +1,11 @@
-"""Account decisions of the host checks over /etc/shadow, login.defs and `useradd -D`
-(HT-AUTH-07 inactivity, HT-AUTH-12 empty passwords, HT-AUTH-14 hash methods)."""
+"""Account decisions of the host checks over /etc/passwd, /etc/shadow, login.defs and `useradd -D`
+(HT-AUTH-04/05 password ages, HT-AUTH-07 inactivity, HT-AUTH-12 empty passwords, HT-AUTH-13 uid 0,
+HT-AUTH-14 hash methods)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,13 +15,18 @@ from infra.audit._pam import PamRule
 
 __all__ = [
     "ShadowEntry",
+    "age_finding",
     "effective_hash_methods",
     "empty_password_accounts",
     "inactive_finding",
     "parse_shadow",
     "password_hash_finding",
     "shadow_hash_method",
+    "uid0_accounts",
 ]
+
+_NUMERIC_ID = re.compile(r"^\s*[+-]?\d+$")
+"""An id field glibc reads as a number (strtoul: leading blanks and a sign allowed, then digits)."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,7 @@ class ShadowEntry:
     password: str
     max_days: str
     inactive: str
+    min_days: str = ""
 
     @property
     def usable(self) -> bool:
@@ -53,10 +60,28 @@ def parse_shadow(text: str | None) -> list[ShadowEntry] | str:
         fields = raw.split(":")
         if len(fields) < 8:
             return f"/etc/shadow has a malformed line for {fields[0]!r} ({len(fields)} fields, expected 9)"
-        entries.append(ShadowEntry(fields[0], fields[1], fields[4], fields[6]))
+        entries.append(ShadowEntry(fields[0], fields[1], fields[4], fields[6], fields[3]))
     if not any(e.name == "root" for e in entries):
         return "/etc/shadow has no line for root: empty, truncated or not readable"
     return entries
+
+
+def uid0_accounts(passwd: str) -> list[str]:
+    """Names of the /etc/passwd accounts the system gives user id 0, sorted.
+
+    The uid field is read as glibc's files parser reads it, not as text: `00`, `+0`, ` 0` and
+    `-0` are all uid 0 (`id -u` says so), while a field that is not a number (`0x0`) makes the
+    line no account at all, and so does a comment line.
+    """
+    names = []
+    for line in passwd.splitlines():
+        line = line.lstrip()  # as nss_files: leading blanks skipped, then empty and # lines ignored
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split(":")
+        if len(fields) >= 4 and _NUMERIC_ID.match(fields[2]) and int(fields[2]) == 0:
+            names.append(fields[0])
+    return sorted(names)
 
 
 def empty_password_accounts(shadow: str | None) -> Finding:
@@ -178,6 +203,54 @@ def password_hash_finding(
     return Finding(
         observed,
         {"login.defs": f"one of {sorted(allowed_set)}", "pam_unix": "same", "weak stored hashes": {}},
+        not problems,
+        tuple(problems),
+    )
+
+
+def _within_max(days: int, limit: int) -> bool:
+    return 0 < days <= limit
+
+
+def _at_least(days: int, limit: int) -> bool:
+    return days >= limit
+
+
+_AGES: dict[str, tuple[str, int, Callable[[int, int], bool], str]] = {
+    "PASS_MAX_DAYS": ("max_days", 99999, _within_max, "1..{}"),
+    "PASS_MIN_DAYS": ("min_days", 0, _at_least, ">= {}"),
+}
+"""login.defs key -> shadow field, what an empty field means, the rule and how it is written."""
+
+
+def age_finding(login_defs: Mapping[str, str], shadow: str | None, key: str, limit: int) -> Finding:
+    """HT-AUTH-04 (`PASS_MAX_DAYS`: passwords expire within 1..limit days) or HT-AUTH-05
+    (`PASS_MIN_DAYS`: not changed again within `limit` days), where both decide it: login.defs
+    for accounts created later, and the shadow entry of every existing account with a usable
+    password, which login.defs never reaches. An empty shadow field means 99999 days of maximum
+    age (never expires) or 0 of minimum age. An unreadable shadow fails.
+    """
+    field, unset, holds, wanted_text = _AGES[key]
+    wanted = wanted_text.format(limit)
+    default = to_int(login_defs.get(key))
+    problems = [] if default is not None and holds(default, limit) else [
+        f"login.defs {key}={default} for new accounts, expected {wanted}"
+    ]
+    entries = parse_shadow(shadow)
+    accounts: dict[str, str] = {}
+    if isinstance(entries, str):
+        problems.append(entries)
+    else:
+        for entry in (e for e in entries if e.usable):
+            text = getattr(entry, field)
+            days = to_int(text) if text else unset
+            if days is None or not holds(days, limit):
+                accounts[entry.name] = f"{field}={text or 'unset'}"
+                problems.append(f"/etc/shadow: {entry.name} has a password and {field}={text or 'unset'}, "
+                                f"expected {wanted}")
+    return Finding(
+        {key: default, "accounts": accounts if not isinstance(entries, str) else entries},
+        {key: wanted, "accounts": {}},
         not problems,
         tuple(problems),
     )

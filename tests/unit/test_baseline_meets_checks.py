@@ -383,12 +383,18 @@ def test_baseline_pwquality_guards_password_changes(control: str, key: str) -> N
     assert finding.ok, finding.problems
 
 
-def test_baseline_login_defs_password_ages() -> None:
-    """HT-AUTH-04/05: login.defs PASS_MAX_DAYS within 1..max, PASS_MIN_DAYS >= min (the checks'
-    own comparisons in infra/audit/hosts/test_auth.py, which have no pure function)."""
+@pytest.mark.parametrize(("control", "key", "param"), [("HT-AUTH-04", "PASS_MAX_DAYS", "max"),
+                                                      ("HT-AUTH-05", "PASS_MIN_DAYS", "min")])
+def test_baseline_password_ages(control: str, key: str, param: str) -> None:
+    """HT-AUTH-04/05: login.defs and, after the role's account tasks, every existing account with a
+    usable password (Debian's install leaves them at 0 and 99999 days) meet the check."""
     login_defs = probes.parse_keyvalues(render("etc/login.defs.j2"))
-    assert 0 < int(login_defs["PASS_MAX_DAYS"]) <= params("HT-AUTH-04")["max"]
-    assert int(login_defs["PASS_MIN_DAYS"]) >= params("HT-AUTH-05")["min"]
+    limit = params(control)[param]
+    assert not _accounts.age_finding(login_defs, DEBIAN_SHADOW, key, limit).ok
+    for before in (DEBIAN_SHADOW, DEBIAN_SHADOW.replace(":20310:0:99999:", ":20310:0:0:")):  # 0: expired daily
+        shadow, _ = play_account_tasks(before)
+        finding = _accounts.age_finding(login_defs, shadow, key, limit)
+        assert finding.ok, finding.problems
 
 
 def test_baseline_pwhistory_guards_password_changes() -> None:

@@ -316,6 +316,22 @@ locked:!$y$j9T$abc$def:19800:1:90:7:::
 """
 
 
+@pytest.mark.parametrize(
+    ("uid", "counted"),
+    [("0", True), ("00", True), ("+0", True), (" 0", True), ("-0", True), ("0x0", False), ("1000", False),
+     ("", False)],
+)
+def test_uid0_accounts_read_the_uid_as_a_number(uid: str, counted: bool) -> None:
+    passwd = f"root:x:0:0:root:/root:/bin/bash\nops:x:{uid}:0:ops:/root:/bin/bash\n# ops:x:0:0\nshort:x\n"
+    assert _accounts.uid0_accounts(passwd) == (["ops", "root"] if counted else ["root"])
+
+
+def test_uid0_accounts_skip_leading_blanks_as_the_system_does() -> None:
+    """`  lead:x:0:...` is account `lead` with uid 0 to glibc (`id -u lead` is 0); `#cmt:x:0:...` is no account."""
+    passwd = "root:x:0:0::/root:/bin/bash\n  lead:x:0:0::/root:/bin/bash\n#cmt:x:0:0::/root:/bin/bash\n"
+    assert _accounts.uid0_accounts(passwd) == ["lead", "root"]
+
+
 def test_no_empty_passwords_compliant_passes() -> None:
     assert _accounts.empty_password_accounts(SHADOW_OK).ok
 
@@ -415,6 +431,44 @@ def test_password_hash_evasions_fail(
 )
 def test_shadow_hash_method(field: str, method: str | None) -> None:
     assert _accounts.shadow_hash_method(field) == method
+
+
+AGES_OK = {"PASS_MAX_DAYS": "90", "PASS_MIN_DAYS": "1"}
+ADMIN = "admin:$y$j9T$abcdefghijklmnopqrstu$abcdefghijklmnopqrstuvwxyz0123456789ABCDEF:19800:1:90:7:30::"
+
+
+@pytest.mark.parametrize("key", ["PASS_MAX_DAYS", "PASS_MIN_DAYS"])
+def test_password_ages_compliant_pass(key: str) -> None:
+    """Locked (`!`) and disabled (`*`) accounts never log in with a password: their ages do not count."""
+    finding = _accounts.age_finding(AGES_OK, SHADOW_OK, key, 90 if key == "PASS_MAX_DAYS" else 1)
+    assert finding.ok, finding.problems
+
+
+@pytest.mark.parametrize(
+    ("key", "login_defs", "admin", "problem"),
+    [
+        ("PASS_MAX_DAYS", {"PASS_MAX_DAYS": "365"}, ADMIN, "login.defs PASS_MAX_DAYS=365 for new accounts"),
+        ("PASS_MAX_DAYS", {}, ADMIN, "login.defs PASS_MAX_DAYS=None"),
+        ("PASS_MAX_DAYS", AGES_OK, ADMIN.replace(":1:90:", ":1:99999:"), "and max_days=99999"),
+        ("PASS_MAX_DAYS", AGES_OK, ADMIN.replace(":1:90:", ":1::"), "admin has a password and max_days=unset"),
+        ("PASS_MAX_DAYS", AGES_OK, ADMIN.replace(":1:90:", ":1:0:"), "admin has a password and max_days=0"),
+        ("PASS_MAX_DAYS", AGES_OK, ADMIN.replace(":1:90:", ":1:ninety:"), "max_days=ninety"),
+        ("PASS_MIN_DAYS", {"PASS_MIN_DAYS": "0"}, ADMIN, "login.defs PASS_MIN_DAYS=0 for new accounts"),
+        ("PASS_MIN_DAYS", AGES_OK, ADMIN.replace(":1:90:", ":0:90:"), "admin has a password and min_days=0"),
+        ("PASS_MIN_DAYS", AGES_OK, ADMIN.replace(":1:90:", "::90:"), "admin has a password and min_days=unset"),
+    ],
+)
+def test_password_ages_evasions_fail(key: str, login_defs: dict[str, str], admin: str, problem: str) -> None:
+    shadow = SHADOW_OK.replace(ADMIN, admin)
+    finding = _accounts.age_finding({**AGES_OK, **login_defs} if login_defs else {}, shadow, key,
+                                    90 if key == "PASS_MAX_DAYS" else 1)
+    assert not finding.ok
+    assert any(problem in p for p in finding.problems), finding.problems
+
+
+@pytest.mark.parametrize("shadow", [None, "", "daemon:*:19800:0:99999:7:::\n"])
+def test_password_ages_unreadable_shadow_fails(shadow: str | None) -> None:
+    assert not _accounts.age_finding(AGES_OK, shadow, "PASS_MAX_DAYS", 90).ok
 
 
 USERADD_OK = "GROUP=100\nHOME=/home\nINACTIVE=30\nEXPIRE=\nSHELL=/bin/sh\n"

@@ -58,16 +58,17 @@ def test_password_complexity(host: Any, check: Check) -> None:
 
 
 def test_password_max_age(host: Any, check: Check) -> None:
-    """login.defs PASS_MAX_DAYS in 1..`max`."""
-    days = _int(_host.login_defs(host).get("PASS_MAX_DAYS"))
-    limit = check.params["max"]
-    check.expect(days, f"1..{limit}", ok=days is not None and 0 < days <= limit)
+    """login.defs PASS_MAX_DAYS in 1..`max`, and the maximum age of every existing account with a
+    usable password in /etc/shadow (login.defs reaches only accounts created later)."""
+    shadow = _host.read(host, "/etc/shadow")
+    _host.expect(check, _accounts.age_finding(_host.login_defs(host), shadow, "PASS_MAX_DAYS", check.params["max"]))
 
 
 def test_password_min_age(host: Any, check: Check) -> None:
-    """login.defs PASS_MIN_DAYS >= `min`."""
-    days = _int(_host.login_defs(host).get("PASS_MIN_DAYS"))
-    check.expect(days, f">= {check.params['min']}", ok=days is not None and days >= check.params["min"])
+    """login.defs PASS_MIN_DAYS >= `min`, and the minimum age of every existing account with a
+    usable password in /etc/shadow."""
+    shadow = _host.read(host, "/etc/shadow")
+    _host.expect(check, _accounts.age_finding(_host.login_defs(host), shadow, "PASS_MIN_DAYS", check.params["min"]))
 
 
 def test_password_history(host: Any, check: Check) -> None:
@@ -159,12 +160,8 @@ def test_no_empty_passwords(host: Any, check: Check) -> None:
 
 
 def test_only_root_has_uid0(host: Any, check: Check) -> None:
-    """uid 0 is root alone in /etc/passwd."""
-    passwd = _host.read(host, "/etc/passwd") or ""
-    uid0 = sorted(
-        line.split(":")[0] for line in passwd.splitlines() if line.count(":") >= 3 and line.split(":")[2] == "0"
-    )
-    check.expect(uid0, ["root"])
+    """uid 0 is root alone in /etc/passwd, the uid read as a number (`00` is 0)."""
+    check.expect(_accounts.uid0_accounts(_host.read(host, "/etc/passwd") or ""), ["root"])
 
 
 def test_password_hash_strong(host: Any, check: Check) -> None:
