@@ -25,10 +25,18 @@ def _no_wider(observed: dict[str, str] | str, user: str, group: str, mode: int) 
 
 
 def test_account_files_protected(host: Any, check: Check) -> None:
-    """/etc/passwd and /etc/group root:root 0644, /etc/shadow and /etc/gshadow root:shadow 0640, or stricter."""
-    observed = _host.stat(host, *_ACCOUNT_FILES)
-    expected = {p: {"user": u, "group": g, "mode": f"{oct(m)} or stricter"} for p, (u, g, m) in _ACCOUNT_FILES.items()}
-    ok = all(_no_wider(observed[p], *_ACCOUNT_FILES[p]) for p in _ACCOUNT_FILES)
+    """/etc/passwd and /etc/group root:root 0644, /etc/shadow and /etc/gshadow root:shadow 0640, or
+    stricter; their backups (`/etc/shadow-`, with every hash of the previous copy, ...) the same when
+    they exist."""
+    files = {**_ACCOUNT_FILES, **{f"{path}-": spec for path, spec in _ACCOUNT_FILES.items()}}
+    observed = _host.stat(host, *files)
+    expected = {
+        p: {"user": u, "group": g, "mode": f"{oct(m)} or stricter"} | ({"or": "absent"} if p.endswith("-") else {})
+        for p, (u, g, m) in files.items()
+    }
+    ok = all(
+        _no_wider(observed[p], *spec) or (p.endswith("-") and observed[p] == "absent") for p, spec in files.items()
+    )
     check.expect(observed, expected, ok=ok)
 
 
