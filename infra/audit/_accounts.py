@@ -14,6 +14,7 @@ from infra.audit._finding import Finding, to_int
 from infra.audit._pam import PamRule
 
 __all__ = [
+    "EMPTY_HASH_COMMAND",
     "ShadowEntry",
     "age_finding",
     "effective_hash_methods",
@@ -84,13 +85,30 @@ def uid0_accounts(passwd: str) -> list[str]:
     return sorted(names)
 
 
-def empty_password_accounts(shadow: str | None) -> Finding:
-    """HT-AUTH-12: no account has an empty password field; an unreadable shadow fails."""
+EMPTY_HASH_COMMAND = (
+    "perl -F: -lane 'print $F[0] if length($F[1]) > 2 && $F[1] !~ /^[!*]/ && crypt(\"\", $F[1]) eq $F[1]' "
+    "/etc/shadow"
+)
+"""Names of the shadow accounts whose hash is the crypt of the empty string, judged on the host
+with its own libcrypt (yescrypt included); no hash leaves the host or appears on a command line."""
+
+
+def empty_password_accounts(shadow: str | None, passwd: str = "", empty_hashes: Sequence[str] = ()) -> Finding:
+    """HT-AUTH-12: no account logs in with an empty password. Three ways it can: an empty field in
+    /etc/shadow; an empty password field in /etc/passwd (pam_unix takes the passwd field unless it
+    is `x`, and never reads shadow then); a hash of the empty string (`empty_hashes`, the names
+    EMPTY_HASH_COMMAND printed). An unreadable shadow fails."""
     entries = parse_shadow(shadow)
     if isinstance(entries, str):
         return Finding(entries, [], False, (entries,))
-    empty = sorted(e.name for e in entries if e.password == "")
-    return Finding(empty, [], not empty, tuple(f"{n} has an empty password in /etc/shadow" for n in empty))
+    problems = [f"{e.name} has an empty password in /etc/shadow" for e in entries if e.password == ""]
+    for line in passwd.splitlines():
+        fields = line.lstrip().split(":")
+        if len(fields) >= 7 and not fields[0].startswith("#") and fields[1] == "":
+            problems.append(f"{fields[0]} has an empty password field in /etc/passwd (not x: /etc/shadow is not read)")
+    problems += [f"{name} has a hash of the empty string in /etc/shadow" for name in empty_hashes]
+    names = sorted({p.split(" ", 1)[0] for p in problems})
+    return Finding(names, [], not problems, tuple(sorted(problems)))
 
 
 _HASH_PREFIXES = (

@@ -332,8 +332,28 @@ def test_uid0_accounts_skip_leading_blanks_as_the_system_does() -> None:
     assert _accounts.uid0_accounts(passwd) == ["lead", "root"]
 
 
+PASSWD_OK = "root:x:0:0:root:/root:/bin/bash\nadmin:x:1000:1000::/home/admin:/bin/bash\n#old::1:1::/:/bin/sh\n"
+
+
 def test_no_empty_passwords_compliant_passes() -> None:
     assert _accounts.empty_password_accounts(SHADOW_OK).ok
+    assert _accounts.empty_password_accounts(SHADOW_OK, PASSWD_OK, []).ok  # a comment line is no account
+
+
+@pytest.mark.parametrize(
+    ("passwd", "empty_hashes", "problem"),
+    [
+        (PASSWD_OK + "kiosk::1001:1001::/:/bin/bash\n", [],
+         "kiosk has an empty password field in /etc/passwd (not x: /etc/shadow is not read)"),
+        (PASSWD_OK + "  kiosk::1001:1001::/:/bin/bash\n", [],
+         "kiosk has an empty password field in /etc/passwd (not x: /etc/shadow is not read)"),
+        (PASSWD_OK, ["visitor"], "visitor has a hash of the empty string in /etc/shadow"),
+    ],
+)
+def test_no_empty_passwords_outside_the_shadow_field_fail(passwd: str, empty_hashes: list[str], problem: str) -> None:
+    finding = _accounts.empty_password_accounts(SHADOW_OK, passwd, empty_hashes)
+    assert not finding.ok
+    assert finding.problems == (problem,)
 
 
 @pytest.mark.parametrize(

@@ -155,8 +155,13 @@ def test_sudo_logging_enabled(host: Any, check: Check) -> None:
 
 
 def test_no_empty_passwords(host: Any, check: Check) -> None:
-    """No account has an empty password field in /etc/shadow."""
-    _host.expect(check, _accounts.empty_password_accounts(_host.read(host, "/etc/shadow")))
+    """No account logs in with an empty password: no empty field in /etc/shadow or /etc/passwd, no
+    hash of the empty string (checked on the host with its libcrypt)."""
+    rc, names, err = _host.run(host, _accounts.EMPTY_HASH_COMMAND)
+    if rc != 0:
+        check.expect(f"the empty-hash test failed (rc {rc}): {err.strip()}", "readable", ok=False)
+    shadow, passwd = _host.read(host, "/etc/shadow"), _host.read(host, "/etc/passwd") or ""
+    _host.expect(check, _accounts.empty_password_accounts(shadow, passwd, names.split()))
 
 
 def test_only_root_has_uid0(host: Any, check: Check) -> None:
