@@ -397,6 +397,12 @@ def test_baseline_password_ages(control: str, key: str, param: str) -> None:
         assert finding.ok, finding.problems
 
 
+def test_baseline_removes_every_package_the_check_looks_for() -> None:
+    """HT-PKG-03: the role's removal list is the control's list (a package only one of them names
+    is either left on hardened hosts or never audited)."""
+    assert sorted(value("baseline_insecure_packages")) == sorted(params("HT-PKG-03")["packages"])
+
+
 def test_baseline_pwhistory_guards_password_changes() -> None:
     """HT-AUTH-06: pam_pwhistory guards every password stack, remember from pwhistory.conf."""
     stacks = _stacks("password", _host.PASSWORD_SERVICES)

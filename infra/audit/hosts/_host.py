@@ -96,14 +96,30 @@ def stat(host: Any, *paths: str) -> dict[str, dict[str, str] | str]:
     return {p: found.get(p, "absent") for p in paths}
 
 
-def installed(host: Any) -> set[str]:
-    """Names of the installed packages."""
+def _package_states(host: Any) -> dict[str, str]:
+    """Package -> dpkg's abbreviated status (`ii`, `iU`, `rc`, ...)."""
 
-    def compute() -> set[str]:
+    def compute() -> dict[str, str]:
         out = host.run("dpkg-query -W -f='${Package} ${db:Status-Abbrev}\\n'").stdout
-        return {w[0] for w in (line.split() for line in out.splitlines()) if len(w) > 1 and w[1] == "ii"}
+        return {w[0]: w[1] for w in (line.split() for line in out.splitlines()) if len(w) > 1}
 
     return _cached(host, "packages", compute)
+
+
+def installed(host: Any) -> set[str]:
+    """Names of the installed (configured) packages."""
+    return {name for name, state in _package_states(host).items() if state == "ii"}
+
+
+_NO_FILES = frozenset("nc")
+"""dpkg states whose package has no files on disk: not-installed, config-files only."""
+
+
+def on_disk(host: Any) -> set[str]:
+    """Names of the packages whose files are on disk: installed, or unpacked, half-configured,
+    half-installed or awaiting triggers (`iU`, `iF`, `iH`, `iW`, `it`): what a package brings is
+    there even when dpkg never configured it."""
+    return {name for name, state in _package_states(host).items() if state[1:2] not in _NO_FILES}
 
 
 def service(host: Any, name: str) -> dict[str, bool]:
