@@ -16,6 +16,7 @@ from infra.audit._nft import InputPath, evaluate_input
 __all__ = [
     "LogrotateInclude",
     "apt_uris",
+    "banner_leaks",
     "chrony_sources",
     "logrotate_days",
     "logrotate_retention",
@@ -25,6 +26,21 @@ __all__ = [
     "parse_timespan",
     "rsyslog_targets",
 ]
+
+
+_OS_ESCAPES = ("\\s", "\\S", "\\r", "\\v", "\\m")
+"""agetty's escapes that print the operating system: its name (\\s, \\S: os-release's PRETTY_NAME),
+kernel release and version, architecture."""
+
+
+def banner_leaks(text: str, os_release: str) -> list[str]:
+    """What a login banner tells about the system before sign-in: agetty's OS escapes, and the
+    system's name (os-release `ID`, as a word, any case)."""
+    leaks = [escape for escape in _OS_ESCAPES if escape in text]
+    os_id = parse_keyvalues(os_release, "=").get("ID", "").strip('"').lower()
+    if os_id and re.search(rf"\b{re.escape(os_id)}\b", text, re.IGNORECASE):
+        leaks.append(os_id)
+    return leaks
 
 
 def parse_keyvalues(

@@ -76,3 +76,21 @@ def test_apt_uris_one_line_and_deb822() -> None:
         "http://mirror.dc/debian-security",
         "http://other/debian",
     ]
+
+
+OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nNAME="Debian GNU/Linux"\nID=debian\n'
+
+
+@pytest.mark.parametrize(
+    ("banner", "leaks"),
+    [
+        ("Authorised use only.\n", []),
+        ("Authorised use only.\n\\S\n", ["\\S"]),
+        ("Authorised use only. \\s \\r \\v \\m\n", ["\\s", "\\r", "\\v", "\\m"]),
+        ("Welcome to DEBIAN\n", ["debian"]),
+        ("Welcome to debian-based systems\n", ["debian"]),
+        ("Debianised? no: a word of its own only\n", []),
+    ],
+)
+def test_banner_leaks_escapes_and_the_system_name(banner: str, leaks: list[str]) -> None:
+    assert probes.banner_leaks(banner, OS_RELEASE) == leaks

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.audit import _accounts, _pam
+from infra.audit import _accounts, _pam, probes
 from infra.audit.hosts import _host
 from infra.audit.plugin import Check
 
@@ -118,9 +118,10 @@ def test_shell_idle_timeout(host: Any, check: Check) -> None:
 
 
 def test_login_banner_set(host: Any, check: Check) -> None:
-    """Each of `files` carries a warning (one of `must_contain_any`) and no OS details (`\\s`,
-    `\\r`, `\\v`, `\\m`)."""
+    """Each of `files` carries a warning (one of `must_contain_any`) and no OS details: neither
+    agetty's escapes (`\\s`, `\\S`, `\\r`, `\\v`, `\\m`) nor the system's name (os-release `ID`)."""
     words = [w.lower() for w in check.params["must_contain_any"]]
+    os_release = _host.read(host, "/etc/os-release") or ""
     observed: dict[str, str] = {}
     ok = True
     for path in check.params["files"]:
@@ -129,7 +130,7 @@ def test_login_banner_set(host: Any, check: Check) -> None:
             observed[path] = "absent"
             ok = False
             continue
-        leaks = [e for e in ("\\s", "\\r", "\\v", "\\m") if e in text]
+        leaks = probes.banner_leaks(text, os_release)
         warns = any(w in text.lower() for w in words)
         observed[path] = "warning" if warns and not leaks else f"no warning or OS details {leaks}"
         ok = ok and warns and not leaks
