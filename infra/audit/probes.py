@@ -25,6 +25,7 @@ __all__ = [
     "parse_sshd_t",
     "parse_timespan",
     "rsyslog_targets",
+    "sudo_defaults",
 ]
 
 
@@ -41,6 +42,30 @@ def banner_leaks(text: str, os_release: str) -> list[str]:
     if os_id and re.search(rf"\b{re.escape(os_id)}\b", text, re.IGNORECASE):
         leaks.append(os_id)
     return leaks
+
+
+def sudo_defaults(listing: str) -> dict[str, str | bool | None]:
+    """`logfile` and `use_pty` as sudo applies them, from `sudo -l -U USER`: its "Matching Defaults
+    entries" are the files sudo really parsed (not sudoers.d names with a dot or ending in ~), in
+    its order, so a later `!use_pty` or `!logfile` wins as it does in sudo."""
+    lines = listing.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("Matching Defaults entries for ")), None)
+    found: dict[str, str | bool | None] = {"logfile": None, "use_pty": False}
+    if start is None:
+        return found
+    body = []
+    for line in lines[start + 1:]:
+        if not line.strip():
+            break
+        body.append(line.strip())
+    for item in re.split(r"(?<!\\),\s*", " ".join(body)):
+        name, _, value = item.partition("=")
+        negated, key = name.startswith("!"), name.lstrip("!").strip()
+        if key == "logfile":
+            found["logfile"] = None if negated else value.strip().strip('"') or None
+        elif key == "use_pty":
+            found["use_pty"] = not negated
+    return found
 
 
 def parse_keyvalues(

@@ -94,3 +94,30 @@ OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nNAME="Debian GNU/Linux
 )
 def test_banner_leaks_escapes_and_the_system_name(banner: str, leaks: list[str]) -> None:
     assert probes.banner_leaks(banner, OS_RELEASE) == leaks
+
+
+SUDO_L = """\
+Matching Defaults entries for root on aio1:
+    env_reset, mail_badpass, secure_path=/usr/local/sbin\\:/usr/local/bin\\:/usr/sbin\\:/usr/bin\\:/sbin\\:/bin,
+    use_pty, logfile=/var/log/sudo.log
+
+User root may run the following commands on aio1:
+    (ALL : ALL) ALL
+"""
+
+
+@pytest.mark.parametrize(
+    ("listing", "found"),
+    [
+        (SUDO_L, {"logfile": "/var/log/sudo.log", "use_pty": True}),
+        (SUDO_L.replace("logfile=/var/log/sudo.log", "logfile=/var/log/sudo.log, !logfile"),
+         {"logfile": None, "use_pty": True}),  # a later negation wins, as in sudo
+        (SUDO_L.replace("use_pty, ", "use_pty, !use_pty, "), {"logfile": "/var/log/sudo.log", "use_pty": False}),
+        (SUDO_L.replace("use_pty, logfile", "!use_pty, use_pty, logfile"),
+         {"logfile": "/var/log/sudo.log", "use_pty": True}),
+        ("User root is not allowed to run sudo on aio1.\n", {"logfile": None, "use_pty": False}),
+        ("", {"logfile": None, "use_pty": False}),
+    ],
+)
+def test_sudo_defaults_apply_in_sudos_order(listing: str, found: dict[str, object]) -> None:
+    assert probes.sudo_defaults(listing) == found

@@ -138,21 +138,13 @@ def test_login_banner_set(host: Any, check: Check) -> None:
 
 
 def test_sudo_logging_enabled(host: Any, check: Check) -> None:
-    """sudoers (and sudoers.d) Defaults set logfile=... and use_pty."""
-    text = (_host.read(host, "/etc/sudoers") or "") + "\n" + _host.read_glob(host, "/etc/sudoers.d/*")
-    defaults = [
-        part.strip()
-        for line in text.splitlines()
-        if line.strip().startswith("Defaults")
-        for part in line.strip().removeprefix("Defaults").split(",")
-    ]
-    logfile = next((d.split("=", 1)[1].strip('"') for d in defaults if d.startswith("logfile")), None)
-    use_pty = "use_pty" in defaults
-    check.expect(
-        {"logfile": logfile, "use_pty": use_pty},
-        {"logfile": "set", "use_pty": True},
-        ok=bool(logfile) and use_pty,
-    )
+    """sudo applies Defaults logfile=... and use_pty for root, as `sudo -l -U root` lists them
+    (the files sudo parses, in its order: a later negation wins, a dotted sudoers.d name is skipped)."""
+    rc, listing, err = _host.run(host, "sudo -l -U root")
+    if rc != 0:
+        check.expect(f"sudo -l -U root failed (rc {rc}): {err.strip()}", {"logfile": "set", "use_pty": True}, ok=False)
+    found = probes.sudo_defaults(listing)
+    check.expect(found, {"logfile": "set", "use_pty": True}, ok=bool(found["logfile"]) and found["use_pty"] is True)
 
 
 def test_no_empty_passwords(host: Any, check: Check) -> None:
