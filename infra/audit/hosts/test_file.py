@@ -40,12 +40,23 @@ def test_account_files_protected(host: Any, check: Check) -> None:
     check.expect(observed, expected, ok=ok)
 
 
+_CRON_FILES = {
+    "/etc/crontab": ("root", "root", 0o600),
+    "/etc/cron.allow": ("root", "root", 0o640),
+}
+_CRON_DIRS = ("/etc/cron.d", "/etc/cron.hourly", "/etc/cron.daily", "/etc/cron.weekly", "/etc/cron.monthly",
+              "/etc/cron.yearly")
+
+
 def test_cron_restricted(host: Any, check: Check) -> None:
-    """/etc/crontab root:root 0600 or stricter, and /etc/cron.allow present."""
-    stats = _host.stat(host, "/etc/crontab", "/etc/cron.allow")
-    crontab, allow = stats["/etc/crontab"], stats["/etc/cron.allow"] != "absent"
-    check.expect(
-        {"/etc/crontab": crontab, "/etc/cron.allow": "present" if allow else "absent"},
-        {"/etc/crontab": {"user": "root", "group": "root", "mode": "0o600 or stricter"}, "/etc/cron.allow": "present"},
-        ok=_no_wider(crontab, "root", "root", 0o600) and allow,
-    )
+    """/etc/crontab root:root 0600 and /etc/cron.allow root:root 0640 (present), or stricter; each
+    cron folder root:root 0700 or stricter when it exists (a writable /etc/cron.d takes anyone's
+    job as root's)."""
+    observed = _host.stat(host, *_CRON_FILES, *_CRON_DIRS)
+    spec = {**_CRON_FILES, **dict.fromkeys(_CRON_DIRS, ("root", "root", 0o700))}
+    expected = {
+        p: {"user": u, "group": g, "mode": f"{oct(m)} or stricter"} | ({"or": "absent"} if p in _CRON_DIRS else {})
+        for p, (u, g, m) in spec.items()
+    }
+    ok = all(_no_wider(observed[p], *want) or (p in _CRON_DIRS and observed[p] == "absent") for p, want in spec.items())
+    check.expect(observed, expected, ok=ok)
