@@ -403,6 +403,13 @@ def test_baseline_removes_every_package_the_check_looks_for() -> None:
     assert sorted(value("baseline_insecure_packages")) == sorted(params("HT-PKG-03")["packages"])
 
 
+def test_baseline_restricts_every_cron_folder_the_check_looks_at() -> None:
+    """HT-FILE-02: the folders the role makes root-only are the ones the check judges."""
+    from infra.audit.hosts.test_file import _CRON_DIRS
+
+    assert tuple(value("_baseline_cron_dirs")) == _CRON_DIRS
+
+
 def test_baseline_pwhistory_guards_password_changes() -> None:
     """HT-AUTH-06: pam_pwhistory guards every password stack, remember from pwhistory.conf."""
     stacks = _stacks("password", _host.PASSWORD_SERVICES)
