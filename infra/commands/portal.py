@@ -50,6 +50,13 @@ def portal(
     remote: Annotated[
         str | None, typer.Option(help="Git remote request branches are pushed to (default: main's upstream).")
     ] = None,
+    usage_cloud: Annotated[
+        str | None,
+        typer.Option(help="clouds.yaml entry that reads quotas and usage (a member of portal-usage-readers)."),
+    ] = None,
+    clouds_yaml: Annotated[
+        Path | None, typer.Option(envvar="OS_CLIENT_CONFIG_FILE", help="clouds.yaml holding --usage-cloud.")
+    ] = None,
     secure_cookies: Annotated[
         bool | None,
         typer.Option("--secure-cookies/--no-secure-cookies", help="Secure cookies (default: unless on loopback)."),
@@ -60,6 +67,7 @@ def portal(
 
     from infra.portal import create_app
     from infra.portal.auth import Authenticator, FixedUsers, KeystoneAuthenticator
+    from infra.portal.usage import CloudUsage
 
     authenticator: Authenticator
     with user_errors():
@@ -73,8 +81,9 @@ def portal(
             raise HatangError(
                 "the portal needs Keystone to sign users in (fix: pass --keystone-url URL or set OS_AUTH_URL)"
             )
+        usage = CloudUsage(usage_cloud, loaded.info.agencies_domain, clouds_yaml) if usage_cloud else None
         app = create_app(
-            site, authenticator, state_dir=state_dir, main_branch=main_branch, remote=remote,
+            site, authenticator, state_dir=state_dir, main_branch=main_branch, remote=remote, usage=usage,
             secure_cookies=not _loopback(host) if secure_cookies is None else secure_cookies,
         )
     if users is not None:

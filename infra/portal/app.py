@@ -15,6 +15,7 @@ from infra.portal.auth import Authenticator
 from infra.portal.csrf import CsrfGuard
 from infra.portal.gitflow import SiteRepo
 from infra.portal.session import AuditLog, Sessions, default_state_dir, load_key
+from infra.portal.usage import UsageReader
 
 __all__ = ["create_app"]
 
@@ -41,6 +42,7 @@ def create_app(
     csrf_secret: bytes | None = None,
     main_branch: str | None = None,
     remote: str | None = None,
+    usage: UsageReader | None = None,
 ) -> Starlette:
     """The portal for the site at `root`.
 
@@ -52,6 +54,7 @@ def create_app(
         csrf_secret: key of the form tokens; random per process when None (tests pass one).
         main_branch: the branch requests start from and approvals are merged into; default: HEAD's.
         remote: where branches are pushed; default: the main branch's upstream remote, if any.
+        usage: reads a tenant's quota and usage from the cloud (`CloudUsage`); None: not shown.
 
     Raises:
         HatangError: the state folder or key is not private, or the repository has no main branch.
@@ -90,6 +93,7 @@ def create_app(
     app.state.sessions = Sessions(key, secure=secure_cookies)
     app.state.audit = AuditLog(folder / "audit.jsonl")
     app.state.authenticator = authenticator
+    app.state.usage = usage
     app.state.throttle = signin.Throttle()
     app.state.site_name = Path(root).name
     return app

@@ -34,7 +34,9 @@ from infra.portal._web import (
     signed_in,
 )
 from infra.portal.auth import Identity
-from infra.schema import NetworkAccess
+from infra.portal.usage import ProjectUsage
+from infra.quotas import ProfileError, resolve_profile
+from infra.schema import NetworkAccess, TenantRequest, TenantState
 from infra.site import Site
 from infra.specs.cloud import agency_group
 from infra.tenants import PROFILE_STATES
@@ -107,15 +109,34 @@ def tenant_shown(endpoint: TenantEndpoint) -> Callable[[Request], Awaitable[Resp
     return page
 
 
+IN_CLOUD = (TenantState.APPROVED, TenantState.ACTIVE, TenantState.RETIRED)
+"""States whose project the tenants program has created (until a retired one's grace ends)."""
+
+
+async def _usage(request: Request, tenant: TenantRequest, site: Site, on_branch: bool) -> ProjectUsage | None:
+    """The tenant's quota and usage from the cloud; None when not read (no reader, or no project yet)."""
+    reader = request.app.state.usage
+    if reader is None or on_branch or tenant.state not in IN_CLOUD:
+        return None
+    try:
+        approved = resolve_profile(tenant.quota_profile, site.profiles).as_dict()
+    except ProfileError:
+        approved = {}
+    return await run_in_threadpool(reader.usage, tenant.code, approved)
+
+
 @tenant_shown
 async def tenant_page(request: Request, me: Identity, code: str, found: Portal) -> Response:
-    """One tenant: its request, quotas, allocation, history and change requests; reviewers decide here."""
+    """One tenant: its request, quotas and usage, allocation, history and change requests; reviewers
+    decide here."""
     tenant = found.tenants[code][0]
     done = request.query_params.get("done", "")
     view = found.view(code)
     waiting = found.waiting_change(code)
     return render(
         request, "tenant.html.j2", identity=me, t=view,
+        usage=await _usage(request, tenant, found.site, bool(view.branch)),
+        usage_read=request.app.state.usage is not None,
         done=done if done in _NOTICES else "",
         quota=lifecycle.profile_view(found.site, view.quota_profile),
         waiting=waiting,

@@ -35,6 +35,8 @@ __all__ = [
     "PLATFORM_SCOPE_TAG",
     "REVIEWERS_GROUP",
     "SUBNET_POOL_NAMES",
+    "USAGE_READERS_GROUP",
+    "USAGE_READERS_ROLE",
     "ExternalNetworkSpec",
     "GroupSpec",
     "PlatformSpec",
@@ -73,6 +75,13 @@ AGENCY_GROUP_PREFIX = "agency-"
 
 REVIEWERS_GROUP = "dc-reviewers"
 """The Keystone group (agencies domain) of the data center's reviewers, for the portal."""
+
+USAGE_READERS_GROUP = "portal-usage-readers"
+"""The Keystone group (agencies domain) of the identity the portal reads quotas and usage with: it
+holds the built-in `reader` role inherited on every project of the domain (read, never change)."""
+
+USAGE_READERS_ROLE = "reader"
+"""The role `USAGE_READERS_GROUP` holds on the agencies' projects (one of `BUILTIN_ROLES`)."""
 
 
 def agency_group(code: str) -> str:
@@ -165,6 +174,8 @@ class PlatformSpec:
     domain: str
     roles: tuple[str, ...]
     groups: tuple[GroupSpec, ...]
+    usage_readers: GroupSpec
+    """Not a portal right: the group whose members read every agency project (`USAGE_READERS_GROUP`)."""
     flavors: tuple[FlavorSpec, ...]
     pool_v4: ipaddress.IPv4Network
     pool_v4_prefix: int
@@ -219,6 +230,9 @@ def platform_spec(site: Site) -> PlatformSpec:
         domain=site.info.agencies_domain,
         roles=AGENCY_ROLES,
         groups=portal_groups(site),
+        usage_readers=GroupSpec(
+            USAGE_READERS_GROUP, f"Reads quotas and usage of every agency project for the portal ({USAGE_READERS_ROLE})"
+        ),
         flavors=tuple(parse_flavor(name) for name in STANDARD_FLAVORS),
         pool_v4=pools.ipv4,
         pool_v4_prefix=pools.network_prefix_v4,

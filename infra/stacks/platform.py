@@ -5,8 +5,10 @@ Run as `pulumi up -C pulumi/platform -s <site>` (the stack name is the site name
 
 from __future__ import annotations
 
+import pulumi_openstack as openstack
+
 import pulumi
-from infra.specs.cloud import PLATFORM_PROJECT, platform_spec
+from infra.specs.cloud import PLATFORM_PROJECT, USAGE_READERS_ROLE, platform_spec
 from infra.stacks._program import load_program_site, provider
 from infra.stacks.platform_components import (
     AgencyIdentity,
@@ -29,10 +31,15 @@ def main(*, lenient: bool = False) -> None:
     """Read the stack config, load the site, declare the platform's components."""
     site = load_program_site(lenient=lenient)
     spec = platform_spec(site)
-    opts = pulumi.ResourceOptions(providers={"openstack": provider(site)})
+    cloud = provider(site)
+    opts = pulumi.ResourceOptions(providers={"openstack": cloud})
+    reader = openstack.identity.get_role(name=USAGE_READERS_ROLE, opts=pulumi.InvokeOptions(provider=cloud))
     identity = AgencyIdentity(
         "identity",
-        AgencyIdentityArgs(domain=spec.domain, site=spec.site, roles=spec.roles, groups=spec.groups),
+        AgencyIdentityArgs(
+            domain=spec.domain, site=spec.site, roles=spec.roles, groups=spec.groups,
+            usage_readers=spec.usage_readers, reader_role_id=reader.id,
+        ),
         opts,
     )
     pools = TenantAddressing(

@@ -189,14 +189,19 @@ class AgencyIdentityArgs:
     site: str
     roles: tuple[str, ...]
     groups: tuple[GroupSpec, ...]
+    usage_readers: GroupSpec
+    reader_role_id: pulumi.Input[str]
+    """Keystone's built-in `reader` role (looked up by the program: hatang does not create it)."""
 
 
 class AgencyIdentity(pulumi.ComponentResource):
     """The Keystone domain holding the agencies' projects, the agency roles, and the portal's groups.
 
-    The groups (`agency-<code>` per agency, `dc-reviewers`) are created empty and protected: who is
-    in them is managed in Keystone and recorded nowhere else, so deleting one (an agency removed
-    from agencies.yml) must be a decision, not a side effect of an `up`.
+    The groups (`agency-<code>` per agency, `dc-reviewers`, and the portal's usage readers) are
+    created empty and protected: who is in them is managed in Keystone and recorded nowhere else,
+    so deleting one (an agency removed from agencies.yml) must be a decision, not a side effect of
+    an `up`. The usage readers hold `reader` inherited on every project of the domain, so the
+    portal reads quotas and usage of projects created later without a grant per project.
     """
 
     def __init__(self, name: str, args: AgencyIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -224,4 +229,18 @@ class AgencyIdentity(pulumi.ComponentResource):
             )
             for group in args.groups
         }
+        self.usage_readers = openstack.identity.GroupV3(
+            f"{name}-group-{args.usage_readers.name}",
+            name=args.usage_readers.name,
+            domain_id=self.domain.id,
+            description=args.usage_readers.description,
+            opts=_child(self, True),
+        )
+        self.usage_readers_grant = openstack.identity.InheritRoleAssignment(
+            f"{name}-usage-readers-grant",
+            group_id=self.usage_readers.id,
+            domain_id=self.domain.id,
+            role_id=args.reader_role_id,
+            opts=_child(self),
+        )
         self.register_outputs({"domainId": self.domain.id, "groupIds": {k: g.id for k, g in self.groups.items()}})

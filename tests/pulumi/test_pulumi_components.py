@@ -10,7 +10,15 @@ import pytest
 import pulumi
 from infra.quotas import SECTIONS
 from infra.site import load_site
-from infra.specs.cloud import AGENCY_ROLES, BUILTIN_ROLES, REVIEWERS_GROUP, agency_group, platform_spec, tenant_spec
+from infra.specs.cloud import (
+    AGENCY_ROLES,
+    BUILTIN_ROLES,
+    REVIEWERS_GROUP,
+    USAGE_READERS_GROUP,
+    agency_group,
+    platform_spec,
+    tenant_spec,
+)
 from infra.stacks.mockrun import MockRun, run_under_mocks
 from infra.stacks.platform_components import (
     AgencyIdentity,
@@ -180,20 +188,27 @@ def test_agency_identity_makes_one_protected_group_per_agency_and_the_reviewers_
     spec = platform_spec(site)
 
     def program() -> None:
-        AgencyIdentity("identity", AgencyIdentityArgs(spec.domain, spec.site, spec.roles, spec.groups))
+        AgencyIdentity("identity", AgencyIdentityArgs(spec.domain, spec.site, spec.roles, spec.groups,
+                                                      spec.usage_readers, "lookup:role:reader"))
 
     run = run_under_mocks(program, project="test", stack="aio")
-    assert _types(run) == {"Project": 1, "Role": 3, "GroupV3": 4}
+    assert _types(run) == {"Project": 1, "Role": 3, "GroupV3": 5, "InheritRoleAssignment": 1}
     component = next(r for r in run.resources if r.type == "hatang:platform:AgencyIdentity")
     domain = run.find("openstack:identity/project:Project", name=spec.domain)
     assert domain is not None
     groups = [r for r in run.custom() if r.type == "openstack:identity/groupV3:GroupV3"]
-    want = sorted([*(agency_group(a.code) for a in site.agencies), REVIEWERS_GROUP])
+    want = sorted([*(agency_group(a.code) for a in site.agencies), REVIEWERS_GROUP, USAGE_READERS_GROUP])
     assert sorted(g.inputs["name"] for g in groups) == want == ["agency-phuong-mau", "agency-so-khcn", "agency-so-yte",
-                                                                  "dc-reviewers"]
+                                                                  "dc-reviewers", "portal-usage-readers"]
     for group in groups:
         assert group.inputs["domainId"] == domain.id, group.urn
         assert (group.protect, group.parent) == (True, component.urn), group.urn
         assert group.name == f"identity-group-{group.inputs['name']}", group.urn
     so_yte = run.find("openstack:identity/groupV3:GroupV3", name="agency-so-yte")
     assert so_yte is not None and "Department of Health (so-yte)" in so_yte.inputs["description"], so_yte.urn
+    readers = run.find("openstack:identity/groupV3:GroupV3", name=USAGE_READERS_GROUP)
+    (grant,) = [r for r in run.custom() if r.type.endswith("InheritRoleAssignment")]
+    assert readers is not None
+    # on the domain, inherited by its projects (those created later too), the built-in reader role only
+    assert grant.inputs == {"groupId": readers.id, "domainId": domain.id, "roleId": "lookup:role:reader"}, grant.inputs
+    assert grant.parent == component.urn

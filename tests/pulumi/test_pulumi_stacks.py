@@ -10,7 +10,7 @@ import pytest
 import pulumi
 from infra.errors import InventoryError
 from infra.site import load_site
-from infra.specs.cloud import tenants_plan
+from infra.specs.cloud import USAGE_READERS_GROUP, tenants_plan
 from infra.stacks._program import ProgramConfigError
 from infra.stacks.mockrun import MockRun, run_programs, run_under_mocks
 from infra.tenants import NewTenant, create_tenant, reject_tenant
@@ -25,13 +25,14 @@ def _count(run: MockRun, program: str) -> Counter[str]:
 
 def test_platform_stack_aio_resources_by_type(aio_run: MockRun) -> None:
     assert _count(aio_run, "platform") == {
-        "Project": 1, "Role": 3, "GroupV3": 4, "AddressScope": 2, "SubnetPool": 2,
+        "Project": 1, "Role": 3, "GroupV3": 5, "InheritRoleAssignment": 1, "AddressScope": 2, "SubnetPool": 2,
         "Network": 2, "Subnet": 4, "Flavor": 15,
     }
 
 
 def test_platform_stack_groups_are_the_ones_the_portal_maps(tn_run: MockRun) -> None:
-    """The platform's `agency-<code>` and `dc-reviewers` groups give exactly the portal's rights."""
+    """The platform's `agency-<code>` and `dc-reviewers` groups give exactly the portal's rights; the
+    usage readers' group gives none (it is the portal's own identity, not a person's)."""
     from infra.portal.auth import identity_from_groups
 
     site = load_site(SAMPLE)
@@ -40,6 +41,8 @@ def test_platform_stack_groups_are_the_ones_the_portal_maps(tn_run: MockRun) -> 
     groups = {r.inputs["name"]: r for r in tn_run.custom() if r.program == "platform" and r.type.endswith("GroupV3")}
     assert all(g.inputs["domainId"] == domain.id for g in groups.values()), sorted(g.urn for g in groups.values())
     rights = {name: identity_from_groups("u", "u", "", [name]) for name in groups}
+    reader = rights.pop(USAGE_READERS_GROUP)
+    assert not reader.agencies and not reader.reviewer
     assert sorted(code for me in rights.values() for code in me.agencies) == sorted(a.code for a in site.agencies)
     assert [name for name, me in rights.items() if me.reviewer] == ["dc-reviewers"]
     assert all(me.agencies or me.reviewer for me in rights.values())
