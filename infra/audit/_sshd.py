@@ -3,25 +3,35 @@ judged per connection, and the listening sockets."""
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
+import posixpath
 import re
-from collections.abc import Callable, Mapping, Sequence
+import shlex
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from infra.audit._finding import Finding, to_int
 
 __all__ = [
+    "FORWARDING_KEYS",
     "OUTSIDE_ADDRESSES",
+    "SSHD_DIR",
     "Judge",
     "probes_within",
     "ss_listen_addresses",
     "sshd_all_equal",
     "sshd_equals",
+    "sshd_files_finding",
     "sshd_forwarding_off",
+    "sshd_includes",
     "sshd_listen_finding",
     "sshd_match_specs",
+    "sshd_match_users",
     "sshd_over_specs",
     "sshd_range",
+    "sshd_started_before",
     "sshd_subset",
 ]
 
@@ -45,17 +55,78 @@ def _sample_address(network: str) -> str:
     return str(net.network_address + 1)
 
 
+SSHD_DIR = "/etc/ssh"
+"""Where sshd looks for an `Include` path that is not absolute (sshd_config(5))."""
+
+
+def _words(line: str) -> list[str]:
+    try:
+        return shlex.split(line, comments=True)
+    except ValueError:  # an unbalanced quote: sshd -t refuses it; read the words as they are
+        return line.split("#", 1)[0].split()
+
+
+def _directives(text: str, keyword: str) -> list[list[str]]:
+    """The arguments of every `keyword` line (case-insensitive, `Keyword=value` too), in order."""
+    found = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        head = line.split(None, 1)[0] if line else ""
+        words = _words(line.replace("=", " ", 1) if "=" in head else line)
+        if words and words[0].lower() == keyword:
+            found.append(words[1:])
+    return found
+
+
+def sshd_includes(text: str) -> list[str]:
+    """The paths (glob patterns) of every `Include` of one configuration file, made absolute as
+    sshd makes them (relative to /etc/ssh), in order; an `Include` inside a `Match` block counts."""
+    return [
+        arg if arg.startswith("/") else posixpath.join(SSHD_DIR, arg)
+        for args in _directives(text, "include")
+        for arg in args
+    ]
+
+
+def sshd_match_users(texts: Iterable[str], passwd: str | None) -> list[str]:
+    """Every account a `Match User` criterion can select: the names it writes out, and the
+    accounts of /etc/passwd its wildcard patterns match (`!` negations select no one by name)."""
+    accounts = [line.split(":", 1)[0] for line in (passwd or "").splitlines() if ":" in line]
+    users: list[str] = []
+    for text in texts:
+        for args in _directives(text, "match"):
+            pairs = zip(args[::2], args[1::2], strict=False)
+            for criterion, value in pairs:
+                if criterion.lower() != "user":
+                    continue
+                for pattern in value.split(","):
+                    if not pattern or pattern.startswith("!"):
+                        continue
+                    if any(c in pattern for c in "*?"):
+                        names = [a for a in accounts if fnmatch.fnmatchcase(a, pattern)]
+                    else:
+                        names = [pattern]
+                    users += [n for n in names if n not in users]
+    return users
+
+
 def sshd_match_specs(
-    passwd: str | None, ssh_sources: Sequence[str], mgmt_addresses: Sequence[str], port: int
+    passwd: str | None,
+    ssh_sources: Sequence[str],
+    mgmt_addresses: Sequence[str],
+    port: int,
+    match_users: Sequence[str] = (),
 ) -> list[str]:
     """`sshd -T -C` connection specs covering what `Match` blocks can select on.
 
-    Users: root and one ordinary account (uid 1000..59999 with a login shell; `nobody` when
-    none). Client addresses: one from every network allowed to reach SSH, plus a documentation
-    address of each family that none of them covers. The local address is the host's management
-    address of the same family (so `Match LocalAddress/LocalPort` blocks are evaluated too).
+    Users: root, one ordinary account (uid 1000..59999 with a login shell; `nobody` when none)
+    and every account a `Match User` block names (`sshd_match_users`). Client addresses: one
+    from every network allowed to reach SSH, plus a documentation address of each family that
+    none of them covers. The local address is the host's management address of the same family
+    (so `Match LocalAddress/LocalPort` blocks are evaluated too).
     """
     users = ["root", _human_user(passwd)]
+    users += [u for u in match_users if u not in users and re.fullmatch(r"[A-Za-z0-9._][A-Za-z0-9._-]*", u)]
     addresses: list[str] = []
     for network in ssh_sources:
         sample = _sample_address(network)
@@ -210,8 +281,86 @@ def sshd_range(limits: Mapping[str, int]) -> Judge:
     return judge
 
 
+FORWARDING_KEYS = ("x11forwarding", "allowagentforwarding", "allowtcpforwarding", "allowstreamlocalforwarding")
+"""The forwardings `DisableForwarding yes` turns off all at once (sshd_config(5))."""
+
+
 def sshd_forwarding_off(conf: Mapping[str, list[str]]) -> tuple[Any, bool]:
-    """Judge: X11, agent and TCP forwarding are off (or DisableForwarding yes)."""
-    keys = ("x11forwarding", "allowagentforwarding", "allowtcpforwarding")
-    observed = {k: _first(conf, k) for k in (*keys, "disableforwarding")}
-    return observed, observed["disableforwarding"] == "yes" or all(observed[k] == "no" for k in keys)
+    """Judge: X11, agent, TCP and stream-local (Unix socket) forwarding are off (or
+    DisableForwarding yes, which covers them), and no tunnel device (PermitTunnel no, which
+    DisableForwarding does not cover)."""
+    observed = {k: _first(conf, k) for k in (*FORWARDING_KEYS, "disableforwarding", "permittunnel")}
+    forwarding_off = observed["disableforwarding"] == "yes" or all(observed[k] == "no" for k in FORWARDING_KEYS)
+    return observed, forwarding_off and observed["permittunnel"] == "no"
+
+
+def sshd_files_finding(
+    stats: Mapping[str, Mapping[str, str] | str], included: Sequence[str], folders: Sequence[str], mode: int
+) -> Finding:
+    """HT-SSH-10: sshd_config is root:root with exactly `mode`; every file it includes (however
+    deep) is owned by root with no permission beyond `mode`; every folder an `Include` reads
+    from is owned by root and writable by no one else. `stats` maps each path to its owner,
+    group and mode (`_host.stat`); a missing folder includes nothing and passes."""
+    problems: list[str] = []
+    main = stats.get(f"{SSHD_DIR}/sshd_config", "absent")
+    wanted = {"user": "root", "group": "root", "mode": oct(mode)}
+    if main != wanted:
+        problems.append(f"{SSHD_DIR}/sshd_config is {main}, not {wanted}")
+    for path in included:
+        info = stats.get(path, "absent")
+        if isinstance(info, str):
+            continue  # the glob's file went away between listing and stat: nothing included
+        if info["user"] != "root":
+            problems.append(f"{path} (included) is owned by {info['user']}, not root")
+        if int(info["mode"], 8) & ~mode & 0o7777:
+            problems.append(f"{path} (included) has mode {info['mode']}, more than {oct(mode)}")
+    for path in folders:
+        info = stats.get(path, "absent")
+        if isinstance(info, str):
+            continue
+        if info["user"] != "root":
+            problems.append(f"{path} (an Include folder) is owned by {info['user']}, not root")
+        if int(info["mode"], 8) & 0o022:
+            problems.append(f"{path} (an Include folder) has mode {info['mode']}: others can add files sshd reads")
+    return Finding(
+        {path: stats.get(path, "absent") for path in (f"{SSHD_DIR}/sshd_config", *included, *folders)},
+        {"sshd_config": wanted, "included": f"owner root, mode within {oct(mode)}",
+         "folders": "owner root, not group/other-writable"},
+        not problems,
+        tuple(problems),
+    )
+
+
+def _systemd_time(value: str) -> float | None:
+    """`Fri 2026-12-04 20:29:49.128101 UTC` (systemctl show --timestamp=us+utc) -> epoch seconds."""
+    match = re.fullmatch(r"\w{3} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) UTC", value.strip())
+    if match is None:
+        return None
+    stamp = match.group(1)
+    return datetime.fromisoformat(stamp).replace(tzinfo=UTC).timestamp()
+
+
+def sshd_started_before(show: str, mtimes: str) -> tuple[str, float, float] | None:
+    """The newest configuration file when it changed after the running sshd started, as
+    (path, its mtime, the daemon's start), else None.
+
+    `show` is `systemctl show ssh.service -p MainPID -p ExecMainStartTimestamp --timestamp=us+utc`
+    (no main process: sshd is socket-activated or stopped, and every connection reads the files);
+    `mtimes` lines of `stat -c '%.9Y %n'`. A reload (SIGHUP) since is the caller's to look for.
+    """
+    fields = dict(line.partition("=")[::2] for line in show.splitlines() if "=" in line)
+    started = _systemd_time(fields.get("ExecMainStartTimestamp", ""))
+    if fields.get("MainPID", "0").strip() in ("", "0") or started is None:
+        return None
+    newest: tuple[str, float] | None = None
+    for line in mtimes.splitlines():
+        stamp, _, path = line.partition(" ")
+        try:
+            when = float(stamp)
+        except ValueError:
+            continue
+        if newest is None or when > newest[1]:
+            newest = (path, when)
+    if newest is None or newest[1] <= started:
+        return None
+    return newest[0], newest[1], started

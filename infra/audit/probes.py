@@ -14,9 +14,12 @@ from collections.abc import Callable, Iterator, Mapping
 from infra.audit._nft import InputPath, evaluate_input
 
 __all__ = [
+    "AUDITD_LOW_SPACE_ACTIONS",
     "LogrotateInclude",
     "apt_uris",
+    "auditd_log_actions",
     "banner_leaks",
+    "bash_declared",
     "chrony_sources",
     "logrotate_days",
     "logrotate_retention",
@@ -25,7 +28,11 @@ __all__ = [
     "parse_sshd_t",
     "parse_timespan",
     "rsyslog_targets",
+    "shell_umasks",
     "sudo_defaults",
+    "sysctl_conf",
+    "sysctl_unit_writes",
+    "umask_bits",
 ]
 
 
@@ -93,6 +100,122 @@ def parse_keyvalues(
             continue
         out[key] = value
     return out
+
+
+AUDITD_LOW_SPACE_ACTIONS = ("space_left_action", "admin_space_left_action", "disk_full_action")
+"""auditd.conf actions taken when the log partition fills, each of which may be `rotate`
+(auditd.conf(5)): deleting the oldest logs to make room."""
+
+
+def auditd_log_actions(text: str) -> tuple[dict[str, str | None], list[str]]:
+    """What auditd does with its logs: max_log_file_action (must be keep_logs) and the low-space
+    actions (none may be rotate), as auditd reads auditd.conf (`key = value`, the last line of a
+    key wins, values in any case). Returns (observed, problems)."""
+    conf = parse_keyvalues(text, "=")
+    observed = {k: (conf[k].lower() if k in conf else None) for k in ("max_log_file_action", *AUDITD_LOW_SPACE_ACTIONS)}
+    problems = []
+    if observed["max_log_file_action"] != "keep_logs":
+        problems.append(f"max_log_file_action = {observed['max_log_file_action']}: full logs are not kept (keep_logs)")
+    problems += [
+        f"{key} = rotate: the oldest audit logs are deleted when space runs low"
+        for key in AUDITD_LOW_SPACE_ACTIONS
+        if observed[key] == "rotate"
+    ]
+    return observed, problems
+
+
+_UMASK_COMMAND = re.compile(r"(?:^|[\s;&|(){}`])umask(?:\s+-S)?\s+([^\s;&|)}`]+)")
+_WHO = {"u": 0o700, "g": 0o070, "o": 0o007, "a": 0o777}
+_PERMS = {"r": 0o444, "w": 0o222, "x": 0o111}
+
+
+def shell_umasks(text: str) -> list[str]:
+    """The values of every `umask VALUE` command of a shell script (comments left out), in order.
+    `umask` alone (which prints) sets nothing and is not listed."""
+    values = []
+    for raw in text.splitlines():
+        line = re.sub(r"(^|\s)#.*$", "", raw)
+        values += [m.strip("'\"") for m in _UMASK_COMMAND.findall(line)]
+    return values
+
+
+def umask_bits(value: str) -> int | None:
+    """The mask a umask value sets: octal (`027`, `0022`) or absolute symbolic (`u=rwx,g=rx,o=`,
+    the permissions it allows); None when it cannot be known alone (`g+w` is relative to the
+    mask before it) or is not a umask at all."""
+    if re.fullmatch(r"[0-7]{1,4}", value):
+        return int(value, 8) & 0o777
+    allowed = 0o777
+    for clause in value.split(","):
+        match = re.fullmatch(r"([ugoa]*)=([rwx]*)", clause)
+        if match is None:
+            return None
+        who = 0
+        for letter in match.group(1) or "a":
+            who |= _WHO[letter]
+        perms = 0
+        for letter in match.group(2):
+            perms |= _PERMS[letter]
+        allowed = (allowed & ~who) | (perms & who)
+    return ~allowed & 0o777
+
+
+def bash_declared(text: str, name: str) -> tuple[str, str] | None:
+    """(value, attribute flags) of `name` from bash's `declare -p NAME` output
+    (`declare -rx TMOUT="600"`: ("600", "rx")), None when it is not set."""
+    match = re.search(rf'^declare -([a-zA-Z-]+) {re.escape(name)}(?:="((?:[^"\\]|\\.)*)")?\s*$', text, re.M)
+    if match is None:
+        return None
+    return match.group(2) or "", match.group(1).replace("-", "")
+
+
+def sysctl_conf(text: str) -> dict[str, str]:
+    """The explicit keys sysctl.d files set, as systemd-sysctl reads them (sysctl.d(5)): `#` and
+    `;` comments, `/` or `.` separators, the last assignment of a key wins, and a `-` before the
+    key only means "ignore a failure": the value is applied all the same. A bare `-key` (no `=`)
+    excludes that key from globs and sets nothing; glob keys never override an explicit one, so
+    they are left out here."""
+    out: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        key, sep, value = line.partition("=")
+        key = key.strip().removeprefix("-").strip().replace("/", ".")
+        if not sep or not key or any(c in key for c in "*?["):
+            continue
+        out.pop(key, None)  # keep the order of the last assignment
+        out[key] = value.strip()
+    return out
+
+
+_PROC_SYS_WRITE = re.compile(r"echo\s+(?:-n\s+)?['\"]?([^'\"\s>]+)['\"]?\s*>>?\s*/proc/sys/(\S+?)['\";]*(?:\s|$)")
+
+
+def sysctl_unit_writes(units: str) -> list[tuple[str, str, str]]:
+    """(unit, key, value) for every sysctl a unit's Exec lines write at boot: `sysctl [-w] key=value`
+    and `echo value > /proc/sys/...` (through a shell too), from `systemctl cat` of the units
+    (each begins with its `# /path/to/unit` line)."""
+    found: list[tuple[str, str, str]] = []
+    unit = "?"
+    for raw in units.splitlines():
+        line = raw.strip()
+        if line.startswith("# /"):
+            unit = line[2:]
+            continue
+        command = line.partition("=")[2] if re.match(r"Exec\w*\s*=", line) else ""
+        if not command:
+            continue
+        words = command.replace(";", " ").split()
+        names = [w.lstrip("-@:+!").rsplit("/", 1)[-1] for w in words]
+        if "sysctl" in names:
+            for word in words[names.index("sysctl") + 1:]:
+                key, sep, value = word.strip("'\"").partition("=")
+                if sep and key and not key.startswith("-"):
+                    found.append((unit, key.replace("/", "."), value))
+        for value, path in _PROC_SYS_WRITE.findall(command):
+            found.append((unit, path.replace("/", "."), value))
+    return found
 
 
 def parse_sshd_t(text: str) -> dict[str, list[str]]:

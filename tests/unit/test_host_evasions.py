@@ -677,7 +677,8 @@ SSHD_OK = (
     "permitrootlogin no\npasswordauthentication no\nkbdinteractiveauthentication no\n"
     "ciphers chacha20-poly1305@openssh.com,aes256-gcm@openssh.com\nclientaliveinterval 300\n"
     "clientalivecountmax 2\nmaxauthtries 3\nx11forwarding no\nallowagentforwarding no\n"
-    "allowtcpforwarding no\ndisableforwarding no\nbanner /etc/issue.net\nloglevel VERBOSE\n"
+    "allowtcpforwarding no\nallowstreamlocalforwarding no\npermittunnel no\ndisableforwarding no\n"
+    "banner /etc/issue.net\nloglevel VERBOSE\n"
 )
 ROOT_OUT = "user=root,host=192.0.2.77,addr=192.0.2.77"
 BOB_MGMT = "user=bob,host=10.1.0.1,addr=10.1.0.1,laddr=10.1.0.5,lport=22"
@@ -720,12 +721,15 @@ def test_sshd_same_everywhere_passes(key: str) -> None:
         ("clientaliveinterval", "0"),
         ("maxauthtries", "10"),
         ("allowtcpforwarding", "yes"),
+        ("allowstreamlocalforwarding", "yes"),
+        ("permittunnel", "point-to-point"),
         ("banner", "none"),
         ("loglevel", "INFO"),
     ],
 )
 def test_sshd_match_block_evasions_fail(key: str, value: str) -> None:
-    observed, ok = _sshd.sshd_over_specs(_specs(**{key: value}), JUDGES[key])
+    judge = JUDGES.get(key, _sshd.sshd_forwarding_off)
+    observed, ok = _sshd.sshd_over_specs(_specs(**{key: value}), judge)
     assert not ok
     assert set(observed) == {BOB_MGMT, ROOT_OUT}  # the message names the connection
 
@@ -813,3 +817,246 @@ def test_sshd_listen_unreadable_sockets_fail() -> None:
 def test_sshd_listen_address_forms(address: str, bare: str) -> None:
     finding = _sshd.sshd_listen_finding([address], [address], (bare,), ("0.0.0.0/0", "::/0"))
     assert finding.ok is (bare not in {"*"}), finding.problems
+
+
+# --------------------------------------------------------------------------- sshd: includes, Match User, forwarding
+
+
+def test_sshd_includes_as_sshd_reads_them() -> None:
+    text = (
+        "# Include /etc/ssh/commented.conf\n"
+        "Include sshd_config.d/*.conf /etc/ssh/extra.conf\n"
+        "  include=/opt/ssh/one.conf\n"
+        'Include "/etc/ssh/with space.conf"  # trailing comment\n'
+        "Match User deploy\n"
+        "    Include deploy.d/*\n"
+    )
+    assert _sshd.sshd_includes(text) == [
+        "/etc/ssh/sshd_config.d/*.conf", "/etc/ssh/extra.conf", "/opt/ssh/one.conf", "/etc/ssh/with space.conf",
+        "/etc/ssh/deploy.d/*",
+    ]
+
+
+def test_sshd_match_users_names_every_account_a_block_can_select() -> None:
+    passwd = PASSWD + "deploy1:x:1001:1001::/home/d:/bin/bash\ndeploy2:x:1002:1002::/home/d:/bin/bash\n"
+    texts = [
+        "PermitRootLogin no\nMatch User deploy\n  AllowTcpForwarding yes\n",
+        "match address 10.0.0.0/8 user ops,!root\n",
+        "Match User deploy?,backup* Group wheel\nMatch All\n  X11Forwarding no\n",
+        "# Match User commented\nMatch Group sudo\n",
+    ]
+    assert _sshd.sshd_match_users(texts, passwd) == ["deploy", "ops", "deploy1", "deploy2"]
+
+
+def test_sshd_match_specs_add_the_match_users_and_refuse_odd_names() -> None:
+    specs = _sshd.sshd_match_specs(PASSWD, ["10.1.0.0/24"], ["10.1.0.5"], 22, ["deploy", "bob", "x',y", "a,b"])
+    users = [spec.split(",", 1)[0] for spec in specs]
+    assert sorted(set(users)) == ["user=bob", "user=deploy", "user=root"]
+
+
+@pytest.mark.parametrize(
+    ("changed", "ok"),
+    [
+        ({}, True),
+        ({"allowstreamlocalforwarding": "yes"}, False),
+        ({"allowstreamlocalforwarding": "local"}, False),
+        ({"permittunnel": "yes"}, False),
+        ({"permittunnel": "ethernet"}, False),
+        ({"disableforwarding": "yes", "allowtcpforwarding": "yes", "allowstreamlocalforwarding": "all"}, True),
+        ({"disableforwarding": "yes", "permittunnel": "yes"}, False),  # DisableForwarding leaves tunnels on
+    ],
+)
+def test_sshd_forwarding_covers_unix_sockets_and_tunnels(changed: dict[str, str], ok: bool) -> None:
+    conf = probes.parse_sshd_t(SSHD_OK)
+    conf.update({k: [v] for k, v in changed.items()})
+    assert _sshd.sshd_forwarding_off(conf)[1] is ok
+
+
+ROOT_0600 = {"user": "root", "group": "root", "mode": "0o600"}
+MAIN = "/etc/ssh/sshd_config"
+DROPIN = "/etc/ssh/sshd_config.d/50-ops.conf"
+FOLDER = "/etc/ssh/sshd_config.d"
+
+
+@pytest.mark.parametrize(
+    ("dropin", "folder", "problem"),
+    [
+        (ROOT_0600, {"user": "root", "group": "root", "mode": "0o755"}, None),
+        ({"user": "root", "group": "adm", "mode": "0o400"}, {"user": "root", "group": "root", "mode": "0o700"}, None),
+        ({**ROOT_0600, "mode": "0o666"}, {"user": "root", "group": "root", "mode": "0o755"}, "mode 0o666, more than"),
+        ({**ROOT_0600, "mode": "0o644"}, {"user": "root", "group": "root", "mode": "0o755"}, "mode 0o644, more than"),
+        ({**ROOT_0600, "mode": "0o4600"}, {"user": "root", "group": "root", "mode": "0o755"}, "mode 0o4600"),
+        ({**ROOT_0600, "user": "deploy"}, {"user": "root", "group": "root", "mode": "0o755"}, "owned by deploy"),
+        (ROOT_0600, {"user": "root", "group": "root", "mode": "0o777"}, "others can add files"),
+        (ROOT_0600, {"user": "root", "group": "staff", "mode": "0o775"}, "others can add files"),
+        (ROOT_0600, {"user": "nobody", "group": "root", "mode": "0o755"}, "owned by nobody"),
+        (ROOT_0600, "absent", None),
+    ],
+)
+def test_sshd_files_judge_what_sshd_config_includes(
+    dropin: dict[str, str], folder: dict[str, str] | str, problem: str | None
+) -> None:
+    stats = {MAIN: ROOT_0600, DROPIN: dropin, FOLDER: folder}
+    finding = _sshd.sshd_files_finding(stats, [DROPIN], [FOLDER], 0o600)
+    assert finding.ok is (problem is None), finding.problems
+    if problem:
+        assert any(problem in p for p in finding.problems), finding.problems
+
+
+def test_sshd_files_judge_sshd_config_itself_exactly() -> None:
+    for main in ({**ROOT_0600, "mode": "0o400"}, {**ROOT_0600, "group": "adm"}, "absent"):
+        finding = _sshd.sshd_files_finding({MAIN: main}, [], [], 0o600)
+        assert not finding.ok and "sshd_config is" in finding.problems[0]
+    assert _sshd.sshd_files_finding({MAIN: ROOT_0600}, [], [], 0o600).ok
+
+
+# --------------------------------------------------------------------------- auditd: logs kept
+
+
+AUDITD_OK = (
+    "log_file = /var/log/audit/audit.log\nmax_log_file = 8\nmax_log_file_action = KEEP_LOGS\n"
+    "space_left_action = SYSLOG\nadmin_space_left_action = SUSPEND\ndisk_full_action = SUSPEND\n"
+    "disk_error_action = SUSPEND\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (AUDITD_OK, None),
+        (AUDITD_OK + "max_log_file_action = rotate\n", "max_log_file_action = rotate"),  # a later line wins
+        (AUDITD_OK.replace("KEEP_LOGS", "ignore"), "max_log_file_action = ignore"),
+        (AUDITD_OK.replace("max_log_file_action = KEEP_LOGS\n", ""), "max_log_file_action = None"),
+        ("", "max_log_file_action = None"),
+        (AUDITD_OK.replace("disk_full_action = SUSPEND", "disk_full_action=rotate"), "disk_full_action = rotate"),
+        (AUDITD_OK + "admin_space_left_action = Rotate\n", "admin_space_left_action = rotate"),
+        (AUDITD_OK.replace("space_left_action = SYSLOG", "space_left_action = ROTATE"), "space_left_action = rotate"),
+        (AUDITD_OK + "# disk_full_action = rotate\n", None),  # a comment changes nothing
+    ],
+)
+def test_auditd_log_actions(text: str, problem: str | None) -> None:
+    observed, problems = probes.auditd_log_actions(text)
+    assert (not problems) is (problem is None), problems
+    if problem:
+        assert any(p.startswith(problem) for p in problems), problems
+
+
+# --------------------------------------------------------------------------- umask outside login.defs
+
+
+def test_shell_umasks_finds_every_command_not_the_comments() -> None:
+    script = (
+        "# umask 002\n"
+        "umask 022\n"
+        "true; umask u=rwx,g=rwx,o=rx  # shared folders\n"
+        "if [ -n \"$PS1\" ]; then umask 077; fi\n"
+        "alias um='umask'\n"
+        "umask\n"
+        "(umask -S 0027)\n"
+        "   umask '002'\n"
+    )
+    assert probes.shell_umasks(script) == ["022", "u=rwx,g=rwx,o=rx", "077", "0027", "002"]
+
+
+@pytest.mark.parametrize(
+    ("value", "bits"),
+    [("027", 0o027), ("0022", 0o022), ("7", 0o007), ("u=rwx,g=rx,o=", 0o027), ("u=rwx,g=rwx,o=rx", 0o002),
+     ("a=rx", 0o222), ("=", 0o777), ("g+w", None), ("u=rwx,g-w", None), ("yes", None), ("0888", None)],
+)
+def test_umask_bits(value: str, bits: int | None) -> None:
+    assert probes.umask_bits(value) == bits
+
+
+def test_pam_umask_argument_is_in_the_session_stack() -> None:
+    files = {
+        "/etc/pam.d/common-session": "session required pam_unix.so\nsession optional pam_umask.so umask=0022\n",
+        "/etc/pam.d/sshd": "@include common-session\n",
+    }
+    rules = _pam.pam_rules("sshd", "session", files.get)
+    assert [(r.module, r.args) for r in rules if r.module == "pam_umask.so"] == [("pam_umask.so", ("umask=0022",))]
+
+
+# --------------------------------------------------------------------------- sshd: the running daemon
+
+
+SHOW = "MainPID=63\nExecMainStartTimestamp=Fri 2026-12-04 20:28:37.301593 UTC\n"
+STARTED = 1796416117.301593  # 2026-12-04 20:28:37.301593 UTC
+
+
+@pytest.mark.parametrize(
+    ("show", "mtimes", "stale"),
+    [
+        (SHOW, f"{STARTED - 60:.9f} /etc/ssh/sshd_config\n", None),  # written, then restarted: fine
+        (SHOW, f"{STARTED + 0.004:.9f} /etc/ssh/sshd_config\n", "/etc/ssh/sshd_config"),  # put back 4 ms after
+        (SHOW, f"{STARTED - 9:.9f} /etc/ssh/sshd_config\n{STARTED + 5:.9f} /etc/ssh/sshd_config.d/a.conf\n",
+         "/etc/ssh/sshd_config.d/a.conf"),  # an included file counts
+        ("MainPID=0\nExecMainStartTimestamp=\n", f"{STARTED + 5:.9f} /etc/ssh/sshd_config\n", None),  # no daemon
+        (SHOW, "", None),
+        (SHOW, "garbage\n", None),
+    ],
+)
+def test_sshd_started_before_its_files_changed(show: str, mtimes: str, stale: str | None) -> None:
+    found = _sshd.sshd_started_before(show, mtimes)
+    assert (found[0] if found else None) == stale
+    if found:
+        assert found[2] == pytest.approx(STARTED)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ('declare -rx TMOUT="600"\n', ("600", "rx")),
+        ('declare -r TMOUT=""\n', ("", "r")),
+        ('declare -- TMOUT="0"\n', ("0", "")),
+        ('declare -x TMOUT="6\\"00"\n', ('6\\"00', "x")),
+        ("bash: declare: TMOUT: not found\n", None),
+        ('declare -rx TMOUTX="600"\n', None),
+        ('noise\ndeclare -ir TMOUT="300"\n', ("300", "ir")),
+    ],
+)
+def test_bash_declared(text: str, found: tuple[str, str] | None) -> None:
+    assert probes.bash_declared(text, "TMOUT") == found
+
+
+def test_sysctl_conf_reads_keys_as_systemd_sysctl_does() -> None:
+    text = (
+        "# /etc/sysctl.d/10-hatang-net.conf\n"
+        "net.ipv4.conf.all.send_redirects = 0\n"
+        "net/ipv4/conf/default/send_redirects=0\n"
+        "; a comment\n"
+        "net.ipv4.conf.*.rp_filter = 2\n"  # a glob never overrides an explicit key
+        "-net.ipv4.conf.all.rp_filter\n"  # an exclusion sets nothing
+        "# /etc/sysctl.d/90-ops.conf\n"
+        "-net.ipv4.conf.all.send_redirects = 1\n"  # applied: '-' only ignores a failure
+        "net.ipv4.conf.default.send_redirects = 0\n"
+        "- net.ipv4.tcp_syncookies = 0\n"
+    )
+    assert probes.sysctl_conf(text) == {
+        "net.ipv4.conf.all.send_redirects": "1",
+        "net.ipv4.conf.default.send_redirects": "0",
+        "net.ipv4.tcp_syncookies": "0",
+    }
+    later = probes.sysctl_conf("a.b = 0\n-a.b = 1\na.b = 0\n")
+    assert later == {"a.b": "0"}  # the last assignment wins, dashed or not
+
+
+def test_sysctl_unit_writes_sees_sysctl_and_proc_sys_in_exec_lines() -> None:
+    units = (
+        "# /etc/systemd/system/ops-net.service\n[Unit]\nDescription=tuning\n[Service]\n"
+        "ExecStart=/usr/sbin/sysctl -w net.ipv4.conf.all.accept_redirects=1\n"
+        "ExecStartPost=-/bin/sh -c 'echo 0 > /proc/sys/net/ipv4/tcp_syncookies'\n"
+        "ExecStop=/bin/sh -c \"echo -n 1 >> /proc/sys/net/ipv4/ip_forward; true\"\n"
+        "# ExecStart=/usr/sbin/sysctl -w net.ipv4.ip_forward=0\n"
+        "# /usr/lib/systemd/system/systemd-sysctl.service\n"
+        "ExecStart=/usr/lib/systemd/systemd-sysctl\n"
+        "ExecStart=sysctl --system\n"
+        "ExecStart=/sbin/sysctl -q net/ipv4/conf/all/rp_filter=0 kernel.dmesg_restrict=0\n"
+        "Environment=FOO=sysctl\n"
+    )
+    assert probes.sysctl_unit_writes(units) == [
+        ("/etc/systemd/system/ops-net.service", "net.ipv4.conf.all.accept_redirects", "1"),
+        ("/etc/systemd/system/ops-net.service", "net.ipv4.tcp_syncookies", "0"),
+        ("/etc/systemd/system/ops-net.service", "net.ipv4.ip_forward", "1"),
+        ("/usr/lib/systemd/system/systemd-sysctl.service", "net.ipv4.conf.all.rp_filter", "0"),
+        ("/usr/lib/systemd/system/systemd-sysctl.service", "kernel.dmesg_restrict", "0"),
+    ]

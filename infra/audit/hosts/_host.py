@@ -6,7 +6,11 @@ checks need (`sshd -T`, `sysctl -a`, the package list) is read once per host and
 
 from __future__ import annotations
 
+import glob
+import posixpath
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from infra.audit import _finding, _pam, _sshd, probes
@@ -172,9 +176,26 @@ def sysctl_persisted(host: Any) -> dict[str, str]:
     def compute() -> dict[str, str]:
         result = host.run("systemd-analyze cat-config sysctl.d")
         text = result.stdout if result.rc == 0 else ""
-        return {k.replace("/", "."): v for k, v in probes.parse_keyvalues(text, "=").items()}
+        return probes.sysctl_conf(text)
 
     return _cached(host, "sysctl.d", compute)
+
+
+def sysctl_at_boot(host: Any) -> dict[str, list[tuple[str, str]]]:
+    """Key -> [(unit, value)] written by enabled service units at boot (`sysctl -w`, `echo >
+    /proc/sys`): such a unit makes the next boot's value differ from today's live one."""
+
+    def compute() -> dict[str, list[tuple[str, str]]]:
+        script = (
+            "systemctl list-unit-files --type=service --state=enabled --no-legend --no-pager "
+            "| while read -r unit _; do systemctl cat --no-pager -- \"$unit\" 2>/dev/null; done"
+        )
+        out: dict[str, list[tuple[str, str]]] = {}
+        for unit, key, value in probes.sysctl_unit_writes(host.run(script).stdout):
+            out.setdefault(key, []).append((unit, value))
+        return out
+
+    return _cached(host, "sysctl-boot", compute)
 
 
 def read_files(host: Any, pattern: str) -> dict[str, str]:
@@ -223,13 +244,91 @@ def pam_stacks(host: Any, kind: str, services: tuple[str, ...]) -> dict[str, lis
     return stacks
 
 
+@dataclass(frozen=True)
+class SshdTree:
+    """sshd_config and everything it includes, however deep, as sshd reads them."""
+
+    texts: dict[str, str | None]
+    """Path -> text (None: unreadable), sshd_config first."""
+    folders: tuple[str, ...]
+    """The folders `Include` patterns read from (their last component is the glob)."""
+
+
+_SSHD_MAX_FILES = 256
+
+
+def _glob_escaped(pattern: str) -> str:
+    """`pattern` for the shell: every character literal except the glob's own `*`, `?`, `[`, `]`."""
+    return "".join(c if c.isalnum() or c in "*?[]/._-" else "\\" + c for c in pattern)
+
+
+def sshd_tree(host: Any) -> SshdTree:
+    """Follow `Include` from /etc/ssh/sshd_config: globs are expanded on the host, in order."""
+
+    def compute() -> SshdTree:
+        texts: dict[str, str | None] = {}
+        folders: list[str] = []
+        queue = [f"{_sshd.SSHD_DIR}/sshd_config"]
+        while queue and len(texts) < _SSHD_MAX_FILES:
+            path = queue.pop(0)
+            if path in texts:
+                continue
+            texts[path] = text = read(host, path)
+            for pattern in _sshd.sshd_includes(text or ""):
+                folder = posixpath.dirname(pattern)
+                if not glob.has_magic(folder) and folder not in folders:
+                    folders.append(folder)
+                found = host.run(f'for f in {_glob_escaped(pattern)}; do [ -f "$f" ] && printf "%s\\n" "$f"; done')
+                queue += found.stdout.splitlines()
+        return SshdTree(texts, tuple(folders))
+
+    return _cached(host, "sshd-tree", compute)
+
+
+SSH_UNIT = "ssh.service"
+"""Debian's unit of the OpenSSH server (roles/baseline's `_baseline_ssh_service`)."""
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+
+
+def sshd_stale(host: Any) -> str | None:
+    """Why the running sshd may not use what `sshd -T` reads from the files, or None.
+
+    sshd reads its configuration when it starts (and on SIGHUP, `systemctl reload`): a file
+    changed after that (a daemon restarted with a weaker file, then the file put back) means the
+    daemon's values are not the files'.
+    """
+
+    def compute() -> str | None:
+        files = list(sshd_tree(host).texts)
+        show = run(host, f"systemctl show {SSH_UNIT} -p MainPID -p ExecMainStartTimestamp --timestamp=us+utc")[1]
+        mtimes = host.run("stat -c '%%.9Y %%n' -- " + " ".join(["%s"] * len(files)), *files).stdout
+        stale = _sshd.sshd_started_before(show, mtimes)
+        if stale is None:
+            return None
+        path, changed, started = stale
+        reloaded = host.run(f"journalctl -q -o cat -u {SSH_UNIT} --since @{changed:.6f} -g 'Received SIGHUP'")
+        if reloaded.rc == 0 and reloaded.stdout.strip():
+            return None
+        return (
+            f"{path} changed at {_iso(changed)}, after the running sshd started ({_iso(started)}) and with no "
+            f"reload since: the daemon may use other values than its files (fix: systemctl restart ssh)"
+        )
+
+    return _cached(host, "sshd-stale", compute)
+
+
 def sshd_connections(host: Any, facts: Any) -> dict[str, dict[str, list[str]]]:
     """`sshd -T -C <spec>` for each representative connection (`_sshd.sshd_match_specs`), so
     `Match` blocks are evaluated; raises when sshd cannot evaluate one."""
 
     def compute() -> dict[str, dict[str, list[str]]]:
         port = int((sshd(host).get("port") or ["22"])[0])
-        specs = _sshd.sshd_match_specs(read(host, "/etc/passwd"), facts.ssh_sources(), facts.mgmt_addresses, port)
+        passwd = read(host, "/etc/passwd")
+        users = _sshd.sshd_match_users((t for t in sshd_tree(host).texts.values() if t), passwd)
+        specs = _sshd.sshd_match_specs(passwd, facts.ssh_sources(), facts.mgmt_addresses, port, users)
         script = "; ".join(f"printf '\\036%s\\n' '{spec}'; sshd -T -C '{spec}' 2>&1; echo \"rc=$?\"" for spec in specs)
         out: dict[str, dict[str, list[str]]] = {}
         for chunk in host.run(script).stdout.split(_SEP)[1:]:

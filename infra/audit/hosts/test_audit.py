@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from infra.audit import probes
+from infra.audit._finding import Finding
 from infra.audit.hosts import _host
 from infra.audit.plugin import Check
 
@@ -80,11 +82,7 @@ def test_audit_rules_exec(host: Any, check: Check) -> None:
 
 
 def test_audit_logs_kept(host: Any, check: Check) -> None:
-    """auditd.conf max_log_file_action = keep_logs."""
-    text = _host.read(host, "/etc/audit/auditd.conf")
-    value = None
-    for line in (text or "").splitlines():
-        key, _, rest = line.partition("=")
-        if key.strip() == "max_log_file_action":
-            value = rest.strip().lower()
-    check.expect(value, "keep_logs")
+    """auditd.conf max_log_file_action = keep_logs, and no low-space action rotates logs away."""
+    observed, problems = probes.auditd_log_actions(_host.read(host, "/etc/audit/auditd.conf") or "")
+    expected = {"max_log_file_action": "keep_logs", **dict.fromkeys(probes.AUDITD_LOW_SPACE_ACTIONS, "not rotate")}
+    _host.expect(check, Finding(observed, expected, not problems, tuple(problems)))

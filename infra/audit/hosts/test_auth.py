@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from infra.audit import _accounts, _pam, probes
+from infra.audit._finding import Finding
 from infra.audit.hosts import _host
 from infra.audit.plugin import Check
 
@@ -90,28 +91,66 @@ def test_inactive_accounts_disabled(host: Any, check: Check) -> None:
     _host.expect(check, finding)
 
 
+UMASK_SHELL_FILES = ("/etc/profile", "/etc/bash.bashrc", "/etc/profile.d/*.sh")
+"""What a login shell runs for every user, where a `umask` command undoes login.defs."""
+SESSION_SERVICES = ("common-session", "common-session-noninteractive", "login", "sshd")
+"""PAM session stacks, where `pam_umask.so umask=...` overrides login.defs."""
+
+
 def test_default_umask_restrictive(host: Any, check: Check) -> None:
-    """login.defs UMASK is `umask`."""
-    check.expect(_host.login_defs(host).get("UMASK"), check.params["umask"])
+    """login.defs UMASK is `umask`; no umask a login shell runs (/etc/profile, bash.bashrc,
+    profile.d) and no `pam_umask.so umask=` of a session stack lets more through than `umask`."""
+    required = int(check.params["umask"], 8)
+    observed: dict[str, Any] = {"login.defs": _host.login_defs(host).get("UMASK")}
+    problems = []
+    if observed["login.defs"] != check.params["umask"]:
+        problems.append(f"login.defs UMASK is {observed['login.defs']}, not {check.params['umask']}")
+
+    def judge(where: str, value: str) -> None:
+        observed[where] = value
+        bits = probes.umask_bits(value)
+        if bits is None:
+            problems.append(f"{where}: umask {value} cannot be judged alone (write it in octal)")
+        elif required & ~bits:
+            problems.append(f"{where}: umask {value} lets through what {check.params['umask']} masks")
+
+    for pattern in UMASK_SHELL_FILES:
+        for path, text in _host.read_files(host, pattern).items():
+            for i, value in enumerate(probes.shell_umasks(text)):
+                judge(f"{path} #{i + 1}", value)
+    stacks = _host.pam_stacks(host, "session", SESSION_SERVICES)
+    if isinstance(stacks, str):
+        problems.append(stacks)
+    else:
+        for rules in stacks.values():
+            for rule in rules:
+                for arg in rule.args if rule.module == "pam_umask.so" else ():
+                    if arg.startswith("umask="):
+                        judge(f"{rule.where} pam_umask", arg.removeprefix("umask="))
+    _host.expect(check, Finding(observed, {"umask": check.params["umask"], "nowhere weaker": True},
+                                not problems, tuple(problems)))
+
+
+LOGIN_SHELL = (
+    "timeout 20 runuser -u nobody -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/ TERM=dumb "
+    "bash --login -i -c 'declare -p TMOUT' </dev/null"
+)
+"""An interactive login shell of an ordinary account, asked what TMOUT it ends up with: bash runs
+/etc/profile, bash.bashrc and profile.d in its own order, conditions and `readonly` included."""
 
 
 def test_shell_idle_timeout(host: Any, check: Check) -> None:
-    """A readonly TMOUT in 1..`max` seconds in /etc/profile.d."""
-    text = _host.read_glob(host, "/etc/profile.d/*.sh")
-    timeout: int | None = None
-    readonly = False
-    for line in text.splitlines():
-        words = line.split("#", 1)[0].replace(";", " ").split()
-        for word in words:
-            if word.startswith("TMOUT="):
-                timeout = _int(word.split("=", 1)[1])
-        if ("readonly" in words or ("declare" in words and "-r" in words)) and any(
-            w == "TMOUT" or w.startswith("TMOUT=") for w in words
-        ):
-            readonly = True
+    """An interactive login shell gets a read-only TMOUT in 1..`max` seconds (whatever file sets it)."""
+    rc, out, err = _host.run(host, LOGIN_SHELL)
+    declared = probes.bash_declared(out, "TMOUT")
+    timeout = _int(declared[0]) if declared else None
+    readonly = declared is not None and "r" in declared[1]
     limit = check.params["max"]
+    observed: dict[str, Any] = {"TMOUT": declared[0] if declared else None, "readonly": readonly}
+    if declared is None and rc != 0 and "not found" not in err:
+        observed["login shell"] = f"failed (rc {rc}): {err.strip()[-200:]}"
     check.expect(
-        {"TMOUT": timeout, "readonly": readonly},
+        observed,
         {"TMOUT": f"1..{limit}", "readonly": True},
         ok=timeout is not None and 0 < timeout <= limit and readonly,
     )

@@ -1,4 +1,5 @@
-"""HT-NET-*: network and kernel sysctls, live and persisted in /etc/sysctl.d.
+"""HT-NET-*: network and kernel sysctls, live, persisted in /etc/sysctl.d, and not rewritten at
+boot by an enabled unit (`sysctl -w`, `echo > /proc/sys`).
 
 `net.*` keys belong to the network namespace and can be read in a container; `kernel.*` keys
 belong to the machine's kernel, so in a container only their persisted values can be read.
@@ -16,13 +17,24 @@ def _both_families(template: str, families: tuple[str, ...] = ("ipv4", "ipv6")) 
     return [template.format(fam=f, scope=s) for f in families for s in ("all", "default")]
 
 
+def _at_boot(host: Any, expected: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
+    """The units that write one of the keys at boot with another value: {key: [(unit, value)]}."""
+    boot = _host.sysctl_at_boot(host)
+    return {k: bad for k in sorted(expected) if (bad := [(u, v) for u, v in boot.get(k, []) if v != expected[k]])}
+
+
 def _sysctls(host: Any, check: Check, expected: dict[str, str]) -> None:
     persisted = _host.sysctl_persisted(host)
-    observed = {
+    observed: dict[str, Any] = {
         key: {"live": _host.sysctl_live(host, key), "persisted": persisted.get(key)} for key in sorted(expected)
     }
     ok = all(v["live"] == expected[k] and v["persisted"] == expected[k] for k, v in observed.items())
-    check.expect(observed, {k: {"live": v, "persisted": v} for k, v in sorted(expected.items())}, ok=ok)
+    wanted: dict[str, Any] = {k: {"live": v, "persisted": v} for k, v in sorted(expected.items())}
+    if boot := _at_boot(host, expected):
+        observed["written at boot by units"] = {k: [f"{u}: {v}" for u, v in units] for k, units in boot.items()}
+        wanted["written at boot by units"] = "nothing else"
+        ok = False
+    check.expect(observed, wanted, ok=ok)
 
 
 def test_ip_forward_only_on_routers(host: Any, check: Check) -> None:
@@ -65,6 +77,12 @@ def test_kernel_sysctls_hardened(host: Any, check: Check) -> None:
     expected: dict[str, str] = dict(check.params["values"])
     persisted = _host.sysctl_persisted(host)
     observed_persisted = {k: persisted.get(k) for k in sorted(expected)}
+    if boot := _at_boot(host, expected):
+        check.expect(
+            {"persisted": observed_persisted, "written at boot by units": {k: [f"{u}: {v}" for u, v in units]
+                                                                           for k, units in boot.items()}},
+            {"persisted": expected, "written at boot by units": "nothing else"}, ok=False,
+        )  # fmt: skip
     if observed_persisted != dict(sorted(expected.items())):
         check.expect({"persisted": observed_persisted}, {"persisted": expected}, ok=False)
     if check.in_container:

@@ -5,6 +5,8 @@ can hand one connection what the global section refuses. Each check therefore ju
 configuration sshd computes for representative connections (root and an ordinary user, from
 every network allowed to reach SSH and from outside them; `_sshd.sshd_match_specs`)
 and fails when ANY of them gets a non-compliant value; the message names that connection.
+Those values are the files': a daemon started before its files last changed (and not reloaded
+since) fails every such check, because what it really uses cannot be read (`_host.sshd_stale`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from infra.audit.plugin import Check
 
 
 def _every_connection(host: Any, check: Check, judge: _sshd.Judge, expected: Any) -> None:
+    """The files' values for every connection; and the running daemon must be using the files."""
     observed, ok = _sshd.sshd_over_specs(_host.sshd_connections(host, check.facts), judge)
+    stale = _host.sshd_stale(host)
+    if stale is not None:
+        observed, ok = {"found": observed, "problems": [stale]}, False
     check.expect(observed, expected, ok=ok)
 
 
@@ -71,16 +77,20 @@ def test_sshd_banner_set(host: Any, check: Check) -> None:
 
 
 def test_sshd_forwarding_disabled(host: Any, check: Check) -> None:
-    """X11Forwarding, AllowAgentForwarding and AllowTcpForwarding no, for every connection."""
-    expected = dict.fromkeys(("x11forwarding", "allowagentforwarding", "allowtcpforwarding"), "no")
+    """X11, agent, TCP and stream-local forwarding off (or DisableForwarding yes), and PermitTunnel
+    no, for every connection."""
+    expected = dict.fromkeys((*_sshd.FORWARDING_KEYS, "permittunnel"), "no")
     _every_connection(host, check, _sshd.sshd_forwarding_off, expected)
 
 
 def test_sshd_config_protected(host: Any, check: Check) -> None:
-    """/etc/ssh/sshd_config owned by root:root with mode `mode`."""
-    observed = _host.stat(host, "/etc/ssh/sshd_config")["/etc/ssh/sshd_config"]
-    expected = {"user": "root", "group": "root", "mode": oct(int(check.params["mode"], 8))}
-    check.expect(observed, expected)
+    """/etc/ssh/sshd_config owned by root:root with mode `mode`; what it includes owned by root
+    within `mode`, and the folders it includes from writable by root only."""
+    tree = _host.sshd_tree(host)
+    included = [path for path in tree.texts if path != f"{_sshd.SSHD_DIR}/sshd_config"]
+    stats = _host.stat(host, f"{_sshd.SSHD_DIR}/sshd_config", *included, *tree.folders)
+    finding = _sshd.sshd_files_finding(stats, included, tree.folders, int(check.params["mode"], 8))
+    _host.expect(check, finding)
 
 
 def test_sshd_empty_passwords_refused(host: Any, check: Check) -> None:
