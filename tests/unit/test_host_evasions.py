@@ -936,6 +936,7 @@ AUDITD_OK = (
 )
 def test_auditd_log_actions(text: str, problem: str | None) -> None:
     observed, problems = probes.auditd_log_actions(text)
+    assert set(observed) == {"max_log_file_action", *probes.AUDITD_LOW_SPACE_ACTIONS}
     assert (not problems) is (problem is None), problems
     if problem:
         assert any(p.startswith(problem) for p in problems), problems
