@@ -55,7 +55,8 @@ class Ref:
     handle: int | None
     comment: str | None
     unconditional: bool = False
-    """The rule accepts everything that reaches it (no match at all), or this is a policy."""
+    """The rule accepts everything that reaches it (no match at all, or a match on the address
+    family alone: `meta nfproto ipv6 accept` is a default accept of IPv6), or this is a policy."""
 
     def __str__(self) -> str:
         if self.handle is None:
@@ -380,7 +381,7 @@ class _Evaluator:
                 elif word in _REWRITES:
                     self.problems.append(f"{where}: rewrites packets or state ({word}) on the input path")
                 elif word in _TERMINAL or word in {"jump", "goto", "return"}:
-                    ref = Ref(chain, rule.get("handle"), rule.get("comment"), not matched_any)
+                    ref = Ref(chain, rule.get("handle"), rule.get("comment"), not matched_any or _family_only(cond))
                     rest, accepted_here, back_here = self._verdict(chain, word, expr[word], cond, rest, ref, depth)
                     accepted += accepted_here
                     back += back_here
@@ -461,6 +462,12 @@ class _Evaluator:
             accepted += accepted_here
             back += back_here
         return rest, accepted, back
+
+
+def _family_only(cond: _Match) -> bool:
+    """The condition is understood exactly and tests nothing but the address family."""
+    dims = {name for cube in cond.over for name, _ in cube.dims}
+    return bool(cond.over) and cond.over == cond.under and dims <= {"nfproto"}
 
 
 def _name(obj: Mapping[str, Any], chain: Any) -> str:

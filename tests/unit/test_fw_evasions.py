@@ -331,6 +331,13 @@ FW01_VARIANTS = [
         id="unconditional-accept-last",
     ),
     pytest.param(_ip_only, "families_dropped_by_default", ["ipv4"], id="ipv6-unfiltered"),
+    pytest.param(
+        lambda d: _insert(d, _rule("input", [
+            {"match": {"op": "==", "left": {"meta": {"key": "nfproto"}}, "right": "ipv6"}}, ACCEPT], "admin-ssh")),
+        "accepts_everything",
+        ["rule inet hatang input handle 26 (admin-ssh)"],
+        id="ipv6-accepted-by-family",
+    ),
 ]
 
 
