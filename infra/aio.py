@@ -146,6 +146,11 @@ class AioPaths:
     def log(self) -> Path:
         return self.root / "ansible.log"
 
+    @property
+    def site_bundle(self) -> Path:
+        """The checked-out branch as a git bundle: the AIO's stand-in for the DC's Git server starts from it."""
+        return self.root / "site.bundle"
+
 
 @dataclass(frozen=True)
 class UpReport:
@@ -265,8 +270,9 @@ def web_urls(site: Site) -> dict[str, str]:
     }
 
 
-def extra_vars(site: Site, paths: AioPaths) -> dict[str, Any]:
-    """Variables the AIO adds to the site inventory: connection, local state, fake compute."""
+def extra_vars(site: Site, paths: AioPaths, site_branch: str = "main") -> dict[str, Any]:
+    """Variables the AIO adds to the site inventory: connection, local state, fake compute, the
+    portal's stand-in Git server (seeded from `paths.site_bundle`, branch `site_branch`)."""
     return {
         "ansible_user": OPERATOR,
         "ansible_ssh_private_key_file": str(paths.ssh_key),
@@ -282,7 +288,35 @@ def extra_vars(site: Site, paths: AioPaths) -> dict[str, Any]:
         # the kernel here has no openvswitch module: Open vSwitch's userspace datapath (docs/networking.md)
         "ovn_host_datapath_type": "netdev",
         "hatang_cinder_volume_driver": "cinder.tests.fake_driver.FakeLoggingVolumeDriver",
+        "portal_site_repo_seed": str(paths.site_bundle.resolve()),
+        "portal_site_repo_branch": site_branch,
     }
+
+
+def _bundle_site(site: Site, paths: AioPaths) -> str:
+    """Write the checked-out branch of the site's repository to `paths.site_bundle`; returns the branch.
+
+    The role copies it only while the stand-in repository does not exist, so a later commit here
+    reaches the AIO's portal only after `hatang aio down` and `up`.
+
+    Raises:
+        AioError: the site is not in a git repository, or no branch is checked out.
+    """
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", "-C", str(site.root), *args], capture_output=True, text=True, check=False)
+
+    branch = git("symbolic-ref", "--quiet", "--short", "HEAD")
+    if branch.returncode != 0:
+        raise AioError(
+            f"{site.root}: the AIO's portal clones the site repository's checked-out branch, and none is "
+            "(a detached HEAD, or not a git repository; fix: git switch <branch>)"
+        )
+    name = branch.stdout.strip()
+    bundled = git("bundle", "create", str(paths.site_bundle.resolve()), f"refs/heads/{name}")
+    if bundled.returncode != 0:
+        raise AioError(f"{site.root}: git bundle failed: {bundled.stderr.strip()}")
+    paths.site_bundle.chmod(0o600)
+    return name
 
 
 # --------------------------------------------------------------------------- up
@@ -374,7 +408,8 @@ def _run_playbook(
     site: Site, paths: AioPaths, progress: Callable[[str], None]
 ) -> tuple[int, int]:
     """Run playbooks/aio.yml; returns (tasks run, hosts' changed count)."""
-    paths.extra_vars.write_text(json.dumps(extra_vars(site, paths), indent=2) + "\n", encoding="utf-8")
+    variables = extra_vars(site, paths, _bundle_site(site, paths))
+    paths.extra_vars.write_text(json.dumps(variables, indent=2) + "\n", encoding="utf-8")
     argv = [
         _ansible_playbook(), "-i", str(site.root.resolve()), "-e", f"@{paths.extra_vars}",
         str(REPO / "playbooks" / "aio.yml"),

@@ -104,6 +104,7 @@ def inventory(site: Site) -> dict[str, Any]:
                     "dns": [str(a) for a in services.dns],
                     "syslog": [str(a) for a in services.syslog],
                     "apt_mirror": services.apt_mirror,
+                    "site_repo": services.site_repo or "",
                 },
                 **platform,
             },

@@ -78,6 +78,10 @@ class _Model(BaseModel):
 # --------------------------------------------------------------------------- site.yml
 
 
+_GIT_URL = r"^((ssh|https?|git|file)://[^\s]+|/[^\s]*[^/\s]|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+)$"
+"""What `git clone` takes: a URL, an absolute path, or scp-like `user@host:path`."""
+
+
 class SiteServices(_Model):
     ntp: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...] = Field(
         description="NTP servers every host synchronises to."
@@ -89,6 +93,11 @@ class SiteServices(_Model):
         description="Central log collectors hosts forward to (Decree 53/2022: keep logs 12 months)."
     )
     apt_mirror: str = Field(description="The only Debian mirror hosts may use (URL).")
+    site_repo: Annotated[str, StringConstraints(pattern=_GIT_URL)] | None = Field(
+        None,
+        description="The data center's Git repository holding this site (URL or path on the controllers): "
+        "the agencies' portal clones it and pushes request branches there (docs/portal.md).",
+    )
 
 
 class Uplink(_Model):

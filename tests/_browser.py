@@ -6,11 +6,16 @@ The portal's and the dashboard's browser tests drive it; screenshots go to repor
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
+import socket
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 CHROMIUM = Path("/usr/bin/chromium")
 DRIVER = Path("/usr/bin/chromedriver")
@@ -46,3 +51,22 @@ def screenshot(driver: Any, folder: str, name: str) -> None:
     target = REPORTS / folder
     target.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(target / f"{name}.png"))
+
+
+def pinned_key(url: str, cafile: Path) -> str:
+    """The key of the TLS server at `url` as chromium pins it (base64 SHA-256 of its
+    SubjectPublicKeyInfo), after Python verified its certificate against `cafile` and the address:
+    the browser then trusts that key only (`--ignore-certificate-errors-spki-list`)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    host, port = urlsplit(url).hostname, urlsplit(url).port
+    assert host and port, url
+    context = ssl.create_default_context(cafile=str(cafile))
+    raw = socket.create_connection((host, port), timeout=10)
+    with context.wrap_socket(raw, server_hostname=host) as tls:
+        der = tls.getpeercert(binary_form=True)
+    assert der
+    key = x509.load_der_x509_certificate(der).public_key()
+    spki = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()

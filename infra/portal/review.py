@@ -81,7 +81,8 @@ async def decide(request: Request, me: Identity, action: str, run: Decide,
         log.info("refused to %s %s by %r from %s: %s", action, subject, me.by, client(request), exc)
         audit(request, me, audited, code, "refused", str(exc))
         return render(request, "error.html.j2", 409, me, problems=[str(exc)])
-    log.info("%sd %s by %r from %s: %s", action.removesuffix("e"), subject, me.by, client(request), summary)
+    past = f"{action}d" if action.endswith("e") else f"{action}ed"  # approved, rejected
+    log.info("%s %s by %r from %s: %s", past, subject, me.by, client(request), summary)
     audit(request, me, audited, code, "ok", f"{summary}; reason: {reason.strip()}")
     done = f"{kind}-{action}d" if kind else f"{action}d"
     return RedirectResponse(f"/tenants/{code}?done={done}", status_code=303)

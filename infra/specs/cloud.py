@@ -22,6 +22,7 @@ from infra.schema import (
     Zone,
     ZoneKind,
 )
+from infra.services import catalogue
 from infra.site import Site
 from infra.specs.flavors import STANDARD_FLAVORS, FlavorSpec, parse_flavor
 from infra.validate import ACCESS_ZONE
@@ -34,9 +35,11 @@ __all__ = [
     "PLATFORM_PROJECT",
     "PLATFORM_SCOPE_TAG",
     "REVIEWERS_GROUP",
+    "SERVICE_USERS_DOMAIN",
     "SUBNET_POOL_NAMES",
     "USAGE_READERS_GROUP",
     "USAGE_READERS_ROLE",
+    "USAGE_READER_USERS",
     "ExternalNetworkSpec",
     "GroupSpec",
     "PlatformSpec",
@@ -82,6 +85,15 @@ holds the built-in `reader` role inherited on every project of the domain (read,
 
 USAGE_READERS_ROLE = "reader"
 """The role `USAGE_READERS_GROUP` holds on the agencies' projects (one of `BUILTIN_ROLES`)."""
+
+SERVICE_USERS_DOMAIN = "default"
+"""The id of the Keystone domain of the services' users (`keystone-manage bootstrap`'s Default)."""
+
+USAGE_READER_USERS = tuple(
+    service.role for service in catalogue().services.values() if service.service_user and service.web is not None
+)
+"""Keystone users (Default domain) the platform puts in `USAGE_READERS_GROUP`: the service users of
+the catalogue's web sites that have one, named after their role (the served portal's, `portal`)."""
 
 
 def agency_group(code: str) -> str:
@@ -176,6 +188,8 @@ class PlatformSpec:
     groups: tuple[GroupSpec, ...]
     usage_readers: GroupSpec
     """Not a portal right: the group whose members read every agency project (`USAGE_READERS_GROUP`)."""
+    usage_reader_users: tuple[str, ...]
+    """Keystone users of the Default domain made members of `usage_readers` (`USAGE_READER_USERS`)."""
     flavors: tuple[FlavorSpec, ...]
     pool_v4: ipaddress.IPv4Network
     pool_v4_prefix: int
@@ -233,6 +247,7 @@ def platform_spec(site: Site) -> PlatformSpec:
         usage_readers=GroupSpec(
             USAGE_READERS_GROUP, f"Reads quotas and usage of every agency project for the portal ({USAGE_READERS_ROLE})"
         ),
+        usage_reader_users=USAGE_READER_USERS,
         flavors=tuple(parse_flavor(name) for name in STANDARD_FLAVORS),
         pool_v4=pools.ipv4,
         pool_v4_prefix=pools.network_prefix_v4,

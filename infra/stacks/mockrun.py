@@ -207,6 +207,8 @@ class _Mocks(Mocks):
             result: dict[str, Any] = {"name": found.inputs.get("name"), "id": found.id}
         elif args.token == "openstack:identity/getRole:getRole":
             result = {"name": name, "id": f"lookup:role:{name}"}
+        elif args.token == "openstack:identity/getUser:getUser":  # a service user the playbooks create
+            result = {"name": name, "id": f"lookup:user:{name}"}
         else:
             result = {"name": name, "id": f"lookup:missing:{_short_type(args.token)}:{name}"}
         with self.lock:

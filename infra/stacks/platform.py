@@ -8,7 +8,7 @@ from __future__ import annotations
 import pulumi_openstack as openstack
 
 import pulumi
-from infra.specs.cloud import PLATFORM_PROJECT, USAGE_READERS_ROLE, platform_spec
+from infra.specs.cloud import PLATFORM_PROJECT, SERVICE_USERS_DOMAIN, USAGE_READERS_ROLE, platform_spec
 from infra.stacks._program import load_program_site, provider
 from infra.stacks.platform_components import (
     AgencyIdentity,
@@ -33,12 +33,18 @@ def main(*, lenient: bool = False) -> None:
     spec = platform_spec(site)
     cloud = provider(site)
     opts = pulumi.ResourceOptions(providers={"openstack": cloud})
-    reader = openstack.identity.get_role(name=USAGE_READERS_ROLE, opts=pulumi.InvokeOptions(provider=cloud))
+    lookup = pulumi.InvokeOptions(provider=cloud)
+    reader = openstack.identity.get_role(name=USAGE_READERS_ROLE, opts=lookup)
+    # the control plane's playbooks create these service users before the platform exists
+    members = {
+        name: openstack.identity.get_user(name=name, domain_id=SERVICE_USERS_DOMAIN, opts=lookup).id
+        for name in spec.usage_reader_users
+    }
     identity = AgencyIdentity(
         "identity",
         AgencyIdentityArgs(
             domain=spec.domain, site=spec.site, roles=spec.roles, groups=spec.groups,
-            usage_readers=spec.usage_readers, reader_role_id=reader.id,
+            usage_readers=spec.usage_readers, reader_role_id=reader.id, usage_reader_user_ids=members,
         ),
         opts,
     )

@@ -5,7 +5,8 @@ No config, environment or file I/O here; `infra.stacks.platform.main` does that.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi_openstack as openstack
 
@@ -192,6 +193,8 @@ class AgencyIdentityArgs:
     usage_readers: GroupSpec
     reader_role_id: pulumi.Input[str]
     """Keystone's built-in `reader` role (looked up by the program: hatang does not create it)."""
+    usage_reader_user_ids: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Users put in the usage readers' group, by name (the served portal's service user, looked up)."""
 
 
 class AgencyIdentity(pulumi.ComponentResource):
@@ -201,7 +204,8 @@ class AgencyIdentity(pulumi.ComponentResource):
     created empty and protected: who is in them is managed in Keystone and recorded nowhere else,
     so deleting one (an agency removed from agencies.yml) must be a decision, not a side effect of
     an `up`. The usage readers hold `reader` inherited on every project of the domain, so the
-    portal reads quotas and usage of projects created later without a grant per project.
+    portal reads quotas and usage of projects created later without a grant per project; their one
+    member the platform manages is the served portal's own service user (`usage_reader_user_ids`).
     """
 
     def __init__(self, name: str, args: AgencyIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -243,4 +247,10 @@ class AgencyIdentity(pulumi.ComponentResource):
             role_id=args.reader_role_id,
             opts=_child(self),
         )
+        self.usage_reader_members = {
+            user: openstack.identity.UserMembershipV3(
+                f"{name}-usage-reader-{user}", user_id=user_id, group_id=self.usage_readers.id, opts=_child(self)
+            )
+            for user, user_id in args.usage_reader_user_ids.items()
+        }
         self.register_outputs({"domainId": self.domain.id, "groupIds": {k: g.id for k, g in self.groups.items()}})

@@ -10,12 +10,9 @@ verified against the AIO's CA. Screenshots go to reports/horizon/.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
 import secrets
-import socket
 import ssl
 import time
 import urllib.request
@@ -23,18 +20,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from infra import aio
 from infra.guests import Guest
 from infra.guests.glance import KERNEL, RAMDISK, guest_image
 from infra.guests.nova import flavor
+from infra.services import catalogue
 from infra.validate import load_valid_site
 from tests._browser import chromium, screenshot
+from tests._browser import pinned_key as front_key
 from tests.conftest import AIO
 from tests.integration._wire import project_of
 from tests.integration.conftest import AioCloud
@@ -53,25 +49,13 @@ class Member:
 @pytest.fixture(scope="module")
 def dashboard() -> str:
     """The dashboard's URL, as `hatang aio status` prints it."""
-    (url,) = aio.web_urls(load_valid_site(AIO)).values()
-    return url
+    return aio.web_urls(load_valid_site(AIO))[catalogue().services["horizon"].description]
 
 
 @pytest.fixture(scope="module")
 def pinned_key(dashboard: str) -> str:
-    """The TLS front's key as chromium pins it (base64 SHA-256 of its SubjectPublicKeyInfo),
-    after Python verified the certificate against the AIO's CA and the address."""
-    host, port = urlsplit(dashboard).hostname, urlsplit(dashboard).port
-    assert host and port
-    cafile = aio.AioPaths.for_site(load_valid_site(AIO)).cacert
-    context = ssl.create_default_context(cafile=str(cafile))
-    raw = socket.create_connection((host, port), timeout=10)
-    with context.wrap_socket(raw, server_hostname=host) as tls:
-        der = tls.getpeercert(binary_form=True)
-    assert der
-    key = x509.load_der_x509_certificate(der).public_key()
-    spki = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+    """The TLS front's key, as chromium pins it once Python verified it against the AIO's CA."""
+    return front_key(dashboard, aio.AioPaths.for_site(load_valid_site(AIO)).cacert)
 
 
 @pytest.fixture

@@ -69,7 +69,9 @@ def test_quota_change_is_a_commit_on_its_branch_by_the_requester(clone: Path, re
     assert re.findall(r'<tr id="change-([a-z0-9-]+)">', review) == ["so-yte"] and "Thêm bệnh viện huyện" in review
 
 
-def test_reviewer_approves_quota_change_merged_with_history(clone: Path, remote: Path, tmp_path: Path) -> None:
+def test_reviewer_approves_quota_change_merged_with_history(clone: Path, remote: Path, tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="hatang.portal")
     agency = portal_as(clone, tmp_path, "binh")
     assert _ask(agency, "so-yte", kind="profile", quota_profile="M", reason="yes").status_code == 303
     ledger = (clone / "ledger.yml").read_bytes()
@@ -78,6 +80,8 @@ def test_reviewer_approves_quota_change_merged_with_history(clone: Path, remote:
     response = _decide(reviewer, "so-yte", "approve", "đủ phần cứng")
     assert response.status_code == 303, response.text
     assert response.headers["location"] == "/tenants/so-yte?done=change-approved"
+    logged = [r.getMessage() for r in caplog.records if r.name == "hatang.portal"]
+    assert any(line.startswith("approved a change of 'so-yte' by 'reviewer@dc.example'") for line in logged), logged
     tenant = load_site(clone).tenant("so-yte")
     assert tenant is not None and tenant.quota_profile == "M" and tenant.state.value == "active"
     last = tenant.history[-1]
@@ -112,7 +116,9 @@ def test_retirement_approved_retires_and_nothing_more_can_be_asked(clone: Path, 
     assert _branches(clone) == []
 
 
-def test_reviewer_rejects_change_with_a_reason_the_agency_reads(clone: Path, remote: Path, tmp_path: Path) -> None:
+def test_reviewer_rejects_change_with_a_reason_the_agency_reads(clone: Path, remote: Path, tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="hatang.portal")
     agency = portal_as(clone, tmp_path, "binh")
     assert _ask(agency, "so-yte", kind="profile", quota_profile="M", reason="thêm").status_code == 303
     main, tip = git(clone, "rev-parse", "main"), git(clone, "rev-parse", "change/so-yte/1")
@@ -122,6 +128,8 @@ def test_reviewer_rejects_change_with_a_reason_the_agency_reads(clone: Path, rem
     assert git(clone, "rev-parse", "change/so-yte/1") == tip
     response = _decide(reviewer, "so-yte", "reject", "chưa dùng hết gói S <b>")
     assert response.status_code == 303, response.text
+    logged = [r.getMessage() for r in caplog.records if r.name == "hatang.portal"]
+    assert any(line.startswith("rejected a change of 'so-yte' by 'reviewer@dc.example'") for line in logged), logged
     assert git(clone, "rev-parse", "main") == main and _status(clone) == ""
     assert git(clone, "log", "-1", "--format=%an|%s", "change/so-yte/1").strip() == (
         "dc|Reject quota profile M for tenant so-yte"

@@ -212,3 +212,22 @@ def test_agency_identity_makes_one_protected_group_per_agency_and_the_reviewers_
     # on the domain, inherited by its projects (those created later too), the built-in reader role only
     assert grant.inputs == {"groupId": readers.id, "domainId": domain.id, "roleId": "lookup:role:reader"}, grant.inputs
     assert grant.parent == component.urn
+
+
+def test_agency_identity_puts_the_served_portals_service_user_in_the_usage_readers() -> None:
+    """The one member the platform manages: the portal's own service user, looked up by the program."""
+    spec = platform_spec(load_site(AIO))
+    assert spec.usage_reader_users == ("portal",)  # the catalogue's web site with a service user
+
+    def program() -> None:
+        AgencyIdentity("identity", AgencyIdentityArgs(spec.domain, spec.site, spec.roles, spec.groups,
+                                                      spec.usage_readers, "lookup:role:reader",
+                                                      {"portal": "lookup:user:portal"}))
+
+    run = run_under_mocks(program, project="test", stack="aio")
+    readers = run.find("openstack:identity/groupV3:GroupV3", name=USAGE_READERS_GROUP)
+    (member,) = [r for r in run.custom() if r.type.endswith("UserMembershipV3")]
+    assert readers is not None
+    assert member.inputs == {"userId": "lookup:user:portal", "groupId": readers.id}, member.inputs
+    assert member.name == "identity-usage-reader-portal"
+    assert not [r for r in run.custom() if r.type.endswith("UserMembershipV3") and r.inputs["groupId"] != readers.id]

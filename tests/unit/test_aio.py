@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -112,7 +114,8 @@ def test_an_aio_deployed_from_another_checkout_is_refused(
 
 def test_aio_web_urls_are_the_catalogue_web_sites_on_the_api_address() -> None:
     assert aio.web_urls(load_site(AIO)) == {
-        "Dashboard (Horizon) where agency staff use their projects": "https://10.99.2.10:8443/"
+        "Dashboard (Horizon) where agency staff use their projects": "https://10.99.2.10:8443/",
+        "Agencies' portal (hatang portal) where agency staff request and follow their tenants": "https://10.99.2.10:8444/",
     }
 
 
@@ -131,3 +134,37 @@ def test_aio_status_of_a_container_whose_processes_are_gone_says_how_to_bring_it
     assert "no unit answers: the container's processes are gone" in result.output
     assert f"hatang aio down -i {AIO}, then hatang aio up -i {AIO}" in result.output
     assert "Dashboard (Horizon)" not in result.output  # nothing serves it
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, check=True).stdout
+
+
+def _site_in_repo(tmp_path: Path) -> Path:
+    top = tmp_path / "repo"
+    shutil.copytree(AIO, top / "inventories" / "aio")
+    _git(top, "init", "--quiet", "--initial-branch", "work")
+    _git(top, "add", ".")
+    _git(top, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", "site")
+    return top
+
+
+def test_aio_bundles_the_checked_out_branch_for_the_portal(tmp_path: Path) -> None:
+    top = _site_in_repo(tmp_path)
+    paths = aio.AioPaths(tmp_path / "state")
+    paths.root.mkdir()
+    assert aio._bundle_site(load_site(top / "inventories" / "aio"), paths) == "work"
+    heads = _git(top, "bundle", "list-heads", str(paths.site_bundle))
+    assert heads == f"{_git(top, 'rev-parse', 'HEAD').strip()} refs/heads/work\n"
+    assert paths.site_bundle.stat().st_mode & 0o077 == 0
+    assert aio.extra_vars(load_site(AIO), paths, "work")["portal_site_repo_branch"] == "work"
+
+
+def test_aio_refuses_a_detached_head_for_the_portal(tmp_path: Path) -> None:
+    top = _site_in_repo(tmp_path)
+    _git(top, "checkout", "--quiet", "--detach")
+    paths = aio.AioPaths(tmp_path / "state")
+    paths.root.mkdir()
+    with pytest.raises(aio.AioError, match=r"checked-out branch, and none is .*fix: git switch <branch>"):
+        aio._bundle_site(load_site(top / "inventories" / "aio"), paths)
+    assert not paths.site_bundle.exists()

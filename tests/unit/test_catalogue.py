@@ -189,7 +189,7 @@ def test_reference_validator_refuses(kind: str, clause: str, message: str) -> No
             "Pulumi project; known: pulumi/platform, pulumi/tenants, roles/barbican, roles/baseline, roles/cinder, "
             "roles/firewall, roles/glance, roles/horizon, roles/keystone, roles/mariadb, roles/memcached, "
             "roles/netzones, roles/neutron, roles/nova, roles/openstack_api_service, roles/ovn_central, "
-            "roles/ovn_host, roles/placement, roles/rabbitmq, roles/tls_front",
+            "roles/ovn_host, roles/placement, roles/portal, roles/rabbitmq, roles/tls_front",
         ),
         (
             "controls/host.yml",

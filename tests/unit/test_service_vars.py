@@ -20,12 +20,15 @@ VARS = platform_vars(catalogue())
 def test_service_vars_tls_front_serves_every_api_port_and_the_dashboard() -> None:
     assert VARS["tls_front_ports"] == {
         "barbican": 9311, "cinder": 8776, "glance": 9292, "keystone": 5000, "neutron": 9696, "nova": 8774,
-        "placement": 8778, "horizon": 8443,
+        "placement": 8778, "horizon": 8443, "portal": 8444,
     }
     assert VARS["horizon_bind_address"] == "{{ _hatang_backend_address }}"
     assert VARS["horizon_public_url"] == "{{ _hatang_scheme }}://{{ hatang_api_address }}:8443/"
     assert VARS["horizon_keystone_url"] == "{{ keystone_internal_url }}"
     assert "horizon_catalog_entry" not in VARS  # a web site, not an API in Keystone's catalog
+    assert VARS["portal_bind_address"] == "{{ _hatang_backend_address }}"
+    assert VARS["portal_proxy_headers"] == "{{ _hatang_tls }}"  # its cookies are Secure behind the front
+    assert VARS["portal_keystone_url"] == "{{ keystone_internal_url }}"
 
 
 def test_service_vars_endpoint_urls_carry_port_and_path() -> None:
@@ -51,7 +54,7 @@ def test_service_vars_databases_queue_users_and_transport() -> None:
 
 def test_service_vars_secrets_are_lookups_into_the_secrets_folder() -> None:
     secrets = sorted(k for k, v in VARS.items() if isinstance(v, str) and "ansible.builtin.password" in v)
-    assert len(secrets) == 19  # 17 passwords, Barbican's key-encryption key and Horizon's secret key
+    assert len(secrets) == 20  # 18 passwords (the portal's service user too), Barbican's KEK and Horizon's key
     assert VARS["rabbitmq_nova_password"] == (
         "{{ lookup('ansible.builtin.password', _hatang_secrets ~ '/mq-nova', length=28, "
         "chars=['ascii_letters', 'digits']) }}-Hk7"

@@ -36,7 +36,7 @@ def test_catalogue_of_the_project_is_valid_and_in_deployment_order() -> None:
     found = catalogue()
     assert found.roles() == (
         "mariadb", "rabbitmq", "memcached", "tls_front", "keystone", "barbican", "placement",
-        "glance", "nova", "ovn_central", "neutron", "cinder", "horizon", "ovn_host",
+        "glance", "nova", "ovn_central", "neutron", "cinder", "horizon", "portal", "ovn_host",
     )
     assert found.port_owners()[5000] == "keystone"
     assert found.services["nova"].api is not None and found.services["nova"].api.path == "/v2.1"

@@ -42,6 +42,12 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
         "has host bits set",
     ),
     ("schema-missing", "site.yml", delete_at("region"), "site.yml", "region", "Field required"),
+    # the portal clones it: a word, a relative path or a URL with a space is not something git clones
+    *(
+        (f"schema-site-repo-{i}", "site.yml", set_at("services", "site_repo", value=bad), "site.yml",
+         "services.site_repo", "should match pattern")
+        for i, bad in enumerate(["yes", "git/site.git", "https://git.example/a site.git", "/srv/git/"])
+    ),
     (
         "schema-bad-level",
         "tenants/hcc.yml",
