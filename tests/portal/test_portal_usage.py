@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +189,22 @@ def test_reader_keeps_a_reading_for_its_ttl(tmp_path: Path, monkeypatch: pytest.
     reader.ttl = 0
     reader.usage("so-yte", {})
     assert reads == ["so-yte", "so-khcn", "so-yte"]
+
+
+def test_reader_reads_a_project_once_for_pages_asking_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reader = CloudUsage("reader", "agencies", _clouds_yaml(tmp_path), ttl=60)
+    reads: list[str] = []
+
+    def read(project: str) -> ProjectUsage:
+        reads.append(project)
+        time.sleep(0.3)  # a cold reading takes ~0.4 s on the AIO
+        return ProjectUsage(project, "t", parse_usage(_answers(used=len(reads)), {}))
+
+    monkeypatch.setattr(reader, "_read", read)
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda p: reader.usage(p, {}), ["so-yte"] * 6 + ["so-khcn"] * 2))
+    assert sorted(reads) == ["so-khcn", "so-yte"]  # one reading each, however many pages waited for it
+    assert {g.project for g in got} == {"so-yte", "so-khcn"} and all(not g.error for g in got)
 
 
 def test_an_unreachable_cloud_is_an_error_message_within_the_timeout(tmp_path: Path) -> None:
