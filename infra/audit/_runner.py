@@ -68,6 +68,8 @@ class Target:
 
     host: str
     url: str
+    apt_mirror: str | None = None
+    """Test hosts only: the lab's Debian mirror, expected instead of the site's (HT-PKG-01)."""
 
 
 def select_hosts(site: Site, limit: str | None = None) -> list[str]:
@@ -97,11 +99,14 @@ def targets(
     connection: Connection,
     ssh_user: str | None = None,
     containers: Mapping[str, str] | None = None,
+    lab_apt_mirror: str | None = None,
 ) -> list[Target]:
     """testinfra URLs: SSH to each host's management address, or its container (`podman://`).
 
     The product knows no container: with `Connection.PODMAN` the caller (the test-host lab)
-    says which container stands for which host.
+    says which container stands for which host, and which Debian mirror its hosts use instead of
+    the site's (`lab_apt_mirror`: the site's own mirror is out of a lab's reach). A host reached
+    over SSH is always held to the site's mirror.
 
     Raises:
         HatangError: podman, and a host without a container in `containers`.
@@ -113,7 +118,7 @@ def targets(
         if connection is Connection.PODMAN:
             if not containers or name not in containers:
                 raise HatangError(f"--connection podman: no container stands for host {name!r}")
-            out.append(Target(name, f"podman://{containers[name]}"))
+            out.append(Target(name, f"podman://{containers[name]}", lab_apt_mirror))
             continue
         host = by_name[name]
         address = str(host.ipv4[mgmt]) if mgmt and mgmt in host.ipv4 else name
@@ -184,6 +189,8 @@ def _run_host(
         ]  # fmt: skip
         if catalogue_dir is not None:
             argv += ["--hatang-catalogue", str(catalogue_dir)]
+        if target.apt_mirror:
+            argv += ["--hatang-lab-apt-mirror", target.apt_mirror]
         if sudo:
             argv.append("--sudo")
         try:
@@ -288,6 +295,7 @@ def run_audit(
         hosts=host_results,
         started=started,
         finished=_now(),
-        meta={"checks_run": len(to_run), "waived": sorted(waivers)},
+        meta={"checks_run": len(to_run), "waived": sorted(waivers),
+              **({"lab_apt_mirror": lab} if (lab := {t.host: t.apt_mirror for t in hosts if t.apt_mirror}) else {})},
         instruments=catalogue.instruments,
     )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Generator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -131,6 +132,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--hatang-checks", help="Comma-separated check ids to run (default: all).")
     group.addoption("--hatang-catalogue", help="Catalogue folder (default: the packaged one).")
     group.addoption("--hatang-results", help="Write the check results to this JSON file.")
+    group.addoption(
+        "--hatang-lab-apt-mirror",
+        help="Test hosts only: the lab's Debian mirror, expected instead of the site's apt_mirror.",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -168,7 +173,9 @@ def hatang_host_facts(pytestconfig: pytest.Config) -> HostFacts:
     name = pytestconfig.getoption("--hatang-host")
     if not site_dir or not name:
         pytest.fail("give --hatang-site inventories/<site> and --hatang-host <host>", pytrace=False)
-    return host_facts(load_site(Path(site_dir)), name)
+    facts = host_facts(load_site(Path(site_dir)), name)
+    lab_mirror = pytestconfig.getoption("--hatang-lab-apt-mirror")
+    return replace(facts, apt_mirror=lab_mirror) if lab_mirror else facts
 
 
 @pytest.fixture

@@ -62,8 +62,9 @@ def hosts(
         waived = load_waivers(waivers, catalogue) if waivers else {}
         names = audit.select_hosts(site, limit)
         lab = testhosts.containers(site.name, names) if connection is audit.Connection.PODMAN else None
+        lab_apt_mirror = testhosts.LAB_APT_MIRROR if lab is not None else None
         result = audit.run_audit(
-            site, profile, audit.targets(site, names, connection, ssh_user, lab),
+            site, profile, audit.targets(site, names, connection, ssh_user, lab, lab_apt_mirror),
             waivers=waived, catalogue=catalogue, sudo=sudo,
             only={c.strip() for c in only.split(",") if c.strip()} if only else None,
         )  # fmt: skip

@@ -38,6 +38,7 @@ from infra.testhosts._podman import PodmanError, podman, podman_json
 
 __all__ = [
     "DEFAULT_RECIPE",
+    "LAB_APT_MIRROR",
     "RUN_FLAGS",
     "BootError",
     "HostStatus",
@@ -104,15 +105,25 @@ def exec_in(
 exec = exec_in
 
 
+LAB_APT_MIRROR = DEFAULT_RECIPE.mirror
+"""The Debian mirror test hosts reach (their image's), standing in for a site's own mirror, which
+only the site's hosts reach (thainguyen's `http://mirror.dc.thainguyen.example/debian`)."""
+
+
 def ansible_connection_vars(site: str) -> dict[str, str]:
     """Extra vars that point Ansible at the site's containers, from outside the site inventory.
 
     The podman connection takes the container from `ansible_host`, which the inventory sets to
-    the host's mgmt address for SSH; extra vars override it, per host through the template.
+    the host's mgmt address for SSH; extra vars override it, per host through the template. The
+    baseline role's APT sources name the lab's mirror (`LAB_APT_MIRROR`), so that the test hosts of
+    any site can install packages; the host audit of test hosts expects that mirror too
+    (`lab_apt_mirror` of `infra.audit.targets`). A real site's hosts never get either.
     """
     return {
         "ansible_connection": "containers.podman.podman",
         "ansible_host": container_name(site, "{{ inventory_hostname }}"),
+        "baseline_apt_mirror": LAB_APT_MIRROR,
+        "baseline_apt_security_mirror": DEFAULT_RECIPE.security_mirror,
     }
 
 

@@ -62,10 +62,21 @@ def lab_copy(parent: Path, name: str, ipv4: str, ipv6: str) -> Site:
     return load_valid_site(root)
 
 
+SITE_MIRROR = "http://mirror.dc.proof.example/debian"
+"""The proof site's own Debian mirror, as a real site's: out of the test hosts' reach."""
+
+
 @pytest.fixture(scope="module")
 def proof_site(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    """The lab site renamed `proof`, on 10.197.0.0/16 and fd99:ad::/32 so it runs beside the lab."""
-    return lab_copy(tmp_path_factory.mktemp("proof"), "proof", "10.197.", "fd99:ad:")
+    """The lab site renamed `proof`, on 10.197.0.0/16 and fd99:ad::/32 so it runs beside the lab,
+    with a mirror of its own that only the lab's override (`testhosts.LAB_APT_MIRROR`) gets past."""
+    site = lab_copy(tmp_path_factory.mktemp("proof"), "proof", "10.197.", "fd99:ad:")
+    path = site.root / "site.yml"
+    text = path.read_text(encoding="utf-8")
+    assert "apt_mirror: http://deb.debian.org/debian" in text
+    path.write_text(text.replace("apt_mirror: http://deb.debian.org/debian", f"apt_mirror: {SITE_MIRROR}"),
+                    encoding="utf-8")
+    return load_valid_site(site.root)
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +104,12 @@ def playbook(site: Site) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=2400)
 
 
-def audit(site: Site) -> AuditResult:
+def audit(site: Site, lab_mirror: str | None = testhosts.LAB_APT_MIRROR, only: set[str] | None = None) -> AuditResult:
+    """The host audit of the test host: as `hatang audit hosts --connection podman` runs it (the lab's
+    mirror expected), or with `lab_mirror=None` as a real site's host is audited (the site's mirror)."""
     lab = testhosts.containers(site.name, [HOST])
-    return run_audit(site, PROFILE, targets(site, [HOST], Connection.PODMAN, containers=lab))
+    return run_audit(site, PROFILE, targets(site, [HOST], Connection.PODMAN, containers=lab, lab_apt_mirror=lab_mirror),
+                     only=only)
 
 
 def break_script(variants: tuple[HostVariant, ...]) -> str:
@@ -142,13 +156,14 @@ def stages(proof_site: Site, host: str) -> dict[str, object]:
     first = playbook(proof_site)
     assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
     after = audit(proof_site)
+    as_real_site = audit(proof_site, lab_mirror=None, only={"HT-PKG-01"})
     second = playbook(proof_site)
     assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-2000:]
     applied = apply_variants(host, tuple(FIRST[c] for c in sorted(FIRST)))
     failed = {v: out[-1000:] for v, (rc, out) in applied.items() if rc != 0}
     assert not failed and len(applied) == len(FIRST), failed or sorted(applied)
     broken = audit(proof_site)
-    return {"before": before, "after": after, "second": second, "broken": broken}
+    return {"before": before, "after": after, "second": second, "broken": broken, "as_real_site": as_real_site}
 
 
 def test_audit_fails_before_hardening(stages: dict[str, object]) -> None:
@@ -169,6 +184,17 @@ def test_audit_passes_after_playbook(stages: dict[str, object]) -> None:
     not_checkable = sorted(c for c, o in found.items() if o == Outcome.NOT_CHECKABLE)
     print(f"not checkable in a container (need a VM): {', '.join(not_checkable)}")
     assert set(not_checkable) <= {"HT-AUDIT-01", "HT-AUDIT-02", "HT-AUDIT-03", "HT-AUDIT-04", "HT-NET-07"}
+
+
+def test_lab_mirror_is_accepted_only_for_test_hosts(stages: dict[str, object]) -> None:
+    """The site's own mirror is out of reach, so the test host's sources name the lab's: the audit
+    of test hosts accepts it (and says so in its evidence), a real site's audit would not."""
+    after, real = stages["after"], stages["as_real_site"]
+    assert isinstance(after, AuditResult) and isinstance(real, AuditResult)
+    assert outcomes(after)["HT-PKG-01"] == Outcome.PASS
+    assert after.meta["lab_apt_mirror"] == {HOST: testhosts.LAB_APT_MIRROR}
+    assert outcomes(real) == {"HT-PKG-01": Outcome.FAIL} and real.exit_code == 1
+    assert "lab_apt_mirror" not in real.meta
 
 
 def test_second_playbook_run_changes_nothing(stages: dict[str, object]) -> None:

@@ -59,3 +59,37 @@ def test_audit_hosts_unreachable_host_exit_2(aio_copy: Path, tmp_path: Path) -> 
     assert code == 2
     assert "aio1: error" in output and "hatang-auditnone-aio1" in output
     assert (tmp_path / "out" / "evidence.json").is_file()  # the error is evidence too
+
+
+def test_audit_targets_carry_the_lab_mirror_to_test_hosts_only(aio_copy: Path) -> None:
+    """A test host is held to the lab's mirror (the site's own is out of its reach); a host reached
+    over SSH is a real one, held to the site's mirror whatever the caller passes."""
+    from infra.audit import Connection, targets
+    from infra.validate import load_valid_site
+
+    site = load_valid_site(aio_copy)
+    (lab,) = targets(site, ["aio1"], Connection.PODMAN, containers={"aio1": "c"}, lab_apt_mirror="http://lab/debian")
+    (real,) = targets(site, ["aio1"], Connection.SSH, lab_apt_mirror="http://lab/debian")
+    assert (lab.url, lab.apt_mirror) == ("podman://c", "http://lab/debian")
+    assert (real.url, real.apt_mirror) == ("ssh://10.99.1.10", None)
+
+
+def test_audit_hosts_plugin_expects_the_lab_mirror_only_when_given(aio_copy: Path, tmp_path: Path) -> None:
+    """The check process's facts: the site's apt_mirror, replaced only by --hatang-lab-apt-mirror."""
+    import subprocess
+    import sys
+
+    (tmp_path / "test_facts.py").write_text(
+        "def test_mirror(hatang_host_facts):\n    print('MIRROR=' + hatang_host_facts.apt_mirror)\n"
+    )
+    base = [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-p", "infra.audit.plugin",
+            "-c", "/dev/null", "--rootdir", str(tmp_path), str(tmp_path / "test_facts.py"),
+            "--hatang-site", str(aio_copy), "--hatang-host", "aio1"]
+
+    def mirror(*extra: str) -> str:
+        done = subprocess.run([*base, *extra], capture_output=True, text=True, check=False, cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return next(line for line in done.stdout.splitlines() if "MIRROR=" in line).split("MIRROR=")[1]
+
+    assert mirror() == "http://deb.debian.org/debian"
+    assert mirror("--hatang-lab-apt-mirror", "http://lab/debian") == "http://lab/debian"

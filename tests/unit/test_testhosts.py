@@ -70,6 +70,9 @@ def test_ansible_connection_vars_use_the_podman_connection() -> None:
     assert testhosts.ansible_connection_vars("lab") == {
         "ansible_connection": "containers.podman.podman",
         "ansible_host": "hatang-lab-{{ inventory_hostname }}",
+        # the lab's mirror, not the site's (which only the site's hosts reach)
+        "baseline_apt_mirror": "http://deb.debian.org/debian",
+        "baseline_apt_security_mirror": "http://deb.debian.org/debian-security",
     }
 
 
