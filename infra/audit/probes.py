@@ -7,6 +7,7 @@ stay thin over testinfra's `host` fixture (a change of engine then stays cheap).
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -16,11 +17,16 @@ from infra.audit._nft import InputPath, evaluate_input
 __all__ = [
     "AUDITD_LOW_SPACE_ACTIONS",
     "LogrotateInclude",
+    "apt_config",
+    "apt_interval_off",
+    "apt_interval_on",
     "apt_uris",
     "auditd_log_actions",
     "banner_leaks",
     "bash_declared",
+    "chrony_includes",
     "chrony_sources",
+    "chronyc_sources",
     "logrotate_days",
     "logrotate_retention",
     "nft_input_path",
@@ -269,6 +275,38 @@ def chrony_sources(text: str) -> list[str]:
     return out
 
 
+_CHRONY_INCLUDES = {"include": "{}", "confdir": "{}/*.conf", "sourcedir": "{}/*.sources"}
+
+
+def chrony_includes(text: str) -> list[str]:
+    """The file globs chrony configuration text makes chronyd read too: `include PATTERN`,
+    `confdir DIR...` (its *.conf) and `sourcedir DIR...` (its *.sources), in order."""
+    out: list[str] = []
+    for line in text.splitlines():
+        words = line.split("#", 1)[0].split()
+        if len(words) >= 2 and words[0] in _CHRONY_INCLUDES:
+            args = words[1:2] if words[0] == "include" else words[1:]
+            out.extend(_CHRONY_INCLUDES[words[0]].format(arg.rstrip("/") or "/") for arg in args)
+    return out
+
+
+_CHRONYC_SOURCE = re.compile(r"^[\^=#][*+\-?x~]\s+(\S+)\s")
+
+
+def chronyc_sources(output: str) -> list[str]:
+    """Addresses of the sources the running chronyd uses, from `chronyc -n sources`; IP addresses
+    in their canonical form (IPv6 compressed)."""
+    out = []
+    for line in output.splitlines():
+        found = _CHRONYC_SOURCE.match(line)
+        if found:
+            try:
+                out.append(str(ipaddress.ip_address(found.group(1))))
+            except ValueError:
+                out.append(found.group(1))
+    return out
+
+
 _OMFWD_TARGET = re.compile(r'target\s*=\s*"([^"]+)"')
 _LEGACY_FWD = re.compile(r"^\S+\s+@{1,2}(?:\([^)]*\))?(\[[^\]]+\]|[^:\s;]+)")
 
@@ -397,6 +435,37 @@ def logrotate_retention(text: str, path: str, include: LogrotateInclude | None =
 def logrotate_days(text: str, path: str, include: LogrotateInclude | None = None) -> float | None:
     """Days of history logrotate keeps for `path` (see `logrotate_retention`); None: unknown."""
     return logrotate_retention(text, path, include)[0]
+
+
+_APT_CONFIG_LINE = re.compile(r'^(\S+?)(::)? "(.*)";$')
+
+
+def apt_config(dump: str) -> dict[str, list[str]]:
+    """`apt-config dump` as APT merged it: key -> its values (a list key's `::` entries in order,
+    a scalar's one value); empty values (list heads) are left out."""
+    out: dict[str, list[str]] = {}
+    for line in dump.splitlines():
+        found = _APT_CONFIG_LINE.match(line.strip())
+        if found and found.group(3):
+            out.setdefault(found.group(1), []).append(found.group(3))
+    return out
+
+
+_APT_INTERVAL = re.compile(r"^(\d+)[smhd]?$")
+
+
+def apt_interval_on(value: str | None) -> bool:
+    """Whether an APT::Periodic interval runs the job: a number of days (or with a unit, s/m/h/d)
+    of at least 1, or `always`; unset, 0 and anything APT would not read as an interval do not."""
+    if value is None:
+        return False
+    found = _APT_INTERVAL.match(value.strip())
+    return value.strip() == "always" or (found is not None and int(found.group(1)) >= 1)
+
+
+def apt_interval_off(value: str | None) -> bool:
+    """Whether APT::Periodic::Enable switches every periodic job off (unset means on)."""
+    return value is not None and value.strip().lower() in {"0", "false", "no", "off", "without", "disable"}
 
 
 def apt_uris(text: str) -> list[str]:

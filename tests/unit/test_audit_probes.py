@@ -42,6 +42,29 @@ def test_chrony_sources() -> None:
     assert probes.chrony_sources(text) == ["2.debian.pool.ntp.org", "10.99.1.1"]
 
 
+def test_chrony_includes_follow_include_confdir_and_sourcedir() -> None:
+    text = (
+        "confdir /etc/chrony/conf.d\n# include /etc/commented.conf\nsourcedir /run/chrony-dhcp /var/lib/ops/\n"
+        "include /etc/chrony/extra/*.conf  # trailing\nsourcedir\nserver 10.99.1.1 iburst\n"
+    )
+    assert probes.chrony_includes(text) == [
+        "/etc/chrony/conf.d/*.conf", "/run/chrony-dhcp/*.sources", "/var/lib/ops/*.sources", "/etc/chrony/extra/*.conf",
+    ]
+
+
+def test_chronyc_sources_reads_every_source_the_daemon_uses() -> None:
+    output = """MS Name/IP address         Stratum Poll Reach LastRx Last sample
+===============================================================================
+^* 10.99.1.1                     2   6   377    12   +123us[ +150us] +/-   20ms
+^? 192.0.2.125                   0   6     0     -     +0ns[   +0ns] +/-    0ns
+=- fd99:aa10:0:11:0:0:0:1        3   6   377    40   -1ms[  -1ms] +/-   30ms
+#x PPS0                          0   4     0     -     +0ns[   +0ns] +/-    0ns
+"""
+    assert probes.chronyc_sources(output) == ["10.99.1.1", "192.0.2.125", "fd99:aa10:0:11::1", "PPS0"]
+    assert probes.chronyc_sources("506 Cannot talk to daemon\n") == []
+
+
+
 def test_rsyslog_targets_both_syntaxes() -> None:
     text = (
         '*.* action(type="omfwd" target="10.1.0.5" port="514" protocol="tcp")\n'
@@ -121,3 +144,28 @@ User root may run the following commands on aio1:
 )
 def test_sudo_defaults_apply_in_sudos_order(listing: str, found: dict[str, object]) -> None:
     assert probes.sudo_defaults(listing) == found
+
+
+def test_apt_config_reads_the_merged_dump() -> None:
+    dump = (
+        'APT::Periodic "";\nAPT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "0";\n'
+        'Unattended-Upgrade::Origins-Pattern "";\n'
+        'Unattended-Upgrade::Origins-Pattern:: "origin=Debian,codename=${distro_codename}-security,label=Debian-Security";\n'
+        'Unattended-Upgrade::Origins-Pattern:: "origin=Debian,codename=${distro_codename},label=Debian";\n'
+    )
+    found = probes.apt_config(dump)
+    assert found["APT::Periodic::Unattended-Upgrade"] == ["0"]
+    assert len(found["Unattended-Upgrade::Origins-Pattern"]) == 2 and "APT::Periodic" not in found
+
+
+@pytest.mark.parametrize(("value", "on"), [
+    ("1", True), ("7", True), ("12h", True), ("always", True), ("0", False), ("0d", False), (None, False),
+    ("yes", False), ("-1", False), ("", False),
+])
+def test_apt_interval_on(value: str | None, on: bool) -> None:
+    assert probes.apt_interval_on(value) is on
+
+
+@pytest.mark.parametrize(("value", "off"), [("0", True), ("false", True), ("No", True), ("1", False), (None, False)])
+def test_apt_periodic_enable_off(value: str | None, off: bool) -> None:
+    assert probes.apt_interval_off(value) is off
