@@ -27,12 +27,14 @@ __all__ = [
     "chrony_includes",
     "chrony_sources",
     "chronyc_sources",
+    "logrotate_create_mode",
     "logrotate_days",
     "logrotate_retention",
     "nft_input_path",
     "parse_keyvalues",
     "parse_sshd_t",
     "parse_timespan",
+    "rsyslog_create_modes",
     "rsyslog_targets",
     "shell_umasks",
     "sudo_defaults",
@@ -365,19 +367,11 @@ def _logrotate_lines(text: str, include: LogrotateInclude | None, depth: int = 0
         yield from (part.strip() for part in re.split(r"([{}])", line) if part.strip())
 
 
-def logrotate_retention(text: str, path: str, include: LogrotateInclude | None = None) -> tuple[float | None, str]:
-    """Days of history logrotate keeps for `path`, and how that was worked out.
-
-    Read as logrotate reads it: directives before a stanza are the defaults for the stanzas after
-    them (also across included files, which are spliced in place, folders in name order without
-    logrotate's taboo extensions); a stanza's own directives override them; the first stanza
-    whose names (globs allowed) match `path` is the one that applies (logrotate refuses a
-    duplicate). History = rotate x period, cut to maxage when that is shorter (maxage deletes
-    rotated files older than it); `rotate 0` keeps nothing; `rotate -1` keeps every file (then
-    only maxage limits). Fails closed (None): no stanza, no period (logrotate's built-in
-    criterion is size), `size`-only rotation (the last of size/period wins, as in logrotate),
-    or `maxsize` (it rotates before the period is up), and an `include` that cannot be read.
-    """
+def _logrotate_stanza(
+    text: str, path: str, include: LogrotateInclude | None
+) -> tuple[dict[str, str] | None, list[str]]:
+    """The settings of the first stanza naming `path` (its own over the defaults before it), and
+    the includes that could not be read."""
     defaults: dict[str, str] = {}
     current: dict[str, str] | None = None
     names: list[str] = []
@@ -406,6 +400,53 @@ def logrotate_retention(text: str, path: str, include: LogrotateInclude | None =
             target["criterion"] = "size"
         elif words[0] in {"rotate", "maxage", "maxsize"} and len(words) > 1:
             target[words[0]] = words[1]
+        elif words[0] == "create":  # create [mode] [owner [group]]: no mode keeps the rotated file's
+            target["create"] = words[1] if len(words) > 1 and words[1].isdigit() else "same"
+        elif words[0] == "nocreate":
+            target.pop("create", None)
+    return found, unreadable
+
+
+def logrotate_create_mode(text: str, path: str, include: LogrotateInclude | None = None) -> tuple[int | None, str]:
+    """The mode logrotate gives the new `path` after a rotation (`create MODE`), and how that was
+    worked out; None when it sets none (no stanza, no `create`, `nocreate`, `create` without a
+    mode) or cannot tell (an unreadable include: the text says so)."""
+    found, unreadable = _logrotate_stanza(text, path, include)
+    if unreadable:
+        return None, f"include {', '.join(unreadable)} cannot be read"
+    create = (found or {}).get("create")
+    if create is None or create == "same":
+        return None, "no mode of its own" if found is not None else f"no logrotate stanza names {path}"
+    try:
+        return int(create, 8), f"create {create}"
+    except ValueError:
+        return None, f"malformed create mode {create!r}"
+
+
+_RSYSLOG_CREATE_MODE = re.compile(r'^\s*\$FileCreateMode\s+(\S+)|\bfileCreateMode\s*=\s*"([^"]*)"', re.I | re.M)
+
+
+def rsyslog_create_modes(text: str) -> list[str]:
+    """Every file creation mode rsyslog configuration text sets (`$FileCreateMode`, and
+    `fileCreateMode="…"` of omfile's module or actions), in order; comments left out."""
+    kept = "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+    return [legacy or script for legacy, script in _RSYSLOG_CREATE_MODE.findall(kept)]
+
+
+def logrotate_retention(text: str, path: str, include: LogrotateInclude | None = None) -> tuple[float | None, str]:
+    """Days of history logrotate keeps for `path`, and how that was worked out.
+
+    Read as logrotate reads it: directives before a stanza are the defaults for the stanzas after
+    them (also across included files, which are spliced in place, folders in name order without
+    logrotate's taboo extensions); a stanza's own directives override them; the first stanza
+    whose names (globs allowed) match `path` is the one that applies (logrotate refuses a
+    duplicate). History = rotate x period, cut to maxage when that is shorter (maxage deletes
+    rotated files older than it); `rotate 0` keeps nothing; `rotate -1` keeps every file (then
+    only maxage limits). Fails closed (None): no stanza, no period (logrotate's built-in
+    criterion is size), `size`-only rotation (the last of size/period wins, as in logrotate),
+    or `maxsize` (it rotates before the period is up), and an `include` that cannot be read.
+    """
+    found, unreadable = _logrotate_stanza(text, path, include)
     if unreadable:
         return None, f"include {', '.join(unreadable)} cannot be read"
     if found is None:

@@ -169,3 +169,38 @@ def test_apt_interval_on(value: str | None, on: bool) -> None:
 @pytest.mark.parametrize(("value", "off"), [("0", True), ("false", True), ("No", True), ("1", False), (None, False)])
 def test_apt_periodic_enable_off(value: str | None, off: bool) -> None:
     assert probes.apt_interval_off(value) is off
+
+
+def test_rsyslog_create_modes_reads_legacy_and_script_forms() -> None:
+    text = (
+        '$FileCreateMode 0640\n# $FileCreateMode 0644\nmodule(load="builtin:omfile" fileCreateMode="0600")\n'
+        'auth.* action(type="omfile" file="/var/log/x.log" FILECREATEMODE = "0644") # later\n'
+    )
+    assert probes.rsyslog_create_modes(text) == ["0640", "0600", "0644"]
+    assert probes.rsyslog_create_modes("*.* /var/log/syslog\n") == []
+
+
+ROTATE = """create
+include /etc/logrotate.d
+/var/log/other.log { create 0644 root root }
+"""
+
+
+@pytest.mark.parametrize(("stanza", "mode", "how"), [
+    ("/var/log/syslog\n{\n weekly\n create 0640 root adm\n}\n", 0o640, "create 0640"),
+    ("/var/log/syslog { weekly }\n", None, "no mode of its own"),  # the global `create` keeps the mode
+    ("/var/log/syslog { create root adm }\n", None, "no mode of its own"),
+    ("/var/log/syslog { nocreate }\n", None, "no mode of its own"),
+    ("/var/log/*.log /var/log/sys* {\n create 644 root root\n}\n", 0o644, "create 644"),
+])
+def test_logrotate_create_mode_of_the_stanza_naming_the_file(stanza: str, mode: int | None, how: str) -> None:
+    assert probes.logrotate_create_mode(ROTATE, "/var/log/syslog", lambda _: {"/etc/logrotate.d/rsyslog": stanza}) == (
+        mode, how)
+
+
+def test_logrotate_create_mode_inherits_the_global_and_fails_closed_on_an_unreadable_include() -> None:
+    text = "create 0644 root root\n/var/log/syslog { weekly }\n"
+    assert probes.logrotate_create_mode(text, "/var/log/syslog") == (0o644, "create 0644")
+    assert probes.logrotate_create_mode("include /etc/ops\n", "/var/log/syslog", lambda _: None) == (
+        None, "include /etc/ops cannot be read")
+    assert probes.logrotate_create_mode("", "/var/log/syslog")[0] is None

@@ -66,9 +66,39 @@ def test_logrotate_retention_12_months(host: Any, check: Check) -> None:
     )
 
 
+def _world_readable(mode: str) -> bool:
+    """A mode string grants others read, or cannot be read as octal (then it cannot be vouched for)."""
+    try:
+        return bool(int(mode, 8) & 0o004)
+    except ValueError:
+        return True
+
+
 def test_log_files_protected(host: Any, check: Check) -> None:
-    """None of `files` is world-readable (and each exists)."""
-    stats = _host.stat(host, *check.params["files"])
-    observed = {p: s["mode"] if isinstance(s, dict) else s for p, s in stats.items()}
-    ok = all(v != "absent" and not int(v, 8) & 0o004 for v in observed.values())
-    check.expect(observed, dict.fromkeys(check.params["files"], "not world-readable"), ok=ok)
+    """None of `files` is world-readable (and each exists), nor will be: every file creation mode
+    rsyslog is configured with (`$FileCreateMode`, `fileCreateMode=`; none set means its default,
+    0644) and the mode logrotate recreates each file with after a rotation (`create MODE` of the
+    stanza naming it, read as logrotate reads its configuration) grant others no read."""
+    files = check.params["files"]
+    stats = _host.stat(host, *files)
+    now = {p: s["mode"] if isinstance(s, dict) else s for p, s in stats.items()}
+    rsyslog = (_host.read(host, "/etc/rsyslog.conf") or "") + "\n" + _host.read_glob(host, "/etc/rsyslog.d/*.conf")
+    created = probes.rsyslog_create_modes(rsyslog) or ["0644 (rsyslog's default: none set)"]
+    logrotate = _host.read(host, "/etc/logrotate.conf") or ""
+    rotated = {}
+    for path in files:
+        mode, how = probes.logrotate_create_mode(logrotate, path, lambda target: _host.read_tree(host, target))
+        rotated[path] = how if mode is None else f"{mode:04o} ({how})"
+    unreadable = [how for how in rotated.values() if "cannot be read" in how]
+    ok = (
+        all(v != "absent" and not _world_readable(v) for v in now.values())
+        and not any(_world_readable(m.split()[0]) for m in created)
+        and not any(_world_readable(how.split()[0]) for how in rotated.values() if how[:1].isdigit())
+        and not unreadable
+    )
+    check.expect(
+        {"now": now, "rsyslog creates": created, "logrotate recreates": rotated},
+        {"now": dict.fromkeys(files, "not world-readable"), "rsyslog creates": "not world-readable",
+         "logrotate recreates": "not world-readable, or the rotated file's own mode"},
+        ok=ok,
+    )
