@@ -20,9 +20,26 @@ def _journald(host: Any) -> dict[str, str]:
     return _journal.journald_merge(main, dropins)
 
 
+_JOURNAL_FILES = (
+    "for f in /run/log/journal/*/system.journal; do [ -e \"$f\" ] && echo \"run $f\"; done; "
+    'f="/var/log/journal/$(cat /etc/machine-id)/system.journal"; [ -e "$f" ] && echo "var $f"; true'
+)
+"""Where journald's system journal is open: /run (volatile) or /var (persistent, this machine's id)."""
+
+
 def test_journald_persistent(host: Any, check: Check) -> None:
-    """Storage=persistent after journald.conf and its drop-ins are merged as systemd merges them."""
-    check.expect(_journald(host).get("Storage"), "persistent")
+    """Storage=persistent after journald.conf and its drop-ins are merged as systemd merges them,
+    and journald writes to disk now: this machine's system journal is in /var/log/journal and none
+    is in /run/log/journal (where `journalctl --relinquish-var` or a failed flush leaves it)."""
+    storage = _journald(host).get("Storage")
+    found = [line.split(" ", 1) for line in host.run(_JOURNAL_FILES).stdout.splitlines() if " " in line]
+    volatile = sorted(path for where, path in found if where == "run")
+    persistent = sorted(path for where, path in found if where == "var")
+    check.expect(
+        {"Storage": storage, "system journal in /run": volatile, "system journal in /var": persistent},
+        {"Storage": "persistent", "system journal in /run": [], "system journal in /var": "this machine's"},
+        ok=storage == "persistent" and not volatile and bool(persistent),
+    )
 
 
 def test_journald_retention_12_months(host: Any, check: Check) -> None:
