@@ -22,7 +22,7 @@ def test_apt_sources_site_mirror_only(host: Any, check: Check) -> None:
     text += _host.read_glob(host, "/etc/apt/sources.list.d/*.sources")
     listed = host.run(APT_TARGETS)
     from_apt = set(listed.stdout.split()) if listed.rc == 0 else set()
-    uris = sorted(set(probes.apt_uris(text)) | from_apt)
+    uris = sorted({u.rstrip("/") for u in {*probes.apt_uris(text), *from_apt}})
     mirror = urlsplit(check.facts.apt_mirror)
     foreign = [u for u in uris if urlsplit(u)[:2] != mirror[:2]]
     unreadable = "" if listed.rc == 0 else (listed.stderr.strip().splitlines() or [f"exit {listed.rc}"])[-1]
