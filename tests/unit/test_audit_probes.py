@@ -150,7 +150,8 @@ def test_apt_config_reads_the_merged_dump() -> None:
     dump = (
         'APT::Periodic "";\nAPT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "0";\n'
         'Unattended-Upgrade::Origins-Pattern "";\n'
-        'Unattended-Upgrade::Origins-Pattern:: "origin=Debian,codename=${distro_codename}-security,label=Debian-Security";\n'
+        'Unattended-Upgrade::Origins-Pattern:: "origin=Debian,codename=${distro_codename}-security,'
+        'label=Debian-Security";\n'
         'Unattended-Upgrade::Origins-Pattern:: "origin=Debian,codename=${distro_codename},label=Debian";\n'
     )
     found = probes.apt_config(dump)
