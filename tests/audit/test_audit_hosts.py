@@ -94,7 +94,8 @@ def test_audit_container_limits_are_not_checkable_never_passed(bare_result: tupl
 def test_audit_records_observed_and_expected_from_site(bare_result: tuple[AuditResult, float], bare_site: Site) -> None:
     by_id = {c.control.id: c for c in bare_result[0].hosts[0].controls}
     ntp = by_id["HT-TIME-02"].checks[0]
-    assert ntp.expected == [str(a) for a in bare_site.info.services.ntp]
+    assert ntp.expected["configured"] == [str(a) for a in bare_site.info.services.ntp]
+    assert set(ntp.observed) == {"configured", "running", "not followed"}
     root = by_id["HT-SSH-01"].checks[0]
     assert (root.observed, root.expected) == ("without-password", "no")
     assert root.timestamp
