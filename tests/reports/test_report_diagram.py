@@ -46,8 +46,8 @@ def test_every_flow_is_numbered_in_the_legend() -> None:
     fig = zone_figure(site, messages("en"))
     legend = [t.get_text() for t in fig.findobj(Text) if "→" in t.get_text()]
     assert len(legend) == len({(f.source, f.destination) for f in site.flows}) == 10
-    assert "mgmt → api: tcp 5000,8443,8774,8776,8778,9292,9311,9696" in legend
-    assert "gov → api: tcp 5000,8443" in legend  # Keystone and the dashboard for agency staff
+    assert "mgmt → api: tcp 5000,8443,8444,8774,8776,8778,9292,9311,9696" in legend
+    assert "gov → api: tcp 5000,8443,8444" in legend  # Keystone, the dashboard and the portal for agency staff
     assert "outside (any) → dmz: tcp 80,443" in legend
 
 
