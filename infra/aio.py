@@ -58,10 +58,10 @@ REPO = Path(__file__).resolve().parent.parent
 CLOUD_NAME = "hatang-aio"
 """The cloud's name in the written clouds.yaml (`openstack --os-cloud hatang-aio ...`)."""
 
-ROLES = catalogue().roles()
-"""Control-plane roles, in deployment order (playbooks/control-plane.yml)."""
+ROLES = catalogue().roles(clustered=False)
+"""Control-plane roles, in deployment order (playbooks/control-plane.yml), of the AIO's lone controller."""
 
-SERVICES: tuple[tuple[str, str], ...] = tuple(catalogue().units().items())
+SERVICES: tuple[tuple[str, str], ...] = tuple(catalogue().units(clustered=False).items())
 """systemd units of the AIO and what each is (the platform service catalogue's)."""
 
 _FAKE_DRIVER_UNITS = ("cinder-volume",)
@@ -537,8 +537,7 @@ _LOOPBACK = ("127.", "[::1]")
 
 def _ports() -> dict[int, str]:
     """Port -> the unit listening on it: the first unit of the catalogue service owning the port."""
-    services = catalogue().services
-    return {port: next(iter(services[name].units)) for port, name in catalogue().port_owners().items()}
+    return {port: catalogue().unit_of(name) for port, name in catalogue().port_owners().items()}
 
 
 def _listening(container: str) -> dict[str, list[str]]:

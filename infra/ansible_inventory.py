@@ -13,7 +13,7 @@ from typing import Any
 from infra.firewall import ruleset
 from infra.hostnet import attachments
 from infra.schema import ZoneKind
-from infra.services import catalogue
+from infra.services import api_hosts, catalogue
 from infra.services.ansible_vars import platform_vars
 from infra.site import SITE_FILES, Host, Site
 from infra.validate import load_valid_site
@@ -88,6 +88,7 @@ def inventory(site: Site) -> dict[str, Any]:
     """The site as `ansible-inventory --list` would print it, with the platform catalogue's variables."""
     services = site.info.services
     platform = platform_vars(catalogue())
+    api_zone = site.zone_of_kind(ZoneKind.API)
     data: dict[str, Any] = {
         "_meta": {"hostvars": {h.name: host_vars(site, h) for h in site.hosts}, TEMPLATES_KEY: sorted(platform)},
         "all": {
@@ -98,6 +99,13 @@ def inventory(site: Site) -> dict[str, Any]:
                 "hatang_region": site.info.region,
                 "hatang_site_title": site.info.title,
                 "hatang_agencies_domain": site.info.agencies_domain,
+                # the hosts behind the APIs (each with its api-zone address) and their shared address
+                "hatang_controllers": [
+                    {"name": h.name, "address": str(h.ipv4[api_zone.name])}
+                    for h in api_hosts(site)
+                    if api_zone is not None and api_zone.name in h.ipv4
+                ],
+                "hatang_api_vip": str(api_zone.vip4) if api_zone and api_zone.vip4 else "",
                 "hatang_physnets": sorted({z.provider.physnet for z in site.zones if z.provider is not None}),
                 "hatang_services": {
                     "ntp": [str(a) for a in services.ntp],

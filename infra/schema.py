@@ -167,6 +167,12 @@ class Zone(_Model):
     ipv6: ipaddress.IPv6Network = Field(description="IPv6 prefix (dual stack everywhere).")
     gateway4: ipaddress.IPv4Address | None = Field(None, description="IPv4 gateway, if routed.")
     gateway6: ipaddress.IPv6Address | None = Field(None, description="IPv6 gateway, if routed.")
+    vip4: ipaddress.IPv4Address | None = Field(
+        None,
+        description="api zone only: the virtual address the controllers share (keepalived moves it to a "
+        "healthy one); the endpoints, the database and the cache are reached through it. Needed when the "
+        "site has more than one controller.",
+    )
     groups: tuple[Slug, ...] = Field((), description="Host groups with an interface here.")
     provider: Provider | None = Field(None, description="Set when Neutron exposes the zone.")
 

@@ -18,7 +18,7 @@ from infra.errors import InventoryError, Problem
 from infra.ipam import Span, Spans, span
 from infra.policy import ADMIN_PORTS, FlowPolicy, port_ranges
 from infra.quotas import ProfileError, capacity_totals, resolve_profile
-from infra.schema import ENDPOINT_ANY, ENDPOINT_TENANTS, Hosting, NetworkAccess, TenantState, ZoneKind
+from infra.schema import ENDPOINT_ANY, ENDPOINT_TENANTS, Hosting, NetworkAccess, TenantState, Zone, ZoneKind
 from infra.site import Site, display_path, gc_paused, load_site
 
 __all__ = ["RESERVED_PROJECT_NAMES", "check_site", "load_valid_site", "validate_site"]
@@ -147,6 +147,45 @@ def _check_duplicates(site: Site, report: _Report) -> None:
             )
 
 
+def _check_vip(site: Site, index: int, zone: Zone, report: _Report) -> None:
+    """A virtual address of the api zone, free, and there whenever several controllers share the APIs."""
+    from infra.services import api_hosts
+
+    loc = ("zones", index, "vip4")
+    vip = zone.vip4
+    if zone.kind is not ZoneKind.API:
+        if vip is not None:
+            report.add("zones.yml", loc, f"vip4 on a {zone.kind.value} zone", "set vip4 on the api zone only")
+        return
+    controllers = api_hosts(site)
+    if vip is None:
+        if len(controllers) > 1:
+            report.add(
+                "zones.yml",
+                loc,
+                f"{len(controllers)} controllers share the APIs but the api zone has no vip4",
+                f"set vip4 to a free address of {zone.ipv4} (keepalived moves it to a healthy controller)",
+            )
+        return
+    if len(controllers) < 2:
+        report.add(
+            "zones.yml",
+            loc,
+            f"vip4 with {len(controllers)} controller{'' if len(controllers) == 1 else 's'}: nothing to share",
+            "remove vip4 (a lone controller serves the APIs on its own address) or add controllers",
+        )
+        return
+    taken = {h.ipv4.get(zone.name): h.name for h in site.hosts}
+    if vip not in zone.ipv4 or vip in (zone.ipv4.network_address, zone.ipv4.broadcast_address):
+        report.add(
+            "zones.yml", loc, f"{vip} is not a host address of {zone.ipv4}", f"use an address inside {zone.ipv4}"
+        )
+    elif vip == zone.gateway4:
+        report.add("zones.yml", loc, f"{vip} is the zone's gateway", "use a free address of the zone")
+    elif vip in taken:
+        report.add("zones.yml", loc, f"{vip} is {taken[vip]}'s address", "use a free address of the zone")
+
+
 def _check_zones(site: Site, report: _Report) -> None:
     groups = set(site.groups)
     for i, zone in enumerate(site.zones):
@@ -165,6 +204,7 @@ def _check_zones(site: Site, report: _Report) -> None:
                     f"gateway {gateway} is outside {network}",
                     f"use an address inside {network}",
                 )
+        _check_vip(site, i, zone, report)
         if zone.provider and zone.provider.external and (zone.gateway4 is None or zone.gateway6 is None):
             report.add(
                 "zones.yml",

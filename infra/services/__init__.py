@@ -8,9 +8,13 @@ URLs, databases, queue users, secrets), the flows (`services:` instead of ports)
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from infra.services._load import CATALOGUE_FILE, CatalogueError, load_catalogue
 from infra.services._model import Api, Catalogue, Secret, Service
+
+if TYPE_CHECKING:
+    from infra.site import Host, Site
 
 __all__ = [
     "CATALOGUE_FILE",
@@ -19,9 +23,13 @@ __all__ = [
     "CatalogueError",
     "Secret",
     "Service",
+    "api_hosts",
     "catalogue",
     "load_catalogue",
 ]
+
+API_FRONT = "tls-front"
+"""The service in front of every API: where it runs, the controllers share the api zone's vip4."""
 
 
 @cache
@@ -32,3 +40,9 @@ def catalogue() -> Catalogue:
         CatalogueError: the catalogue is invalid.
     """
     return load_catalogue(CATALOGUE_FILE)
+
+
+def api_hosts(site: Site) -> tuple[Host, ...]:
+    """The hosts that serve the APIs (the TLS front's groups): more than one share a virtual address."""
+    groups = set(catalogue().services[API_FRONT].groups)
+    return tuple(h for h in site.hosts if groups & set(h.groups))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from infra.schema import SLUG_PATTERN, Port, Slug, Text, ZoneKind
 
@@ -62,10 +62,20 @@ class Service(_Model):
         description="Named ports that listen on 127.0.0.1 only, for clients on the same host (Open vSwitch's "
         "database for nova-compute): no flow opens them, and none is expected to.",
     )
+    clustered: bool = Field(
+        False,
+        description="Runs only where its group has several hosts (replication or failover between them): "
+        "a site with one such host deploys nothing of it and no flow opens its ports.",
+    )
     databases: tuple[Identifier, ...] = Field((), description="MariaDB databases; the user is named after the role.")
     messaging: bool = Field(False, description="Has a RabbitMQ user named after the role.")
     service_user: bool = Field(False, description="Has a Keystone service user named after the role.")
-    units: dict[Unit, Text] = Field(min_length=1, description="systemd units and what each is.")
+    part_of: Annotated[str, StringConstraints(pattern=SLUG_PATTERN)] | None = Field(
+        None,
+        description="The service whose units run it (Galera's replication runs inside MariaDB): it has no "
+        "units of its own.",
+    )
+    units: dict[Unit, Text] = Field({}, description="systemd units and what each is.")
     secrets: tuple[Secret, ...] = Field(
         (), description="Secrets besides the database, queue and service-user passwords."
     )
@@ -76,6 +86,12 @@ class Service(_Model):
         if web is not None and info.data.get("api") is not None:
             raise ValueError("a service has an api or a web site, not both: the TLS front serves one port per service")
         return web
+
+    @model_validator(mode="after")
+    def _units_or_part_of(self) -> Service:
+        if bool(self.units) == bool(self.part_of):
+            raise ValueError("a service has units of its own, or is part_of another service, not both or neither")
+        return self
 
     @field_validator("loopback")
     @classmethod
@@ -129,15 +145,31 @@ class Catalogue(_Model):
         min_length=1, description="Services by name, in deployment order."
     )
 
+    @model_validator(mode="after")
+    def _part_of_a_service(self) -> Catalogue:
+        for name, service in self.services.items():
+            owner = self.services.get(service.part_of or name)
+            if owner is None or owner.part_of:
+                raise ValueError(f"{name}: part_of names a service with units of its own")
+        return self
+
+    def unit_of(self, name: str) -> str:
+        """The systemd unit that runs the service (its first, or that of the service it is part of)."""
+        service = self.services[name]
+        return next(iter(self.services[service.part_of].units if service.part_of else service.units))
+
     def port_owners(self) -> dict[int, str]:
         """TCP port -> the service that listens on it, its loopback ports included."""
         services = self.services.items()
         return {port: name for name, service in services for port in service.all_ports + service.loopback_ports}
 
-    def roles(self) -> tuple[str, ...]:
-        """The roles that deploy the services, in deployment order."""
-        return tuple(dict.fromkeys(service.role for service in self.services.values()))
+    def _on(self, clustered: bool) -> list[Service]:
+        return [service for service in self.services.values() if clustered or not service.clustered]
 
-    def units(self) -> dict[str, str]:
-        """Every systemd unit and what it is, in deployment order."""
-        return {unit: what for service in self.services.values() for unit, what in service.units.items()}
+    def roles(self, clustered: bool = True) -> tuple[str, ...]:
+        """The roles that deploy the services, in deployment order; `clustered=False`: on a lone controller."""
+        return tuple(dict.fromkeys(service.role for service in self._on(clustered)))
+
+    def units(self, clustered: bool = True) -> dict[str, str]:
+        """Every systemd unit and what it is, in deployment order; `clustered=False`: on a lone controller."""
+        return {unit: what for service in self._on(clustered) for unit, what in service.units.items()}

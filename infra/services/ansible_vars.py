@@ -64,7 +64,7 @@ def _service_vars(name: str, service: Service, catalogue: Catalogue) -> dict[str
     out.update({f"{role}_{key}_port": port for key, port in service.named_ports.items()})
     if service.fronted_port:
         path = service.api.path if service.api else "/"
-        url = f"{{{{ _hatang_scheme }}}}://{{{{ hatang_api_address }}}}:{service.fronted_port}{path}"
+        url = f"{{{{ _hatang_scheme }}}}://{{{{ hatang_api_endpoint }}}}:{service.fronted_port}{path}"
         out[f"{role}_public_url"] = url
         out[f"{role}_proxy_headers"] = "{{ _hatang_tls }}"
         out[f"{role}_cacert"] = "{{ _hatang_cacert }}"
@@ -79,13 +79,17 @@ def _service_vars(name: str, service: Service, catalogue: Catalogue) -> dict[str
             "description": service.description,
         }
     if service.databases:
-        out[f"{role}_db_host"] = "{{ hatang_api_address }}"
+        out[f"{role}_db_host"] = "{{ hatang_api_endpoint }}"
         out[f"{role}_db_password"] = f"{{{{ {DATABASE}_{role}_password }}}}"
     if service.messaging:
         mq = catalogue.services[MESSAGING].all_ports[0]
+        # every broker of the cluster: oslo.messaging moves to the next when one goes away
         out[f"{role}_transport_url"] = (
-            f"rabbit://{role}:{{{{ {MESSAGING}_{role}_password }}}}@{{{{ hatang_api_address }}}}:{mq}/"
+            f"rabbit://{{% for c in hatang_controllers %}}{role}:{{{{ {MESSAGING}_{role}_password }}}}"
+            f"@{{{{ c.address }}}}:{mq}{{{{ '' if loop.last else ',' }}}}{{% endfor %}}/"
         )
+        # replicated queues when there are several brokers (what OpenStack 2025.1 recommends)
+        out[f"{role}_rabbit_quorum_queue"] = "{{ hatang_controllers | length > 1 }}"
     for secret in _secrets(service):
         out[secret.variable] = secret_lookup(secret)
     return out
@@ -106,7 +110,13 @@ def platform_vars(catalogue: Catalogue) -> dict[str, Any]:
             for s in services.values()
             if s.messaging
         ],
-        "keystone_memcache_servers": [f"{{{{ hatang_api_address }}}}:{services[CACHE].all_ports[0]}"],
+        # one cache per controller: the clients spread keys over them and skip a dead one
+        "keystone_memcache_servers": (
+            f"{{{{ hatang_controllers | map(attribute='address') | map('regex_replace', '$', "
+            f"':{services[CACHE].all_ports[0]}') | list }}}}"
+        ),
+        # where clients reach the APIs and the database: the controllers' shared address, if several
+        "hatang_api_endpoint": "{{ hatang_api_vip or hatang_api_address }}",
     }
     for name, service in services.items():
         out.update(_service_vars(name, service, catalogue))

@@ -74,6 +74,8 @@ class _Found:
         for name, service in self.catalogue.services.items():
             if not set(service.groups) & set(host.groups) or not service.listens():
                 continue
+            if service.clustered and len({h.name for g in service.groups for h in self.site.hosts_in(g)}) < 2:
+                continue
             zones = [zone for zone, kind in kinds.items() if kind == service.zone.value]
             if not zones:
                 self.zoneless.append(self._problem(

@@ -59,6 +59,18 @@ def test_inventory_host_vars_carry_addresses_and_connection() -> None:
     assert data["all"]["vars"]["hatang_services"]["ntp"] == ["10.199.1.2"]
 
 
+def test_inventory_names_the_controllers_and_their_shared_address() -> None:
+    """Galera, RabbitMQ, memcached and keepalived take their members from here; none is written twice."""
+    lab = inventory(lab_site())["all"]["vars"]
+    assert lab["hatang_controllers"] == [
+        {"name": "ctl01", "address": "10.199.2.11"}, {"name": "ctl02", "address": "10.199.2.12"},
+    ], "the api-zone addresses of the hosts behind the APIs, network nodes not among them"
+    assert lab["hatang_api_vip"] == "10.199.2.10"
+    aio = inventory(load_site(AIO))["all"]["vars"]
+    assert aio["hatang_controllers"] == [{"name": "aio1", "address": "10.99.2.10"}]
+    assert aio["hatang_api_vip"] == "", "a lone controller serves on its own address"
+
+
 def test_inventory_gives_the_control_plane_its_region_and_physnets() -> None:
     site = load_site(AIO)
     found = inventory(site)["all"]["vars"]

@@ -187,7 +187,8 @@ def test_reference_validator_refuses(kind: str, clause: str, message: str) -> No
             set_at("controls", 0, "implemented_by", value=["roles/baseline", "roles/openstack"]),
             "controls/host.yml:22: controls.0.implemented_by: Value error, roles/openstack: no such role or "
             "Pulumi project; known: pulumi/platform, pulumi/tenants, roles/barbican, roles/baseline, roles/cinder, "
-            "roles/firewall, roles/glance, roles/horizon, roles/keystone, roles/mariadb, roles/memcached, "
+            "roles/firewall, roles/glance, roles/horizon, roles/keepalived, roles/keystone, roles/mariadb, "
+            "roles/memcached, "
             "roles/netzones, roles/neutron, roles/nova, roles/openstack_api_service, roles/ovn_central, "
             "roles/ovn_host, roles/placement, roles/portal, roles/rabbitmq, roles/tls_front",
         ),

@@ -18,7 +18,7 @@ runner = CliRunner()
 def test_validate_sample_ok(site_copy: Path) -> None:
     result = runner.invoke(app, ["validate", str(site_copy)])
     assert result.exit_code == 0, result.output
-    assert "valid (8 zones, 15 flows, 17 hosts, 13 tenants, 17 applications)" in result.output
+    assert "valid (8 zones, 17 flows, 17 hosts, 13 tenants, 17 applications)" in result.output
 
 
 def test_validate_errors_exit_2_with_locations(site_copy: Path) -> None:

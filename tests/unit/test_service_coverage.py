@@ -127,7 +127,7 @@ def test_validate_services_flow_reaching_hosts_that_do_not_run_it(site_copy: Pat
     """Without `groups` the memcached flow opens 11211 on every compute host of the api zone too."""
     edit_yaml(site_copy, "flows.yml", _flow("memcached", lambda flow: flow.pop("groups")))
     assert _validate_findings(site_copy) == [
-        f"{site_copy / 'flows.yml'}:58: flows.7.services: flow 'memcached' opens tcp/11211 in zone api on "
+        f"{site_copy / 'flows.yml'}:71: flows.9.services: flow 'memcached' opens tcp/11211 in zone api on "
         "13 hosts (cmp01, cmp02, cmp03, …) for memcached, which these hosts do not run (fix: narrow the "
         "flow's `groups` to the hosts that run it (group controllers), or remove memcached from its `services`)"
     ]
@@ -148,3 +148,22 @@ def test_coverage_ssh_is_never_a_problem(aio_copy: Path) -> None:
     ssh = _add_flow(name="ssh-api", **{"from": "mgmt", "to": "api"}, protocol="tcp", ports=[22])
     edit_yaml(aio_copy, "flows.yml", ssh)
     assert problems(load_site(aio_copy), catalogue()) == []
+
+
+def test_validate_several_controllers_need_their_replication_flow(site_copy: Path) -> None:
+    """Three controllers replicate: without `database-cluster` Galera's ports would be dropped."""
+    edit_yaml(site_copy, "flows.yml", _drop_flow("database-cluster"))
+    found = _validate_findings(site_copy)
+    assert len(found) == 1
+    assert "mariadb-cluster listens on tcp/{4444, 4567-4568} in zone api on ctl01, ctl02, ctl03" in found[0]
+
+
+def test_validate_a_lone_controller_opens_no_replication_port(aio_copy: Path) -> None:
+    """The AIO's one controller runs no Galera replication: a flow naming it is a rule for nothing."""
+    edit_yaml(aio_copy, "flows.yml", _add_flow(
+        name="database-cluster", **{"from": "api", "to": "api"}, groups=["controllers"], protocol="tcp",
+        services=["mariadb-cluster"],
+    ))
+    found = _validate_findings(aio_copy)
+    assert len(found) == 1
+    assert "flow 'database-cluster' names mariadb-cluster, but no host it reaches in zone api runs it" in found[0]

@@ -63,7 +63,8 @@ def _flow(index: int, **changes: Any) -> Any:
         (
             {"services": ["keystone", "swift"]},
             "flows.yml:5: flows.3.services.1: unknown service 'swift' (known: barbican, cinder, "
-            "cinder-volume, glance, horizon, keystone, mariadb, memcached, neutron, nova, nova-compute, ovn-central, "
+            "cinder-volume, glance, horizon, keepalived, keystone, mariadb, mariadb-cluster, memcached, neutron, nova, "
+            "nova-compute, ovn-central, "
             "ovn-controller, placement, portal, rabbitmq, tls-front) (got 'swift') "
             "(fix: see this field in docs/site-model.md)",
         ),

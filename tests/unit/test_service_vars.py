@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import jinja2
 import pytest
 from ruamel.yaml import YAML
 
@@ -23,7 +24,7 @@ def test_service_vars_tls_front_serves_every_api_port_and_the_dashboard() -> Non
         "placement": 8778, "horizon": 8443, "portal": 8444,
     }
     assert VARS["horizon_bind_address"] == "{{ _hatang_backend_address }}"
-    assert VARS["horizon_public_url"] == "{{ _hatang_scheme }}://{{ hatang_api_address }}:8443/"
+    assert VARS["horizon_public_url"] == "{{ _hatang_scheme }}://{{ hatang_api_endpoint }}:8443/"
     assert VARS["horizon_keystone_url"] == "{{ keystone_internal_url }}"
     assert "horizon_catalog_entry" not in VARS  # a web site, not an API in Keystone's catalog
     assert VARS["portal_bind_address"] == "{{ _hatang_backend_address }}"
@@ -32,8 +33,8 @@ def test_service_vars_tls_front_serves_every_api_port_and_the_dashboard() -> Non
 
 
 def test_service_vars_endpoint_urls_carry_port_and_path() -> None:
-    assert VARS["nova_public_url"] == "{{ _hatang_scheme }}://{{ hatang_api_address }}:8774/v2.1"
-    assert VARS["keystone_public_url"] == "{{ _hatang_scheme }}://{{ hatang_api_address }}:5000"
+    assert VARS["nova_public_url"] == "{{ _hatang_scheme }}://{{ hatang_api_endpoint }}:8774/v2.1"
+    assert VARS["keystone_public_url"] == "{{ _hatang_scheme }}://{{ hatang_api_endpoint }}:5000"
     assert VARS["glance_keystone_url"] == "{{ keystone_internal_url }}"
     assert "keystone_keystone_url" not in VARS
 
@@ -46,15 +47,32 @@ def test_service_vars_databases_queue_users_and_transport() -> None:
     ]
     assert VARS["mariadb_databases"][0]["password"] == "{{ mariadb_keystone_password }}"
     assert [u["name"] for u in VARS["rabbitmq_users"]] == ["nova", "neutron", "cinder"]
-    assert VARS["cinder_transport_url"] == (
-        "rabbit://cinder:{{ rabbitmq_cinder_password }}@{{ hatang_api_address }}:5672/"
-    )
-    assert VARS["keystone_memcache_servers"] == ["{{ hatang_api_address }}:11211"]
+
+    def render(name: str, *addresses: str) -> object:
+        env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+        env.filters["regex_replace"] = lambda value, pattern, repl: re.sub(pattern, repl, value, count=1)
+        context = {
+            "hatang_controllers": [{"name": f"c{i}", "address": a} for i, a in enumerate(addresses)],
+            "rabbitmq_cinder_password": "pw",
+        }
+        return env.from_string(VARS[name]).render(context)
+
+    assert render("cinder_transport_url", "10.0.0.1") == "rabbit://cinder:pw@10.0.0.1:5672/"
+    assert render("cinder_transport_url", "10.0.0.1", "10.0.0.2", "10.0.0.3") == (
+        "rabbit://cinder:pw@10.0.0.1:5672,cinder:pw@10.0.0.2:5672,cinder:pw@10.0.0.3:5672/"
+    ), "every broker of the cluster"
+    assert render("keystone_memcache_servers", "10.0.0.1", "10.0.0.2") == "['10.0.0.1:11211', '10.0.0.2:11211']"
+    assert render("cinder_rabbit_quorum_queue", "10.0.0.1") == "False"
+    assert render("cinder_rabbit_quorum_queue", "10.0.0.1", "10.0.0.2") == "True"
+    assert VARS["cinder_db_host"] == "{{ hatang_api_endpoint }}"
+    assert VARS["hatang_api_endpoint"] == "{{ hatang_api_vip or hatang_api_address }}"
 
 
 def test_service_vars_secrets_are_lookups_into_the_secrets_folder() -> None:
     secrets = sorted(k for k, v in VARS.items() if isinstance(v, str) and "ansible.builtin.password" in v)
-    assert len(secrets) == 20  # 18 passwords (the portal's service user too), Barbican's KEK and Horizon's key
+    # 19 passwords (the portal's service user and RabbitMQ's Erlang cookie too), Barbican's KEK, Horizon's
+    # key, Keystone's two fernet and two credential keys
+    assert len(secrets) == 25
     assert VARS["rabbitmq_nova_password"] == (
         "{{ lookup('ansible.builtin.password', _hatang_secrets ~ '/mq-nova', length=28, "
         "chars=['ascii_letters', 'digits']) }}-Hk7"

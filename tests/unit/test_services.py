@@ -35,9 +35,12 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_catalogue_of_the_project_is_valid_and_in_deployment_order() -> None:
     found = catalogue()
     assert found.roles() == (
-        "mariadb", "rabbitmq", "memcached", "tls_front", "keystone", "barbican", "placement",
+        "mariadb", "rabbitmq", "memcached", "keepalived", "tls_front", "keystone", "barbican", "placement",
         "glance", "nova", "ovn_central", "neutron", "cinder", "horizon", "portal", "ovn_host",
     )
+    assert "keepalived" not in found.roles(clustered=False), "a lone controller shares no address"
+    assert "keepalived" not in found.units(clustered=False)
+    assert found.unit_of("mariadb-cluster") == "mariadb", "Galera's replication runs inside MariaDB"
     assert found.port_owners()[5000] == "keystone"
     assert found.services["nova"].api is not None and found.services["nova"].api.path == "/v2.1"
 

@@ -48,6 +48,19 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
          "services.site_repo", "should match pattern")
         for i, bad in enumerate(["yes", "git/site.git", "https://git.example/a site.git", "/srv/git/"])
     ),
+    # the controllers' shared address: there when several share the APIs, free, in the api zone only
+    ("vip-missing", "zones.yml", delete_at("zones", 2, "vip4"), "zones.yml", "zones.2.vip4",
+     "3 controllers share the APIs but the api zone has no vip4"),
+    ("vip-word", "zones.yml", set_at("zones", 2, "vip4", value="yes"), "zones.yml", "zones.2.vip4",
+     "Expected 4 octets in 'yes'"),
+    ("vip-outside", "zones.yml", set_at("zones", 2, "vip4", value="10.20.9.10"), "zones.yml", "zones.2.vip4",
+     "is not a host address of 10.20.2.0/24"),
+    ("vip-network-address", "zones.yml", set_at("zones", 2, "vip4", value="10.20.2.0"), "zones.yml",
+     "zones.2.vip4", "is not a host address of 10.20.2.0/24"),
+    ("vip-a-host", "zones.yml", set_at("zones", 2, "vip4", value="10.20.2.12"), "zones.yml", "zones.2.vip4",
+     "is ctl02's address"),
+    ("vip-elsewhere", "zones.yml", set_at("zones", 1, "vip4", value="10.20.1.200"), "zones.yml", "zones.1.vip4",
+     "vip4 on a mgmt zone"),
     (
         "schema-bad-level",
         "tenants/hcc.yml",
@@ -83,9 +96,9 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
     (
         "flow-world-ssh",
         "flows.yml",
-        set_at("flows", 9, "ports", value=[22, 443]),
+        set_at("flows", 11, "ports", value=[22, 443]),
         "flows.yml",
-        "flows.9.ports",
+        "flows.11.ports",
         "opens ssh port 22 to the world",
     ),
     (
@@ -103,7 +116,7 @@ CASES: list[tuple[str, str, Callable[[Any], None], str, str, str]] = [
             },
         ),
         "flows.yml",
-        "flows.15",
+        "flows.17",
         "must never be bridged to the internet",
     ),
     (
@@ -489,3 +502,11 @@ def test_reserved_project_code_refused(site_copy: Path) -> None:
     assert "'admin' is reserved by Keystone deployments" in messages
     # the rename moved hcc's addresses to a new code: the ledger says so too
     assert "10.64.12.0/22 is recorded in the ledger for tenant 'hcc'" in messages
+
+
+def test_vip_on_a_lone_controller_is_refused(aio_copy: Path) -> None:
+    """One controller has nothing to share: a vip4 would be served by haproxy with no VRRP behind it."""
+    edit_yaml(aio_copy, "zones.yml", set_at("zones", 2, "vip4", value="10.99.2.200"))
+    problems = [p for p in _problems(aio_copy) if p.field == "zones.2.vip4"]
+    assert [p.message for p in problems] == ["vip4 with 1 controller: nothing to share"]
+    assert problems[0].hint.startswith("remove vip4")

@@ -1,0 +1,171 @@
+"""Three controllers made one: the lab site `ha` (lab/) on test hosts, and what the tests do to them.
+
+The hosts start once per session and the control plane's shared services (MariaDB Galera, the
+RabbitMQ cluster, memcached, keepalived and the TLS front) are deployed by the site's own playbook,
+limited by tags to those roles; the OpenStack APIs on three controllers come with their memory
+budget (issue 14). Secrets, the site CA among them, go to a folder of the session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from infra import testhosts
+from infra.site import Site
+
+REPO = Path(__file__).resolve().parents[2]
+LAB = Path(__file__).resolve().parent / "lab"
+ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+DEPLOYED = ("mariadb", "rabbitmq", "memcached", "keepalived", "tls_front", "keystone")
+"""The roles deployed here (their tags in playbooks/control-plane.yml): the shared services and Keystone."""
+RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
+
+
+@dataclass
+class Cluster:
+    site: Site
+    secrets: Path
+    figures: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def hosts(self) -> list[str]:
+        return [h.name for h in self.site.hosts]
+
+    @property
+    def vip(self) -> str:
+        zone = next(z for z in self.site.zones if z.vip4)
+        return str(zone.vip4)
+
+    def address(self, host: str) -> str:
+        return str(next(h for h in self.site.hosts if h.name == host).ipv4["api"])
+
+    def container(self, host: str) -> str:
+        return testhosts.container_name(self.site.name, host)
+
+    def run(self, host: str, *argv: str, check: bool = False, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["podman", "exec", self.container(host), *argv],
+            capture_output=True, text=True, check=check, timeout=timeout,
+        )
+
+    def playbook(self) -> tuple[subprocess.CompletedProcess[str], dict[str, int]]:
+        """Deploy the shared services and Keystone; returns the run and the changed count per host."""
+        argv = [
+            str(ANSIBLE_PLAYBOOK), "-i", str(LAB),
+            "-e", json.dumps(testhosts.ansible_connection_vars(self.site.name)),
+            "-e", json.dumps({"hatang_secrets_dir": str(self.secrets)}),
+            "--tags", ",".join(DEPLOYED),
+            str(REPO / "playbooks" / "control-plane.yml"),
+        ]
+        env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+               "ANSIBLE_FORCE_COLOR": "0", "PY_COLORS": "0"}
+        result = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+        changed = {m[0]: int(m[1]) for m in RECAP.findall(result.stdout) if not int(m[2]) and not int(m[3])}
+        return result, changed
+
+    def password(self, name: str) -> str:
+        """A generated password as the roles read it (the secrets folder's file and the fixed tail)."""
+        return (self.secrets / name).read_text(encoding="utf-8").strip() + "-Hk7"
+
+    def _keystone(self) -> requests.Session:
+        session = requests.Session()
+        session.trust_env = False  # no proxy between the tests and the lab
+        session.verify = str(self.secrets / "pki" / "ca.crt")
+        return session
+
+    def token(self, address: str) -> str | None:
+        """The admin's token from Keystone at `address` (a controller's or the shared one), or None."""
+        body = {"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": "admin", "domain": {"id": "default"}, "password": self.password("keystone-admin"),
+            }}},
+            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
+        }}
+        try:
+            reply = self._keystone().post(f"https://{address}:5000/v3/auth/tokens", json=body, timeout=5)
+        except requests.RequestException:
+            return None
+        return reply.headers.get("X-Subject-Token") if reply.status_code == 201 else None
+
+    def validates(self, address: str, token: str) -> bool:
+        """Keystone at `address` accepts a token (issued by any controller)."""
+        headers = {"X-Auth-Token": token, "X-Subject-Token": token}
+        reply = self._keystone().get(f"https://{address}:5000/v3/auth/tokens", headers=headers, timeout=5)
+        return reply.status_code == 200
+
+    def create_project(self, address: str, token: str, name: str) -> bool:
+        body = {"project": {"name": name, "domain_id": "default"}}
+        try:
+            reply = self._keystone().post(
+                f"https://{address}:5000/v3/projects", json=body, headers={"X-Auth-Token": token}, timeout=10
+            )
+        except requests.RequestException:
+            return False
+        return reply.status_code == 201
+
+    def projects(self, address: str, token: str) -> set[str]:
+        reply = self._keystone().get(f"https://{address}:5000/v3/projects", headers={"X-Auth-Token": token}, timeout=10)
+        reply.raise_for_status()
+        return {project["name"] for project in reply.json()["projects"]}
+
+    def sql(self, host: str, statement: str, *, through_vip: bool = False) -> subprocess.CompletedProcess[str]:
+        """Run SQL on a node (as root on its socket), or as the keystone user through the shared address."""
+        argv = ["mariadb", "--batch", "--skip-column-names", "--connect-timeout=3"]
+        if through_vip:
+            argv += ["-h", self.vip, "-u", "keystone", f"-p{self.password('db-keystone')}", "keystone"]
+        return self.run(host, *argv, "-e", statement, timeout=30)
+
+    def wsrep(self, host: str) -> dict[str, str]:
+        out = self.sql(host, "SHOW GLOBAL STATUS LIKE 'wsrep_%'").stdout
+        return dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+
+    def running_brokers(self, host: str) -> list[str]:
+        result = self.run(host, "rabbitmqctl", "--quiet", "cluster_status", "--formatter", "json", timeout=60)
+        if result.returncode:
+            return []
+        return sorted(json.loads(result.stdout)["running_nodes"])
+
+    def vip_holders(self) -> list[str]:
+        return [
+            h for h in self.hosts if self.is_up(h) and f" {self.vip}/" in self.run(h, "ip", "-4", "-o", "addr").stdout
+        ]
+
+    def is_up(self, host: str) -> bool:
+        state = subprocess.run(
+            ["podman", "inspect", "-f", "{{.State.Running}}", self.container(host)],
+            capture_output=True, text=True, check=False,
+        )
+        return state.stdout.strip() == "true"
+
+    def power_off(self, *hosts: str) -> None:
+        """Pull the plug: SIGKILL to the container's init, no service stops cleanly."""
+        subprocess.run(["podman", "kill", *map(self.container, hosts)], capture_output=True, check=True)
+
+    def replace(self, host: str) -> None:
+        """A new machine in its place: the container removed, a fresh one made with the same addresses."""
+        subprocess.run(["podman", "rm", "-f", self.container(host)], capture_output=True, check=True)
+        testhosts.up(self.site, limit=host)
+
+    def power_on(self, *hosts: str) -> None:
+        subprocess.run(["podman", "start", *map(self.container, hosts)], capture_output=True, check=True)
+        for host in hosts:
+            testhosts.wait_booted(self.container(host))
+
+
+def until(predicate, timeout: float, step: float = 0.5) -> float | None:  # type: ignore[no-untyped-def]
+    """Seconds until `predicate()` held, or None if it did not within `timeout`."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if predicate():
+            return time.monotonic() - start
+        time.sleep(step)
+    return None

@@ -1,0 +1,204 @@
+"""Three controllers survive losing one: Galera, RabbitMQ, the shared address and Keystone, on the wire.
+
+Each fault test starts from a healthy cluster and leaves one behind. The detectors ("a write
+through the shared address succeeds", "Keystone issues a token there", "the brokers run") are shown
+to fail on a cluster that is really broken: two controllers of three powered off.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import time
+from pathlib import Path
+
+import pytest
+
+from infra.pki import site_ca
+from tests.cluster._ha import Cluster, until
+
+pytestmark = pytest.mark.hosts
+
+FIGURES = Path(__file__).resolve().parents[2] / "reports" / "cluster" / "figures.json"
+FAILOVER_BOUND_S = 30.0
+"""How long the database may stay unreachable through the shared address when its holder dies."""
+REJOIN_BOUND_S = 180.0
+
+
+def _healthy(cluster: Cluster) -> None:
+    """Every controller up, every Galera node synced in one primary component of 3, 3 brokers."""
+    down = [h for h in cluster.hosts if not cluster.is_up(h)]
+    if down:
+        cluster.power_on(*down)
+
+    def synced(host: str) -> bool:
+        state = cluster.wsrep(host)
+        return state.get("wsrep_cluster_size") == "3" and state.get("wsrep_local_state_comment") == "Synced"
+
+    assert until(lambda: all(map(synced, cluster.hosts)), REJOIN_BOUND_S) is not None, {
+        h: cluster.wsrep(h) for h in cluster.hosts
+    }
+    assert until(lambda: len(cluster.running_brokers(cluster.hosts[0])) == 3, REJOIN_BOUND_S, step=2) is not None
+
+
+def _write(cluster: Cluster, via: str, value: str) -> bool:
+    """The detector: a row written through the shared address (from `via`), committed."""
+    statement = (
+        "CREATE TABLE IF NOT EXISTS ha_probe (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(40)); "
+        f"INSERT INTO ha_probe (v) VALUES ('{value}')"
+    )
+    return cluster.sql(via, statement, through_vip=True).returncode == 0
+
+
+def _count(cluster: Cluster, host: str, value: str) -> int:
+    out = cluster.sql(host, f"SELECT COUNT(*) FROM keystone.ha_probe WHERE v = '{value}'").stdout.strip()
+    return int(out or 0)
+
+
+def _record(cluster: Cluster, **figures: float) -> None:
+    cluster.figures.update(figures)
+    FIGURES.parent.mkdir(parents=True, exist_ok=True)
+    FIGURES.write_text(json.dumps({k: round(v, 2) for k, v in cluster.figures.items()}, indent=2) + "\n")
+    print("cluster figures:", {k: round(v, 2) for k, v in figures.items()})
+
+
+def test_deploy_makes_one_cluster_of_three(cluster: Cluster) -> None:
+    _record(cluster)  # the first deployment's time
+    for host in cluster.hosts:
+        state = cluster.wsrep(host)
+        assert state["wsrep_cluster_status"] == "Primary", host
+        assert state["wsrep_cluster_size"] == "3", host
+        assert state["wsrep_local_state_comment"] == "Synced", host
+    nodes = [f"rabbit@{cluster.address(h)}" for h in cluster.hosts]
+    assert cluster.running_brokers(cluster.hosts[1]) == sorted(nodes)
+    # VRRP elects a holder once haproxy runs on it (two checks 2 s apart, then three adverts)
+    assert until(lambda: len(cluster.vip_holders()) == 1, 20) is not None, "one controller holds the address"
+    for host in cluster.hosts:
+        assert cluster.run(host, "systemctl", "is-active", "keepalived", "haproxy", "memcached").returncode == 0
+
+
+def test_second_run_changes_nothing(cluster: Cluster) -> None:
+    result, changed = cluster.playbook()
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert changed == dict.fromkeys(cluster.hosts, 0), result.stdout[-3000:]
+
+
+def test_a_write_through_the_shared_address_reaches_every_node(cluster: Cluster) -> None:
+    _healthy(cluster)
+    assert _write(cluster, cluster.hosts[2], "replicated")
+    for host in cluster.hosts:
+        assert _count(cluster, host, "replicated") == 1, host
+
+
+def test_every_front_serves_the_site_ca_certificate_on_the_shared_address(cluster: Cluster) -> None:
+    """One CA for the site: a client trusting it alone reaches the shared address and each controller."""
+    ca = site_ca(cluster.secrets / "pki")
+    context = ssl.create_default_context(cadata=ca.pem)
+    for address in [cluster.vip, *map(cluster.address, cluster.hosts)]:
+        with socket.create_connection((address, 5000), timeout=5) as raw, \
+                context.wrap_socket(raw, server_hostname=address) as tls:
+            assert tls.version() in ("TLSv1.2", "TLSv1.3"), address
+    stranger = ssl.create_default_context(cadata=site_ca(cluster.secrets / "other-ca", "another CA").pem)
+    with socket.create_connection((cluster.vip, 5000), timeout=5) as raw, pytest.raises(ssl.SSLCertVerificationError):
+        stranger.wrap_socket(raw, server_hostname=cluster.vip)
+
+
+def test_a_token_from_one_controller_is_valid_on_every_other(cluster: Cluster) -> None:
+    """The fernet keys come from the secrets folder: the same on every controller."""
+    _healthy(cluster)
+    for issuer in cluster.hosts:
+        token = cluster.token(cluster.address(issuer))
+        assert token, f"Keystone on {issuer} issues no token"
+        for host in cluster.hosts:
+            assert cluster.validates(cluster.address(host), token), f"{host} refuses a token of {issuer}"
+    assert not cluster.validates(cluster.vip, "gAAAAAB-not-a-token"), "the check can fail"
+
+
+def test_a_controller_powered_off_the_apis_answer_and_it_rejoins_alone(cluster: Cluster) -> None:
+    _healthy(cluster)
+    holder = cluster.vip_holders()[0]
+    survivors = [h for h in cluster.hosts if h != holder]
+    cluster.power_off(holder)
+    window = until(lambda: _write(cluster, survivors[0], "during-outage"), FAILOVER_BOUND_S)
+    assert window is not None, f"no write through {cluster.vip} within {FAILOVER_BOUND_S} s of {holder} dying"
+    api = until(lambda: cluster.token(cluster.vip) is not None, FAILOVER_BOUND_S)
+    assert api is not None, f"Keystone did not answer through {cluster.vip} within {FAILOVER_BOUND_S} s"
+    token = cluster.token(cluster.vip)
+    assert token and cluster.create_project(cluster.vip, token, "made-during-outage"), "a tenant's project"
+    assert cluster.vip_holders() in ([survivors[0]], [survivors[1]])
+    for host in survivors:
+        assert cluster.wsrep(host)["wsrep_cluster_size"] == "2"
+    assert len(cluster.running_brokers(survivors[0])) == 2, "the brokers' majority keeps serving"
+    start = time.monotonic()
+    cluster.power_on(holder)  # returns when its systemd is up: MariaDB's unit waits for the state transfer
+    synced = until(lambda: cluster.wsrep(holder).get("wsrep_local_state_comment") == "Synced", REJOIN_BOUND_S)
+    assert synced is not None, f"{holder} did not rejoin Galera by itself"
+    galera = time.monotonic() - start
+    assert _count(cluster, holder, "during-outage") == 1, "the write made while it was off reached it"
+    brokers = until(lambda: len(cluster.running_brokers(holder)) == 3, REJOIN_BOUND_S, step=2)
+    assert brokers is not None, f"{holder} did not rejoin the RabbitMQ cluster by itself"
+    rejoined = time.monotonic() - start
+    own = cluster.token(cluster.address(holder))
+    assert own and "made-during-outage" in cluster.projects(cluster.address(holder), own), "no write lost"
+    _record(
+        cluster, db_unavailable_s=window, api_unavailable_s=window + api,
+        galera_rejoin_from_power_on_s=galera, rabbitmq_rejoin_from_power_on_s=rejoined,
+    )
+
+
+def test_haproxy_stopped_on_the_holder_moves_the_shared_address(cluster: Cluster) -> None:
+    _healthy(cluster)
+    holder = cluster.vip_holders()[0]
+    cluster.run(holder, "systemctl", "stop", "haproxy", check=True)
+    try:
+        moved = until(lambda: (holders := cluster.vip_holders()) != [] and holder not in holders, 20)
+        assert moved is not None, f"the address stayed on {holder} without its haproxy"
+        assert _write(cluster, holder, "after-move")
+        _record(cluster, vip_move_s=moved)
+    finally:
+        cluster.run(holder, "systemctl", "start", "haproxy", check=True)
+
+
+def test_two_controllers_lost_the_detectors_fail_and_the_cluster_recovers(cluster: Cluster) -> None:
+    """A minority must not take writes: the detector fails here, or it could not fail anywhere."""
+    _healthy(cluster)
+    last = cluster.hosts[2]
+    token = cluster.token(cluster.vip)
+    cluster.power_off(*cluster.hosts[:2])
+    assert until(lambda: cluster.wsrep(last).get("wsrep_cluster_status") == "non-Primary", 30) is not None
+    assert not _write(cluster, last, "minority"), "a lone node of three took a write"
+    assert token and not cluster.create_project(cluster.vip, token, "minority-project"), (
+        "Keystone wrote a project into a minority's database"
+    )
+    assert until(lambda: len(cluster.running_brokers(last)) < 2, 60, step=2) is not None
+    start = time.monotonic()
+    cluster.power_on(*cluster.hosts[:2])
+    assert until(lambda: _write(cluster, last, "recovered"), REJOIN_BOUND_S) is not None, (
+        "the cluster did not recover when the controllers came back"
+    )
+    _record(cluster, recovery_from_power_on_s=time.monotonic() - start)
+    _healthy(cluster)
+    assert all(_count(cluster, h, "minority") == 0 for h in cluster.hosts)
+
+
+def test_a_new_machine_in_place_of_the_first_controller_joins_the_cluster(cluster: Cluster) -> None:
+    """docs/deploy-site.md's replacement: the same name and addresses, an empty disk, the playbook.
+
+    The first controller is the one that bootstrapped Galera and seeds RabbitMQ: new, it must find
+    the running members and join them, not start a second cluster beside them.
+    """
+    _healthy(cluster)
+    first, second = cluster.hosts[:2]
+    assert _write(cluster, second, "before-replacement")
+    uuid = cluster.wsrep(second)["wsrep_cluster_state_uuid"]
+    cluster.replace(first)
+    assert cluster.run(first, "test", "-e", "/var/lib/mysql").returncode != 0, "a new machine"
+    start = time.monotonic()
+    result, _ = cluster.playbook()
+    assert result.returncode == 0, result.stdout[-4000:]
+    _record(cluster, replacement_deploy_s=time.monotonic() - start)
+    _healthy(cluster)
+    assert {cluster.wsrep(h)["wsrep_cluster_state_uuid"] for h in cluster.hosts} == {uuid}, "one cluster, the old one"
+    assert _count(cluster, first, "before-replacement") == 1, "the new node received the data"
+    assert cluster.running_brokers(first) == sorted(f"rabbit@{cluster.address(h)}" for h in cluster.hosts)
