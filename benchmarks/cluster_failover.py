@@ -5,7 +5,7 @@ Galera, RabbitMQ, memcached, keepalived, the TLS front) with the site's playbook
 the deployment time, each controller's memory (the container's cgroup), and for ROUNDS rounds of
 "power off the shared address's holder": how long a write through the shared address fails, how
 long after power-on the controller is back in Galera and RabbitMQ. Removes the hosts at the end.
-Usage: python benchmarks/cluster_failover.py [ROUNDS]   (default 3)
+Usage, from the repository root: python -m benchmarks.cluster_failover [ROUNDS]   (default 3)
 """
 
 from __future__ import annotations

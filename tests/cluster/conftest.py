@@ -1,4 +1,4 @@
-"""The lab site `ha`: three controllers on test hosts, deployed once per session.
+"""The lab site `ha`: three controllers on test hosts, deployed once for the tests of the module.
 
 The site's own playbook deploys the shared services (MariaDB Galera, the RabbitMQ cluster,
 memcached, keepalived, the TLS front) and Keystone, limited by tags to those roles (`_ha.DEPLOYED`);
@@ -20,9 +20,9 @@ from infra.validate import load_valid_site
 from tests.cluster._ha import LAB, Cluster
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """The lab's three controllers, up and deployed once for the session."""
+    """The lab's three controllers, up and deployed for the module, removed after it (memory for the AIO)."""
     with Path("/run/lock/hatang-tests-ha.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         site = load_valid_site(LAB)
