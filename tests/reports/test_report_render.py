@@ -77,7 +77,7 @@ def test_json_carries_the_figures(site_report: object) -> None:
     vcpu = data["capacity"]["resources"][0]
     assert (vcpu["resource"], vcpu["capacity"], vcpu["used"], vcpu["reserved"], vcpu["free"], vcpu["pending"]) == (
         "vcpu", 1984, 730, 50, 1204, 40)
-    assert len(data["site"]["zones"]) == 8 and len(data["site"]["flows"]) == 15
+    assert len(data["site"]["zones"]) == 8 and len(data["site"]["flows"]) == 17
     assert data["problems"] == []
     assert data == to_data(site_report)  # type: ignore[arg-type]
 
