@@ -145,6 +145,14 @@ def _route_back(standin: Endpoint, router: Any, cidrs: dict[int, str]) -> None:
         assert done.returncode == 0, done.stderr
 
 
+def _unallocated(conn: Any, network: Any) -> str:
+    """An IPv4 address of the network's subnet that no port holds (Neutron allocates at random, so
+    a fixed choice can be a peer's own address)."""
+    taken = {ip["ip_address"] for port in conn.network.ports(network_id=network.id) for ip in port.fixed_ips}
+    pool = ipaddress.ip_network(_cidrs(conn, network)[4])
+    return next(str(a) for a in reversed(list(pool.hosts())) if str(a) not in taken)
+
+
 def test_a_tenant_granted_gov_reaches_it_and_one_without_the_grant_cannot(plugs: Wire) -> None:
     """so-khcn's app network is granted gov: its endpoint reaches the gov stand-in, in both
     families. so-yte has no gov grant: its endpoint reaches nothing there, its router cannot be
@@ -176,8 +184,8 @@ def test_a_tenant_granted_gov_reaches_it_and_one_without_the_grant_cannot(plugs:
             member.close()
 
     # Spoofing: so-yte's endpoint takes a second address of its subnet, one Neutron did not give it.
-    spoofed = str(ipaddress.ip_network(_cidrs(conn, yte_app)[4])[200])
     peer = plugs.plug(yte, yte_app, [_open_to_all(plugs, yte)])  # its group admits any source
+    spoofed = _unallocated(conn, yte_app)
     assert refused.run(f"ip addr add {spoofed}/32 dev {refused.device}").returncode == 0
     assert refused.run(f"ping -c 1 -W 2 -I {spoofed} {peer.address(4)}", timeout=20).returncode != 0, (
         "port security let a spoofed source through"
