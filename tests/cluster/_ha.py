@@ -1,9 +1,10 @@
 """Three controllers made one: the lab site `ha` (lab/) on test hosts, and what the tests do to them.
 
-The hosts start once per session and the control plane's shared services (MariaDB Galera, the
-RabbitMQ cluster, memcached, keepalived and the TLS front) are deployed by the site's own playbook,
-limited by tags to those roles; the OpenStack APIs on three controllers come with their memory
-budget (issue 14). Secrets, the site CA among them, go to a folder of the session.
+The hosts start once per module. The site's own playbooks deploy, limited by tags: the host
+firewall of the lab's flows first (the cluster forms through it), then the shared services (MariaDB
+Galera, the RabbitMQ cluster, memcached, keepalived, the TLS front) and Keystone; the other APIs on
+three controllers come with their memory budget (issue 14). Secrets, the site CA among them, go to
+a folder of the module.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from infra.site import Site
 REPO = Path(__file__).resolve().parents[2]
 LAB = Path(__file__).resolve().parent / "lab"
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
-DEPLOYED = ("mariadb", "rabbitmq", "memcached", "keepalived", "tls_front", "keystone")
-"""The roles deployed here (their tags in playbooks/control-plane.yml): the shared services and Keystone."""
+DEPLOYED = ("firewall", "mariadb", "rabbitmq", "memcached", "keepalived", "tls_front", "keystone")
+"""The roles deployed here, by their tags: the host firewall of the site's flows (playbooks/firewall.yml)
+first, so the cluster forms through it, then the shared services and Keystone (control-plane.yml)."""
 RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
@@ -58,12 +60,13 @@ class Cluster:
         )
 
     def playbook(self) -> tuple[subprocess.CompletedProcess[str], dict[str, int]]:
-        """Deploy the shared services and Keystone; returns the run and the changed count per host."""
+        """Firewall, shared services and Keystone; returns the run and the changed count per host."""
         argv = [
             str(ANSIBLE_PLAYBOOK), "-i", str(LAB),
             "-e", json.dumps(testhosts.ansible_connection_vars(self.site.name)),
             "-e", json.dumps({"hatang_secrets_dir": str(self.secrets)}),
             "--tags", ",".join(DEPLOYED),
+            str(REPO / "playbooks" / "firewall.yml"),
             str(REPO / "playbooks" / "control-plane.yml"),
         ]
         env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",

@@ -14,8 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from infra.pki import site_ca
+from infra.services import catalogue
 from tests.cluster._ha import Cluster, until
 
 pytestmark = pytest.mark.hosts
@@ -78,6 +80,34 @@ def test_deploy_makes_one_cluster_of_three(cluster: Cluster) -> None:
         assert cluster.run(host, "systemctl", "is-active", "keepalived", "haproxy", "memcached").returncode == 0
 
 
+def _answers(address: str, port: int) -> bool | None:
+    """True if a TCP connection opens, False if refused (nothing listens), None if dropped (no reply)."""
+    try:
+        socket.create_connection((address, port), timeout=3).close()
+    except ConnectionRefusedError:
+        return False
+    except TimeoutError:
+        return None
+    return True
+
+
+def test_the_cluster_forms_through_the_firewall_of_the_flows(cluster: Cluster) -> None:
+    """The controllers drop by default and accept the flows only: the cluster above formed through
+    that (Galera, the brokers, VRRP from the api zone). The same listening socket answers the zone a
+    flow names and drops another: Galera from the api zone, not from mgmt; SSH the other way."""
+    for host in cluster.hosts:
+        chain = cluster.run(host, "nft", "list", "table", "inet", "hatang").stdout
+        assert "policy drop;" in chain, host
+        for flow in ("database-cluster", "message-queue", "keepalived"):
+            assert f'comment "{flow}"' in chain, (host, flow)
+    host = cluster.hosts[0]
+    mgmt = str(next(h for h in cluster.site.hosts if h.name == host).ipv4["mgmt"])
+    assert _answers(cluster.address(host), 4567) is True, "Galera from the api zone"
+    assert _answers(mgmt, 4567) is None, "Galera from the mgmt zone is dropped"
+    assert _answers(mgmt, 22) is True, "SSH from the mgmt zone"
+    assert _answers(cluster.address(host), 22) is None, "SSH from the api zone is dropped"
+
+
 def test_second_run_changes_nothing(cluster: Cluster) -> None:
     result, changed = cluster.playbook()
     assert result.returncode == 0, result.stdout[-3000:]
@@ -89,6 +119,43 @@ def test_a_write_through_the_shared_address_reaches_every_node(cluster: Cluster)
     assert _write(cluster, cluster.hosts[2], "replicated")
     for host in cluster.hosts:
         assert _count(cluster, host, "replicated") == 1, host
+
+
+def _writer(cluster: Cluster) -> str | None:
+    """The node that takes writes through the shared address now (its Galera node name)."""
+    out = cluster.sql(cluster.hosts[1], "SELECT @@wsrep_node_name", through_vip=True)
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
+
+
+def _galera_check(cluster: Cluster, host: str) -> int | None:
+    """The HTTP status of a node's Galera check, as haproxy asks it."""
+    port = catalogue().services["mariadb-cluster"].named_ports["check"]
+    try:
+        return requests.get(f"http://{cluster.address(host)}:{port}/", timeout=3).status_code
+    except requests.RequestException:
+        return None
+
+
+def test_a_node_that_is_not_synced_gets_no_writes_through_the_shared_address(cluster: Cluster) -> None:
+    """The writer still accepts connections when it is desynced (as a donor or a joiner is): a TCP
+    check would keep sending it writes. Its Galera check answers 503, haproxy moves the writes to a
+    standby, and gives them back once the node is synced again."""
+    _healthy(cluster)
+    first = cluster.hosts[0]
+    assert until(lambda: _writer(cluster) == first, 10) is not None, _writer(cluster)
+    assert [_galera_check(cluster, h) for h in cluster.hosts] == [200, 200, 200]
+    assert cluster.sql(first, "SET GLOBAL wsrep_desync = ON").returncode == 0
+    try:
+        assert cluster.wsrep(first)["wsrep_local_state_comment"] == "Donor/Desynced"
+        assert _answers(cluster.address(first), 3306) is True, "a TCP check would pass"
+        assert _galera_check(cluster, first) == 503
+        moved = until(lambda: _writer(cluster) not in (None, first), 10)
+        assert moved is not None, "the writes stay on a node that is not synced"
+        assert _write(cluster, cluster.hosts[2], "while-desynced")
+    finally:
+        cluster.sql(first, "SET GLOBAL wsrep_desync = OFF")
+    assert until(lambda: _writer(cluster) == first, 10) is not None, "the writes come back to the first node"
+    _record(cluster, writer_moved_off_desynced_node_s=moved)
 
 
 def test_every_front_serves_the_site_ca_certificate_on_the_shared_address(cluster: Cluster) -> None:

@@ -155,7 +155,7 @@ def test_validate_several_controllers_need_their_replication_flow(site_copy: Pat
     edit_yaml(site_copy, "flows.yml", _drop_flow("database-cluster"))
     found = _validate_findings(site_copy)
     assert len(found) == 1
-    assert "mariadb-cluster listens on tcp/{4444, 4567-4568} in zone api on ctl01, ctl02, ctl03" in found[0]
+    assert "mariadb-cluster listens on tcp/{4444, 4567-4569} in zone api on ctl01, ctl02, ctl03" in found[0]
 
 
 def test_validate_a_lone_controller_opens_no_replication_port(aio_copy: Path) -> None:
