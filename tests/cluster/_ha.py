@@ -21,14 +21,20 @@ from pathlib import Path
 import requests
 
 from infra import testhosts
+from infra.services import catalogue
 from infra.site import Site
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = Path(__file__).resolve().parent / "lab"
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
-DEPLOYED = ("firewall", "mariadb", "rabbitmq", "memcached", "keepalived", "tls_front", "keystone")
+DEPLOYED = (
+    "firewall", "mariadb", "rabbitmq", "memcached", "keepalived", "tls_front", "keystone", "barbican", "placement",
+)
 """The roles deployed here, by their tags: the host firewall of the site's flows (playbooks/firewall.yml)
-first, so the cluster forms through it, then the shared services and Keystone (control-plane.yml)."""
+first, so the cluster forms through it, then the shared services, Keystone and the stateless APIs
+that need nothing but their database (control-plane.yml)."""
+STATELESS_APIS = {"barbican": "/v1/secrets", "placement": "/resource_providers"}
+"""The APIs deployed here besides Keystone, and a path of each that reads its database."""
 RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
@@ -103,6 +109,17 @@ class Cluster:
         """Keystone at `address` accepts a token (issued by any controller)."""
         headers = {"X-Auth-Token": token, "X-Subject-Token": token}
         reply = self._keystone().get(f"https://{address}:5000/v3/auth/tokens", headers=headers, timeout=5)
+        return reply.status_code == 200
+
+    def api_reads(self, address: str, service: str, token: str) -> bool:
+        """`service`'s API at `address` answers a read of its database (STATELESS_APIS) with 200."""
+        port = catalogue().services[service].api.port  # type: ignore[union-attr]
+        try:
+            reply = self._keystone().get(
+                f"https://{address}:{port}{STATELESS_APIS[service]}", headers={"X-Auth-Token": token}, timeout=10
+            )
+        except requests.RequestException:
+            return False
         return reply.status_code == 200
 
     def create_project(self, address: str, token: str, name: str) -> bool:

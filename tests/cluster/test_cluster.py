@@ -18,7 +18,7 @@ import requests
 
 from infra.pki import site_ca
 from infra.services import catalogue
-from tests.cluster._ha import Cluster, until
+from tests.cluster._ha import STATELESS_APIS, Cluster, until
 
 pytestmark = pytest.mark.hosts
 
@@ -182,6 +182,18 @@ def test_a_token_from_one_controller_is_valid_on_every_other(cluster: Cluster) -
     assert not cluster.validates(cluster.vip, "gAAAAAB-not-a-token"), "the check can fail"
 
 
+def test_every_api_answers_on_each_controller_and_the_shared_address(cluster: Cluster) -> None:
+    """Barbican and Placement on three controllers: each reads the one database, with a token of
+    any Keystone; a made-up token is refused (the detector can fail)."""
+    _healthy(cluster)
+    token = cluster.token(cluster.vip)
+    assert token
+    for service in STATELESS_APIS:
+        for address in [cluster.vip, *map(cluster.address, cluster.hosts)]:
+            assert cluster.api_reads(address, service, token), (service, address)
+        assert not cluster.api_reads(cluster.vip, service, "gAAAAAB-not-a-token"), service
+
+
 def test_a_controller_powered_off_the_apis_answer_and_it_rejoins_alone(cluster: Cluster) -> None:
     _healthy(cluster)
     holder = cluster.vip_holders()[0]
@@ -193,6 +205,8 @@ def test_a_controller_powered_off_the_apis_answer_and_it_rejoins_alone(cluster: 
     assert api is not None, f"Keystone did not answer through {cluster.vip} within {FAILOVER_BOUND_S} s"
     token = cluster.token(cluster.vip)
     assert token and cluster.create_project(cluster.vip, token, "made-during-outage"), "a tenant's project"
+    for service in STATELESS_APIS:
+        assert cluster.api_reads(cluster.vip, service, token), f"{service} through {cluster.vip} with {holder} off"
     assert cluster.vip_holders() in ([survivors[0]], [survivors[1]])
     for host in survivors:
         assert cluster.wsrep(host)["wsrep_cluster_size"] == "2"
