@@ -10,26 +10,34 @@ secrets folder (`_hatang_secrets`; playbooks/vars/secrets.yml).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from infra.services._model import Catalogue, Secret, Service
 
-__all__ = ["CACHE", "DATABASE", "MESSAGING", "platform_vars", "secret_lookup"]
+__all__ = ["CACHE", "DATABASE", "MESSAGING", "PASSWORD_TAIL", "generated_password", "platform_vars", "secret_lookup"]
 
 DATABASE, MESSAGING, CACHE = "mariadb", "rabbitmq", "memcached"
 """The catalogue's services every other service reaches (their roles own the variables)."""
 
+PASSWORD_TAIL = "-Hk7"
+"""Appended to every generated password: it then satisfies keystone_password_regex (upper, lower,
+digit) whatever the random part drew."""
 _PASSWORD = (
     "{{{{ lookup('ansible.builtin.password', _hatang_secrets ~ '/{file}', length=28, "
-    "chars=['ascii_letters', 'digits']) }}}}-Hk7"
+    "chars=['ascii_letters', 'digits']) }}}}" + PASSWORD_TAIL
 )
-"""Generated on first use, read back later. The fixed "-Hk7" tail makes every password satisfy
-keystone_password_regex (upper, lower, digit) whatever the random part drew."""
+"""Generated on first use in the secrets folder, read back later."""
 _KEY = (
     "{{{{ lookup('ansible.builtin.password', _hatang_secrets ~ '/{file}', length=32, "
     "chars=['ascii_letters', 'digits']) | b64encode }}}}"
 )
 """32 random characters (190 bits), base64-encoded: a key-encryption key."""
+
+
+def generated_password(secrets_dir: Path, file: str) -> str:
+    """A password as the roles use it: the secrets folder's file (written by the lookup) and the tail."""
+    return (secrets_dir / file).read_text(encoding="utf-8").strip() + PASSWORD_TAIL
 
 
 def secret_lookup(secret: Secret) -> str:

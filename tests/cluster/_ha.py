@@ -22,6 +22,7 @@ import requests
 
 from infra import testhosts
 from infra.services import catalogue
+from infra.services.ansible_vars import generated_password
 from infra.site import Site
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,8 +83,8 @@ class Cluster:
         return result, changed
 
     def password(self, name: str) -> str:
-        """A generated password as the roles read it (the secrets folder's file and the fixed tail)."""
-        return (self.secrets / name).read_text(encoding="utf-8").strip() + "-Hk7"
+        """A generated password as the roles read it."""
+        return generated_password(self.secrets, name)
 
     def _keystone(self) -> requests.Session:
         session = requests.Session()
