@@ -122,8 +122,20 @@ def _sans(cert_or_csr: x509.Certificate | x509.CertificateSigningRequest) -> set
         return set()
 
 
+_USAGES = {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
+"""What a host may ask for: serving TLS, and being a TLS client (OVN's Raft peers and chassis are both)."""
+
+
+def _usages(cert_or_csr: x509.Certificate | x509.CertificateSigningRequest) -> set[x509.ObjectIdentifier]:
+    """The extended key usages asked for or granted; serverAuth when a request names none."""
+    try:
+        return set(cert_or_csr.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    except x509.ExtensionNotFound:
+        return {ExtendedKeyUsageOID.SERVER_AUTH}
+
+
 def _still_fits(ca: SiteCa, csr: x509.CertificateSigningRequest, current: x509.Certificate) -> bool:
-    """Signed by this CA, for this key, names and subject, and not about to expire."""
+    """Signed by this CA, for this key, names, usages and subject, and not about to expire."""
     try:
         current.verify_directly_issued_by(ca.cert)
     except (ValueError, TypeError, InvalidSignature):
@@ -132,15 +144,20 @@ def _still_fits(ca: SiteCa, csr: x509.CertificateSigningRequest, current: x509.C
         current.public_key() == csr.public_key()
         and current.subject == csr.subject
         and _sans(current) == _sans(csr)
+        and _usages(current) == _usages(csr)
         and current.not_valid_after_utc - _now() > RENEW_BEFORE
     )
 
 
 def issue(ca: SiteCa, csr_pem: str, current_pem: str = "", days: int = 365) -> str:
-    """A server certificate for the request: `current_pem` again while it still fits, else a new one.
+    """A host certificate for the request: `current_pem` again while it still fits, else a new one.
+
+    It carries the request's names and extended key usages (serverAuth, clientAuth; serverAuth
+    when the request names none).
 
     Raises:
-        PkiError: the request is not a PEM signing request, or its signature is wrong.
+        PkiError: the request is not a PEM signing request, its signature is wrong, or it asks for
+            a usage other than serverAuth or clientAuth.
     """
     try:
         csr = x509.load_pem_x509_csr(csr_pem.encode())
@@ -148,6 +165,10 @@ def issue(ca: SiteCa, csr_pem: str, current_pem: str = "", days: int = 365) -> s
         raise PkiError(f"not a certificate signing request: {exc}") from exc
     if not csr.is_signature_valid:
         raise PkiError("the certificate signing request's signature does not match its key")
+    usages = _usages(csr)
+    if not usages <= _USAGES:
+        refused = ", ".join(sorted(oid._name for oid in usages - _USAGES))
+        raise PkiError(f"the site CA signs for serverAuth and clientAuth only, not {refused}")
     if current_pem.strip():
         try:
             current = x509.load_pem_x509_certificate(current_pem.encode())
@@ -165,7 +186,7 @@ def issue(ca: SiteCa, csr_pem: str, current_pem: str = "", days: int = 365) -> s
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(min(now + datetime.timedelta(days=days), ca.cert.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(sorted(usages, key=lambda oid: oid.dotted_string)), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)
     )
     sans = _sans(csr)

@@ -12,12 +12,12 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from infra.pki import CA_CERT, CA_KEY, PkiError, issue, site_ca
 
 
-def _csr(key: ec.EllipticCurvePrivateKey, *names: str) -> str:
+def _csr(key: ec.EllipticCurvePrivateKey, *names: str, usages: tuple[x509.ObjectIdentifier, ...] = ()) -> str:
     sans: list[x509.GeneralName] = []
     for name in names:
         try:
@@ -28,9 +28,10 @@ def _csr(key: ec.EllipticCurvePrivateKey, *names: str) -> str:
         x509.CertificateSigningRequestBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .sign(key, hashes.SHA256())
     )
-    return request.public_bytes(serialization.Encoding.PEM).decode()
+    if usages:
+        request = request.add_extension(x509.ExtendedKeyUsage(list(usages)), critical=False)
+    return request.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
 
 
 def _verify(tmp_path: Path, ca_dir: Path, pem: str) -> str:
@@ -109,3 +110,22 @@ def test_a_request_that_is_not_one_is_refused(tmp_path: Path) -> None:
     ca = site_ca(tmp_path / "pki")
     with pytest.raises(PkiError, match="not a certificate signing request"):
         issue(ca, "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n")
+
+
+def _granted(pem: str) -> set[x509.ObjectIdentifier]:
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    return set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+
+
+def test_a_certificate_carries_the_usages_asked_for_and_no_other(tmp_path: Path) -> None:
+    ca = site_ca(tmp_path / "pki")
+    key = ec.generate_private_key(ec.SECP256R1())
+    server, client = ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH
+    assert _granted(issue(ca, _csr(key, "ctl01"))) == {server}, "none asked for: a server's"
+    both = _csr(key, "ctl01", usages=(server, client))
+    cert = issue(ca, both)
+    assert _granted(cert) == {server, client}, "an OVN peer is server and client"
+    assert issue(ca, both, cert) == cert, "a second run keeps it"
+    assert _granted(issue(ca, _csr(key, "ctl01", usages=(server,)), cert)) == {server}, "a usage dropped: issued again"
+    with pytest.raises(PkiError, match="serverAuth and clientAuth only, not codeSigning"):
+        issue(ca, _csr(key, "ctl01", usages=(client, ExtendedKeyUsageOID.CODE_SIGNING)))

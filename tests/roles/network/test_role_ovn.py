@@ -19,6 +19,7 @@ pinned rule by rule by tests/unit/test_firewall.py); it names the catalogue's se
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -154,10 +155,91 @@ def test_ovn_databases_form_one_cluster_over_the_controllers(lab, applied) -> No
         def status(db=db, ctl=ctl):  # type: ignore[no-untyped-def]
             argv = ["ovn-appctl", "-t", f"/var/run/ovn/{ctl}", "cluster/status", db]
             out = testhosts.exec_in(lab.container("ctl01"), argv).stdout
-            members = re.findall(r"tcp:([0-9.]+):\d+", out.split("Servers:")[-1])
+            members = re.findall(r"ssl:([0-9.]+):\d+", out.split("Servers:")[-1])
             return out if sorted(set(members)) == sorted(_address(lab, c, "api") for c in controllers) else ""
 
         _until(f"{db}: cluster members are not the controllers' api addresses", status)
+
+
+CHASSIS_PKI = ("/etc/ovn/hatang-chassis-key.pem", "/etc/ovn/hatang-chassis-cert.pem", "/etc/ovn/hatang-site-ca.pem")
+"""net01's key, certificate and the site CA's certificate, as role ovn_host installs them."""
+
+
+def _list_dbs(lab: Lab, remote: str, pki: tuple[str, str, str] | None) -> subprocess.CompletedProcess[str]:
+    """`ovsdb-client list-dbs` from the chassis net01 to a database, with a key, certificate and CA."""
+    argv = ["ovsdb-client", "--timeout=15"]
+    if pki:
+        argv += ["-p", pki[0], "-c", pki[1], "-C", pki[2]]
+    return testhosts.exec_in(lab.container("net01"), [*argv, "list-dbs", remote], check=False)
+
+
+def _foreign_pki(lab: Lab, tmp_path: Path) -> tuple[str, str]:
+    """A key and a self-signed certificate of a CA the site does not know, copied into net01."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "net01")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    files = {
+        "foreign-key.pem": key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+        "foreign-cert.pem": cert.public_bytes(serialization.Encoding.PEM),
+    }
+    for file, data in files.items():
+        (tmp_path / file).write_bytes(data)
+        testhosts.podman("cp", str(tmp_path / file), f"{lab.container('net01')}:/tmp/{file}")
+    return "/tmp/foreign-key.pem", "/tmp/foreign-cert.pem"
+
+
+def test_ovn_databases_speak_only_tls_with_the_site_ca(lab, applied, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Clients, chassis and Raft peers alike: TLS both ways verified against the site CA, no plain remote."""
+    key, cert, ca = CHASSIS_PKI
+    for port, db, ctl in (
+        (_ovn_port("sb"), "OVN_Southbound", "/var/run/ovn/ovnsb_db.ctl"),
+        (_ovn_port("nb"), "OVN_Northbound", "/var/run/ovn/ovnnb_db.ctl"),
+    ):
+        for name in ("ctl01", "ctl02"):
+            server = f"{_address(lab, name, 'api')}:{port}"
+            if db == "OVN_Southbound":  # the flows let the chassis reach the Southbound database only
+                ok = _list_dbs(lab, f"ssl:{server}", CHASSIS_PKI)
+                assert ok.returncode == 0 and db in ok.stdout, (server, ok.stdout, ok.stderr)
+                plain = _list_dbs(lab, f"tcp:{server}", None)
+                assert plain.returncode != 0 and db not in plain.stdout, (server, plain.stdout)
+                foreign_key, foreign_cert = _foreign_pki(lab, tmp_path)
+                stranger = _list_dbs(lab, f"ssl:{server}", (foreign_key, foreign_cert, ca))
+                assert stranger.returncode != 0 and db not in stranger.stdout, ("a foreign client got in", server)
+                distrust = _list_dbs(lab, f"ssl:{server}", (key, cert, foreign_cert))
+                assert distrust.returncode != 0 and db not in distrust.stdout, ("the server was not verified", server)
+            remotes = testhosts.exec_in(lab.container(name), ["ovs-appctl", "-t", ctl, "ovsdb-server/list-remotes"])
+            listed = sorted(remotes.stdout.split())
+            assert [r for r in listed if not r.startswith("punix:")] == [f"pssl:{port}:{server.split(':')[0]}"], listed
+
+
+def test_ovn_a_remote_added_in_the_database_opens_nothing(lab, applied) -> None:  # type: ignore[no-untyped-def]
+    """`ovn-sbctl set-connection ptcp:...` is replicated to every member; none of them listens on it."""
+    stray = _ovn_port("sb") + 10000
+    ctl01 = lab.container("ctl01")
+    testhosts.exec_in(ctl01, ["ovn-sbctl", "--no-leader-only", "set-connection", f"ptcp:{stray}"])
+    try:
+        _until("the connection row is not replicated", lambda: f"ptcp:{stray}" in testhosts.exec_in(
+            lab.container("ctl02"), ["ovn-sbctl", "--no-leader-only", "get-connection"]).stdout)
+        time.sleep(3)
+        for name in ("ctl01", "ctl02"):
+            listening = testhosts.exec_in(lab.container(name), ["ss", "-Hltn"]).stdout
+            assert f":{stray} " not in listening, (name, listening)
+    finally:
+        testhosts.exec_in(ctl01, ["ovn-sbctl", "--no-leader-only", "del-connection"])
 
 
 def test_ovn_chassis_registered_with_overlay_encap_ip(lab, applied) -> None:  # type: ignore[no-untyped-def]
@@ -174,7 +256,7 @@ def test_ovn_chassis_registered_with_overlay_encap_ip(lab, applied) -> None:  # 
 
 def test_ovn_chassis_settings_come_from_the_site_model(lab, applied) -> None:  # type: ignore[no-untyped-def]
     sb_port = _ovn_port("sb")
-    remotes = ",".join(f"tcp:{_address(lab, h.name, 'api')}:{sb_port}" for h in lab.site.hosts_in("controllers"))
+    remotes = ",".join(f"ssl:{_address(lab, h.name, 'api')}:{sb_port}" for h in lab.site.hosts_in("controllers"))
     for name in _chassis(lab):
         host = _host(lab, name)
         mappings = ",".join(
