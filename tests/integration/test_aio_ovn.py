@@ -180,3 +180,13 @@ def test_the_ovn_databases_listen_where_the_catalogue_says(applied: AioCloud) ->
     listening = testhosts.exec_in(CONTAINER, ["ss", "-Hltn"]).stdout
     for name in ("nb", "sb"):
         assert f"{address}:{ports[name]} " in listening, (name, listening)
+        # TLS only: the one network remote is pssl (role ovn_central; tests/roles/network/test_role_ovn.py
+        # shows plain TCP and foreign certificates refused)
+        ctl = f"/var/run/ovn/ovn{name}_db.ctl"
+        remotes = testhosts.exec_in(CONTAINER, ["ovs-appctl", "-t", ctl, "ovsdb-server/list-remotes"]).stdout.split()
+        assert sorted(remotes) == [f"pssl:{ports[name]}:{address}", f"punix:/var/run/ovn/ovn{name}_db.sock"], remotes
+    # the clients connected over TLS: the chassis, and Neutron (a network it creates becomes a switch, above)
+    chassis = testhosts.exec_in(CONTAINER, ["ovs-vsctl", "get", "open", ".", "external_ids:ovn-remote"]).stdout
+    assert chassis.strip().strip('"') == f"ssl:{address}:{ports['sb']}", chassis
+    ml2 = testhosts.exec_in(CONTAINER, ["cat", "/etc/neutron/plugins/ml2/ml2_conf.ini"]).stdout
+    assert f"ovn_nb_connection = ssl:{address}:{ports['nb']}" in ml2, ml2
