@@ -10,7 +10,7 @@ import fnmatch
 import ipaddress
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 
 from infra.audit._nft import InputPath, evaluate_input
 
@@ -26,16 +26,17 @@ __all__ = [
     "bash_declared",
     "chrony_includes",
     "chrony_sources",
+    "chronyc_activity",
     "chronyc_sources",
     "logrotate_create_mode",
     "logrotate_days",
     "logrotate_retention",
     "nft_input_path",
+    "packet_socket_findings",
     "parse_keyvalues",
     "parse_sshd_t",
     "parse_timespan",
     "rsyslog_create_modes",
-    "rsyslog_targets",
     "shell_umasks",
     "sudo_defaults",
     "sysctl_conf",
@@ -69,7 +70,7 @@ def sudo_defaults(listing: str) -> dict[str, str | bool | None]:
     if start is None:
         return found
     body = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if not line.strip():
             break
         body.append(line.strip())
@@ -217,7 +218,7 @@ def sysctl_unit_writes(units: str) -> list[tuple[str, str, str]]:
         words = command.replace(";", " ").split()
         names = [w.lstrip("-@:+!").rsplit("/", 1)[-1] for w in words]
         if "sysctl" in names:
-            for word in words[names.index("sysctl") + 1:]:
+            for word in words[names.index("sysctl") + 1 :]:
                 key, sep, value = word.strip("'\"").partition("=")
                 if sep and key and not key.startswith("-"):
                     found.append((unit, key.replace("/", "."), value))
@@ -295,6 +296,23 @@ def chrony_includes(text: str) -> list[str]:
 _CHRONYC_SOURCE = re.compile(r"^[\^=#][*+\-?x~]\s+(\S+)\s")
 
 
+_CHRONYC_ACTIVITY = re.compile(r"^(\d+) sources? (.+)$")
+
+
+def chronyc_activity(output: str) -> dict[str, int]:
+    """`chronyc activity` as {"online": n, "offline": n, "unknown address": n}: a source in a burst
+    counts as what it returns to."""
+    counts = {"online": 0, "offline": 0, "unknown address": 0}
+    for line in output.splitlines():
+        found = _CHRONYC_ACTIVITY.match(line.strip())
+        if not found:
+            continue
+        state = found[2]
+        key = "unknown address" if "unknown address" in state else "offline" if "offline" in state else "online"
+        counts[key] += int(found[1])
+    return counts
+
+
 def chronyc_sources(output: str) -> list[str]:
     """Addresses of the sources the running chronyd uses, from `chronyc -n sources`; IP addresses
     in their canonical form (IPv6 compressed)."""
@@ -306,25 +324,6 @@ def chronyc_sources(output: str) -> list[str]:
                 out.append(str(ipaddress.ip_address(found.group(1))))
             except ValueError:
                 out.append(found.group(1))
-    return out
-
-
-_OMFWD_TARGET = re.compile(r'target\s*=\s*"([^"]+)"')
-_LEGACY_FWD = re.compile(r"^\S+\s+@{1,2}(?:\([^)]*\))?(\[[^\]]+\]|[^:\s;]+)")
-
-
-def rsyslog_targets(text: str) -> list[str]:
-    """Hosts rsyslog forwards to: `action(type="omfwd" target="…")` and legacy `*.* @@host:port`."""
-    out: list[str] = []
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        if "omfwd" in line:
-            out.extend(_OMFWD_TARGET.findall(line))
-        match = _LEGACY_FWD.match(line)
-        if match:
-            out.append(match[1].strip("[]"))
     return out
 
 
@@ -531,3 +530,22 @@ def nft_input_path(ruleset_json: str) -> InputPath:
     input base chain, rule order, jumps, sets, verdict maps; fail closed on what is not understood).
     The HT-FW checks compare it with the site's flows (`infra.audit._fwcheck`)."""
     return evaluate_input(ruleset_json)
+
+
+def packet_socket_findings(output: str, allowed: Collection[str]) -> list[str]:
+    """Packet sockets held by a program outside `allowed` (absolute paths of executables), or by an
+    allowed path whose file is not the one its Debian package installed, from lines
+    `<executable>\t<state>\t<ss -0 -p line>` (`-` for a socket no visible process holds). A packet
+    socket reads frames before the firewall sees them: only the platform's link-layer daemons may
+    hold one."""
+    out: list[str] = []
+    for line in output.splitlines():
+        program, state, socket = [*line.split("\t", 2), "", ""][:3]
+        if not socket or (program in allowed and state == "packaged"):
+            continue
+        described = " ".join(socket.split()[:5])
+        if program == "-":
+            out.append(f"{described} (no visible process)")
+        else:
+            out.append(f"{program} ({state}): {described}")
+    return sorted(set(out))

@@ -65,15 +65,13 @@ def test_chronyc_sources_reads_every_source_the_daemon_uses() -> None:
 
 
 
-def test_rsyslog_targets_both_syntaxes() -> None:
-    text = (
-        '*.* action(type="omfwd" target="10.1.0.5" port="514" protocol="tcp")\n'
-        "auth.* @@10.1.0.6:514\n"
-        "*.* @[fd00::7]:514\n"
-        "# *.* @@10.9.9.9\n"
-        "mail.* -/var/log/mail.log\n"
+def test_chronyc_activity_counts_bursts_as_where_they_return() -> None:
+    output = (
+        "200 OK\n2 sources online\n1 sources offline\n1 sources doing burst (return to online)\n"
+        "3 sources doing burst (return to offline)\n0 sources with unknown address\n"
     )
-    assert probes.rsyslog_targets(text) == ["10.1.0.5", "10.1.0.6", "fd00::7"]
+    assert probes.chronyc_activity(output) == {"online": 3, "offline": 4, "unknown address": 0}
+    assert probes.chronyc_activity("506 Cannot talk to daemon\n") == {"online": 0, "offline": 0, "unknown address": 0}
 
 
 def test_logrotate_days_stanza_and_defaults() -> None:
@@ -205,3 +203,23 @@ def test_logrotate_create_mode_inherits_the_global_and_fails_closed_on_an_unread
     assert probes.logrotate_create_mode("include /etc/ops\n", "/var/log/syslog", lambda _: None) == (
         None, "include /etc/ops cannot be read")
     assert probes.logrotate_create_mode("", "/var/log/syslog")[0] is None
+
+
+def test_packet_socket_findings_allow_only_packaged_link_layer_daemons() -> None:
+    allowed = ["/usr/lib/openvswitch-switch/ovs-vswitchd", "/usr/sbin/lldpd"]
+    raw = "p_raw UNCONN 0 0 *:* * users:((\"x\",pid=7,fd=3))"
+    output = "\n".join([
+        f"/usr/lib/openvswitch-switch/ovs-vswitchd\tpackaged\t{raw}",
+        f"/usr/bin/python3.13\tpackaged\t{raw}",
+        f"/usr/sbin/lldpd\tunpackaged\t{raw}",
+        f"/usr/sbin/lldpd\tchanged-since-installed\t{raw}",
+        f"-\t-\t{raw}",
+        "",
+    ])  # fmt: skip
+    assert probes.packet_socket_findings(output, allowed) == [
+        "/usr/bin/python3.13 (packaged): p_raw UNCONN 0 0 *:*",
+        "/usr/sbin/lldpd (changed-since-installed): p_raw UNCONN 0 0 *:*",
+        "/usr/sbin/lldpd (unpackaged): p_raw UNCONN 0 0 *:*",
+        "p_raw UNCONN 0 0 *:* (no visible process)",
+    ]
+    assert probes.packet_socket_findings("", allowed) == []

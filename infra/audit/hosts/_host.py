@@ -161,13 +161,14 @@ def sshd_value(host: Any, key: str) -> str | None:
     return values[0] if values else None
 
 
+def sysctl_all(host: Any) -> dict[str, str]:
+    """Every live sysctl the kernel shows (one `sysctl -a`)."""
+    return _cached(host, "sysctl-a", lambda: probes.parse_keyvalues(host.run("sysctl -a 2>/dev/null").stdout, "="))
+
+
 def sysctl_live(host: Any, key: str) -> str | None:
-    """A live sysctl value (from one `sysctl -a`), None when the kernel does not show it."""
-    values = _cached(
-        host, "sysctl-a",
-        lambda: probes.parse_keyvalues(host.run("sysctl -a 2>/dev/null").stdout, "="),
-    )  # fmt: skip
-    return values.get(key)
+    """A live sysctl value, None when the kernel does not show it."""
+    return sysctl_all(host).get(key)
 
 
 def sysctl_persisted(host: Any) -> dict[str, str]:

@@ -78,12 +78,42 @@ def test_ssh_only_from_mgmt(host: Any, check: Check) -> None:
     )
 
 
+_PACKET_SOCKETS = r"""
+ss -H -0 -a -n -p | while IFS= read -r line; do
+  pids=$(printf '%s\n' "$line" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u)
+  if [ -z "$pids" ]; then printf -- '-\t-\t%s\n' "$line"; continue; fi
+  for pid in $pids; do
+    exe=$(readlink "/proc/$pid/exe"); state=unpackaged
+    owner=$(dpkg-query -S "$exe" 2>/dev/null | head -n 1 | cut -d: -f1)
+    if [ -n "$owner" ]; then
+      sums=$(ls /var/lib/dpkg/info/"$owner".md5sums /var/lib/dpkg/info/"$owner":*.md5sums 2>/dev/null | head -n 1)
+      want=$(awk -v p="${exe#/}" '$2 == p {print $1}' "$sums" 2>/dev/null)
+      have=$(md5sum < "$exe" 2>/dev/null | cut -d' ' -f1)
+      if [ -n "$want" ] && [ "$want" = "$have" ]; then state=packaged; else state=changed-since-installed; fi
+    fi
+    printf '%s\t%s\t%s\n' "$exe" "$state" "$line"
+  done
+done
+"""
+"""Each packet socket with the executable of every process holding it and whether that file is as
+its Debian package installed it (`-` when no process is visible)."""
+
+
 def test_listening_ports_allowed(host: Any, check: Check, zones: dict[str, _fwcheck.ZoneIfaces]) -> None:
-    """Every listening socket is allowed by a site flow to this host, on the zones it listens in (or loopback)."""
+    """Every listening socket is allowed by a site flow to this host, on the zones it listens in (or
+    loopback); and packet sockets, which read frames before the firewall, are held only by the
+    executables of `packet_socket_programs` (the platform's link-layer daemons)."""
     path = _input_path(host) or probes.nft_input_path(_EMPTY)  # no firewall: reachable everywhere
     sockets = _fwcheck.parse_ss(host.run("ss -Htlnu").stdout)
     findings = _fwcheck.listening_findings(sockets, check.facts.flows, zones, path)
-    check.expect({"not_allowed_by_a_flow": findings}, {"not_allowed_by_a_flow": []})
+    rc, packet, errors = _host.run(host, _PACKET_SOCKETS)
+    if rc != 0:
+        raise RuntimeError(f"listing packet sockets failed: {errors.strip()}")
+    others = probes.packet_socket_findings(packet, check.params["packet_socket_programs"])
+    check.expect(
+        {"not_allowed_by_a_flow": findings, "packet sockets of other programs": others},
+        {"not_allowed_by_a_flow": [], "packet sockets of other programs": []},
+    )
 
 
 def test_firewall_rules_match_flows(host: Any, check: Check, zones: dict[str, _fwcheck.ZoneIfaces]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.audit import _journal, probes
+from infra.audit import _journal, _rsyslog, probes
 from infra.audit.hosts import _host
 from infra.audit.plugin import Check
 
@@ -21,7 +21,7 @@ def _journald(host: Any) -> dict[str, str]:
 
 
 _JOURNAL_FILES = (
-    "for f in /run/log/journal/*/system.journal; do [ -e \"$f\" ] && echo \"run $f\"; done; "
+    'for f in /run/log/journal/*/system.journal; do [ -e "$f" ] && echo "run $f"; done; '
     'f="/var/log/journal/$(cat /etc/machine-id)/system.journal"; [ -e "$f" ] && echo "var $f"; true'
 )
 """Where journald's system journal is open: /run (volatile) or /var (persistent, this machine's id)."""
@@ -51,17 +51,33 @@ def test_journald_retention_12_months(host: Any, check: Check) -> None:
     _host.expect(check, _journal.journald_finding(_journald(host), check.params["min_seconds"]))
 
 
+_RSYSLOG_FULLCONF = 'f=$(mktemp) && trap \'rm -f "$f"\' EXIT && rsyslogd -N1 -o "$f" >&2 && cat "$f"'
+"""rsyslog's configuration as rsyslogd loads it, includes spliced in evaluation order (`_rsyslog`)."""
+
+
 def test_syslog_forwarded(host: Any, check: Check) -> None:
-    """rsyslog is active and forwards to every address of the site's services.syslog."""
-    text = (_host.read(host, "/etc/rsyslog.conf") or "") + "\n"
-    text += _host.read_glob(host, "/etc/rsyslog.d/*.conf")
-    targets = sorted(set(probes.rsyslog_targets(text)))
+    """rsyslog is active and every message reaches every address of the site's services.syslog,
+    read from rsyslogd's own expansion of its configuration (`rsyslogd -N1 -o`): the forwarding
+    statement is in the default ruleset, outside any condition, with the selector `*.*`, and no
+    `stop` or `~` discards messages before it. A configuration rsyslogd refuses fails."""
+    rc, fullconf, errors = _host.run(host, _RSYSLOG_FULLCONF)
     active = _host.service(host, "rsyslog")["active"]
     expected = sorted(check.facts.syslog)
+    if rc != 0:
+        check.expect(
+            {"rsyslog_active": active, "configuration": f"refused by rsyslogd -N1: {errors.strip()[-300:]}"},
+            {"rsyslog_active": True, "configuration": "loads"}, ok=False,
+        )  # fmt: skip
+    found = _rsyslog.rsyslog_forwarding(fullconf)
+    observed: dict[str, Any] = {"rsyslog_active": active, "every message to": sorted(set(found.every_message))}
+    if found.some_messages:
+        observed["only some messages to"] = found.some_messages
+    if found.discards:
+        observed["discarded before forwarding by"] = found.discards
     check.expect(
-        {"rsyslog_active": active, "targets": targets},
-        {"rsyslog_active": True, "targets": f"include {expected}"},
-        ok=active and set(expected) <= set(targets),
+        observed,
+        {"rsyslog_active": True, "every message to": f"include {expected}"},
+        ok=active and set(expected) <= set(found.every_message),
     )
 
 
@@ -115,7 +131,10 @@ def test_log_files_protected(host: Any, check: Check) -> None:
     )
     check.expect(
         {"now": now, "rsyslog creates": created, "logrotate recreates": rotated},
-        {"now": dict.fromkeys(files, "not world-readable"), "rsyslog creates": "not world-readable",
-         "logrotate recreates": "not world-readable, or the rotated file's own mode"},
+        {
+            "now": dict.fromkeys(files, "not world-readable"),
+            "rsyslog creates": "not world-readable",
+            "logrotate recreates": "not world-readable, or the rotated file's own mode",
+        },
         ok=ok,
     )

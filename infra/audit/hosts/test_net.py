@@ -23,7 +23,22 @@ def _at_boot(host: Any, expected: dict[str, str]) -> dict[str, list[tuple[str, s
     return {k: bad for k in sorted(expected) if (bad := [(u, v) for u, v in boot.get(k, []) if v != expected[k]])}
 
 
-def _sysctls(host: Any, check: Check, expected: dict[str, str]) -> None:
+def _interfaces_differing(host: Any, names: dict[str, str]) -> dict[str, str]:
+    """Live per-interface keys (`net.<family>.conf.<interface>.<name>`, every interface but the
+    `all` and `default` pseudo-interfaces) whose value is not the one wanted: {key: value}."""
+    out = {}
+    for key, value in sorted(_host.sysctl_all(host).items()):
+        parts = key.split(".")
+        if len(parts) == 5 and parts[2] == "conf" and parts[3] not in {"all", "default"}:
+            wanted = names.get(f"{parts[1]}.{parts[4]}")
+            if wanted is not None and value != wanted:
+                out[key] = value
+    return out
+
+
+def _sysctls(host: Any, check: Check, expected: dict[str, str], per_interface: dict[str, str] | None = None) -> None:
+    """`expected` live and persisted, nothing rewriting them at boot; `per_interface` ({"ipv4.name":
+    value}) live on every interface, for the keys where the interface's own value counts too."""
     persisted = _host.sysctl_persisted(host)
     observed: dict[str, Any] = {
         key: {"live": _host.sysctl_live(host, key), "persisted": persisted.get(key)} for key in sorted(expected)
@@ -34,27 +49,41 @@ def _sysctls(host: Any, check: Check, expected: dict[str, str]) -> None:
         observed["written at boot by units"] = {k: [f"{u}: {v}" for u, v in units] for k, units in boot.items()}
         wanted["written at boot by units"] = "nothing else"
         ok = False
+    if per_interface and (differing := _interfaces_differing(host, per_interface)):
+        observed["interfaces"] = differing
+        wanted["interfaces"] = {
+            "net.{}.conf.<every interface>.{}".format(*k.split(".")): v for k, v in per_interface.items()
+        }
+        ok = False
     check.expect(observed, wanted, ok=ok)
 
 
 def test_ip_forward_only_on_routers(host: Any, check: Check) -> None:
-    """ip_forward / forwarding (v4 and v6) are 1, live and persisted, only on groups with `routes: true`."""
+    """ip_forward / forwarding (v4 and v6) are 1, live and persisted, only on groups with `routes:
+    true`; elsewhere every interface's own forwarding is 0 too (IPv4 forwards what arrives on an
+    interface whose own key says 1, whatever `all` says)."""
     value = "1" if check.facts.routes else "0"
     keys = ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"]
-    _sysctls(host, check, dict.fromkeys(keys, value))
+    per_interface = None if check.facts.routes else dict.fromkeys(["ipv4.forwarding", "ipv6.forwarding"], "0")
+    _sysctls(host, check, dict.fromkeys(keys, value), per_interface)
 
 
 def test_icmp_redirects_refused(host: Any, check: Check) -> None:
-    """accept_redirects (v4 and v6), send_redirects and secure_redirects (v4) are 0, live and persisted."""
+    """accept_redirects (v4 and v6), send_redirects and secure_redirects (v4) are 0, live and
+    persisted, and live on every interface: the kernel accepts or sends a redirect when `all` or
+    the interface says so (IPv4, a host that does not forward), or by the interface alone (IPv6)."""
     keys = _both_families("net.{fam}.conf.{scope}.accept_redirects")
     keys += _both_families("net.{fam}.conf.{scope}.send_redirects", ("ipv4",))
     keys += _both_families("net.{fam}.conf.{scope}.secure_redirects", ("ipv4",))
-    _sysctls(host, check, dict.fromkeys(keys, "0"))
+    names = ["ipv4.accept_redirects", "ipv6.accept_redirects", "ipv4.send_redirects", "ipv4.secure_redirects"]
+    _sysctls(host, check, dict.fromkeys(keys, "0"), dict.fromkeys(names, "0"))
 
 
 def test_source_route_refused(host: Any, check: Check) -> None:
-    """accept_source_route is 0 (v4 and v6, all and default), live and persisted."""
-    _sysctls(host, check, dict.fromkeys(_both_families("net.{fam}.conf.{scope}.accept_source_route"), "0"))
+    """accept_source_route is 0 (v4 and v6, all and default), live and persisted, and live on every
+    interface (IPv6 reads the interface's own key)."""
+    names = dict.fromkeys(["ipv4.accept_source_route", "ipv6.accept_source_route"], "0")
+    _sysctls(host, check, dict.fromkeys(_both_families("net.{fam}.conf.{scope}.accept_source_route"), "0"), names)
 
 
 def test_reverse_path_filter_on(host: Any, check: Check) -> None:

@@ -12,9 +12,19 @@ from infra.audit.plugin import Check
 
 
 def test_chrony_running(host: Any, check: Check) -> None:
-    """chrony installed, enabled and active."""
-    observed = {"installed": "chrony" in _host.installed(host), **_host.service(host, "chrony")}
-    check.expect(observed, {"installed": True, "enabled": True, "active": True})
+    """chrony installed, enabled and active, and its sources online (`chronyc activity`): a
+    source set offline (`chronyc offline`, or `offline` in the configuration) is never polled,
+    so a running chronyd with no source online synchronises nothing."""
+    observed: dict[str, Any] = {"installed": "chrony" in _host.installed(host), **_host.service(host, "chrony")}
+    rc, activity, _ = _host.run(host, "chronyc activity")
+    sources = probes.chronyc_activity(activity) if rc == 0 else None
+    observed["sources"] = sources if sources is not None else "chronyc cannot talk to chronyd"
+    online = sources is not None and sources["online"] > 0 and sources["offline"] == 0
+    check.expect(
+        observed,
+        {"installed": True, "enabled": True, "active": True, "sources": "online, none offline"},
+        ok=all(observed[k] is True for k in ("installed", "enabled", "active")) and online,
+    )
 
 
 _SAFE_GLOB = re.compile(r"^/[A-Za-z0-9_./*?\[\]-]+$")
