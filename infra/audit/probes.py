@@ -41,6 +41,7 @@ __all__ = [
     "sudo_defaults",
     "sysctl_conf",
     "sysctl_unit_writes",
+    "systemd_exec",
     "umask_bits",
 ]
 
@@ -549,3 +550,11 @@ def packet_socket_findings(output: str, allowed: Collection[str]) -> list[str]:
         else:
             out.append(f"{program} ({state}): {described}")
     return sorted(set(out))
+
+
+_SYSTEMD_EXEC = re.compile(r"\{ path=[^;]* ; argv\[\]=(.*?) ; ignore_errors=(yes|no) ;")
+
+
+def systemd_exec(value: str) -> list[tuple[list[str], bool]]:
+    """The commands of an `Exec*=` property as `systemctl show` prints it: (argv, errors ignored)."""
+    return [(argv.split(), ignored == "yes") for argv, ignored in _SYSTEMD_EXEC.findall(value)]

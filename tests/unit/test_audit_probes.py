@@ -223,3 +223,17 @@ def test_packet_socket_findings_allow_only_packaged_link_layer_daemons() -> None
         "p_raw UNCONN 0 0 *:* (no visible process)",
     ]
     assert probes.packet_socket_findings("", allowed) == []
+
+
+def test_systemd_exec_reads_each_command_and_ignored_errors() -> None:
+    value = (
+        "{ path=/usr/sbin/nft ; argv[]=/usr/sbin/nft -f /etc/nftables.conf ; ignore_errors=no ; start_time=[n/a] ; "
+        "stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 } "
+        "{ path=/usr/sbin/nft ; argv[]=/usr/sbin/nft flush ruleset ; ignore_errors=yes ; start_time=[n/a] ; "
+        "stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }"
+    )
+    assert probes.systemd_exec(value) == [
+        (["/usr/sbin/nft", "-f", "/etc/nftables.conf"], False),
+        (["/usr/sbin/nft", "flush", "ruleset"], True),
+    ]
+    assert probes.systemd_exec("") == []

@@ -53,15 +53,43 @@ def test_firewall_default_drop(host: Any, check: Check) -> None:
     check.expect(observed, expected, ok=ok)
 
 
+_NFTABLES_EXEC = ("ExecCondition", "ExecStartPre", "ExecStart", "ExecStartPost")
+_NFT_BINARIES = frozenset({"/usr/sbin/nft", "/sbin/nft"})
+
+
+def _boot_commands(host: Any) -> dict[str, list[str]]:
+    """What nftables.service runs when it starts, drop-ins merged by systemd: {property: [commands]}."""
+    props = " ".join(f"-p {p}" for p in _NFTABLES_EXEC)
+    _, out, _ = _host.run(host, f"systemctl show nftables.service {props}")
+    values = probes.parse_keyvalues(out, "=")
+    return {
+        p: [" ".join(argv) + (" (errors ignored)" if ignored else "") for argv, ignored in
+            probes.systemd_exec(values.get(p, ""))]
+        for p in _NFTABLES_EXEC
+    }  # fmt: skip
+
+
 def test_firewall_enabled(host: Any, check: Check) -> None:
-    """nftables installed, its service enabled and an input chain loaded."""
+    """nftables installed, its service enabled and an input chain loaded; and the service loads
+    `config_path` at boot and does nothing else: its one ExecStart is `nft -f <config_path>`
+    (errors not ignored), with no ExecCondition, ExecStartPre or ExecStartPost (a drop-in that
+    replaces ExecStart, or adds a flush after it, leaves the host open after the next boot)."""
     path = _input_path(host)
+    boot = _boot_commands(host)
+    wanted = {"ExecStart": [f"/usr/sbin/nft -f {check.params['config_path']}"]}
+    loads = {k: v for k, v in boot.items() if v}
+    loads_only_config = loads == wanted or loads == {"ExecStart": [f"/sbin/nft -f {check.params['config_path']}"]}
     observed = {
         "installed": path is not None,
         "enabled": _host.service(host, "nftables")["enabled"],
         "input_chain_loaded": bool(path and any(b.hook == "input" for b in path.chains)),
+        "at boot runs": loads,
     }
-    check.expect(observed, {"installed": True, "enabled": True, "input_chain_loaded": True})
+    check.expect(
+        observed,
+        {"installed": True, "enabled": True, "input_chain_loaded": True, "at boot runs": wanted},
+        ok=all(observed[k] is True for k in ("installed", "enabled", "input_chain_loaded")) and loads_only_config,
+    )
 
 
 def test_ssh_only_from_mgmt(host: Any, check: Check) -> None:
