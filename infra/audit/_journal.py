@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from infra.audit import probes
 from infra.audit._finding import Finding, to_int
 
-__all__ = ["JOURNALD_DIRS", "journald_finding", "journald_merge", "parse_size"]
+__all__ = ["JOURNALD_DIRS", "is_yes", "journald_finding", "journald_merge", "parse_size"]
 
 JOURNALD_DIRS = (
     "/usr/lib/systemd/journald.conf.d",
@@ -63,6 +63,11 @@ def journald_merge(main: str | None, dropins: Mapping[str, str]) -> dict[str, st
             else:
                 values.pop(key, None)
     return values
+
+
+def is_yes(value: str) -> bool:
+    """systemd's true for a boolean setting (parse_boolean: 1, yes, y, true, t, on; any case)."""
+    return value.strip().lower() in {"1", "yes", "y", "true", "t", "on"}
 
 
 def parse_size(value: str) -> float | None:

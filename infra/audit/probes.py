@@ -16,6 +16,8 @@ from infra.audit._nft import InputPath, evaluate_input
 
 __all__ = [
     "AUDITD_LOW_SPACE_ACTIONS",
+    "SUDO_EVERY_USER",
+    "SUDO_LOGGING",
     "LogrotateInclude",
     "apt_config",
     "apt_interval_off",
@@ -38,8 +40,11 @@ __all__ = [
     "parse_timespan",
     "rsyslog_create_modes",
     "shell_umasks",
+    "sudo_bound_weakenings",
     "sudo_defaults",
+    "sudo_listings",
     "sysctl_conf",
+    "sysctl_script_writes",
     "sysctl_unit_writes",
     "systemd_exec",
     "umask_bits",
@@ -61,28 +66,82 @@ def banner_leaks(text: str, os_release: str) -> list[str]:
     return leaks
 
 
-def sudo_defaults(listing: str) -> dict[str, str | bool | None]:
-    """`logfile` and `use_pty` as sudo applies them, from `sudo -l -U USER`: its "Matching Defaults
-    entries" are the files sudo really parsed (not sudoers.d names with a dot or ending in ~), in
-    its order, so a later `!use_pty` or `!logfile` wins as it does in sudo."""
-    lines = listing.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.startswith("Matching Defaults entries for ")), None)
-    found: dict[str, str | bool | None] = {"logfile": None, "use_pty": False}
+def _sudo_section(lines: list[str], title: str) -> str:
+    """The entries under `title…` in `sudo -l` output, up to the next blank line, joined."""
+    start = next((i for i, line in enumerate(lines) if line.startswith(title)), None)
     if start is None:
-        return found
+        return ""
     body = []
     for line in lines[start + 1 :]:
         if not line.strip():
             break
         body.append(line.strip())
-    for item in re.split(r"(?<!\\),\s*", " ".join(body)):
+    return " ".join(body)
+
+
+def _sudo_settings(text: str) -> list[tuple[str, bool, str]]:
+    """`name`, negated, value of each comma-separated Defaults setting (`\\,` is no separator)."""
+    out = []
+    for item in re.split(r"(?<!\\),\s*", text):
         name, _, value = item.partition("=")
-        negated, key = name.startswith("!"), name.lstrip("!").strip()
+        out.append((name.lstrip("!").strip(), name.startswith("!"), value.strip().strip('"')))
+    return out
+
+
+SUDO_LOGGING = ("logfile", "use_pty", "log_allowed")
+"""The settings that make sudo log every command it runs, on a pseudo-terminal."""
+
+
+def sudo_defaults(listing: str) -> dict[str, str | bool | None]:
+    """`logfile`, `use_pty` and `log_allowed` as sudo applies them, from `sudo -l -U USER`: its
+    "Matching Defaults entries" are the files sudo really parsed (not sudoers.d names with a dot or
+    ending in ~), in its order, so a later `!use_pty` or `!logfile` wins as it does in sudo.
+    `log_allowed` is on unless negated (sudo's default)."""
+    found: dict[str, str | bool | None] = {"logfile": None, "use_pty": False, "log_allowed": True}
+    body = _sudo_section(listing.splitlines(), "Matching Defaults entries for ")
+    for key, negated, value in _sudo_settings(body) if body else []:
         if key == "logfile":
-            found["logfile"] = None if negated else value.strip().strip('"') or None
-        elif key == "use_pty":
-            found["use_pty"] = not negated
+            found["logfile"] = None if negated else value or None
+        elif key in ("use_pty", "log_allowed"):
+            found[key] = not negated
     return found
+
+
+_SUDO_BOUND_SETTING = re.compile(r'(?<=[\s,])(!?)(logfile|use_pty|log_allowed)(?:=("[^"]*"|[^\s,]*))?(?=[\s,]|$)')
+"""A `SUDO_LOGGING` setting in a bound Defaults entry, whose commands (aliases expanded, commas and
+spaces in them) come before its settings."""
+
+
+def sudo_bound_weakenings(listing: str) -> list[str]:
+    """Defaults bound to a run-as user or a command (`Defaults>root !use_pty`, `Defaults!SHELLS
+    !logfile`) that switch off or redirect what `SUDO_LOGGING` names, from `sudo -l -U USER`'s
+    "Runas and Command-specific defaults" (sudo prints them without separators)."""
+    body = _sudo_section(listing.splitlines(), "Runas and Command-specific defaults for ")
+    weakened = []
+    for entry in re.split(r"\s*(?=\bDefaults[>!])", body):
+        for found in _SUDO_BOUND_SETTING.finditer(entry):
+            negated, key, value = found.groups()
+            if negated or key == "logfile":
+                binding = entry[: found.start()].strip().rstrip(",")
+                weakened.append(f"{binding} {negated}{key}{'=' + value if value else ''}")
+    return weakened
+
+
+def sudo_listings(output: str) -> dict[str, tuple[int, str]]:
+    """`=== USER` / `sudo -l -U USER` output / `=== rc N` blocks (`SUDO_EVERY_USER`), per user."""
+    found: dict[str, tuple[int, str]] = {}
+    for block in re.split(r"^=== user ", output, flags=re.M)[1:]:
+        user, _, rest = block.partition("\n")
+        listing, _, rc = rest.rpartition("=== rc ")
+        found[user.strip()] = (int(rc.strip()) if rc.strip().isdigit() else -1, listing)
+    return found
+
+
+SUDO_EVERY_USER = (
+    "getent passwd | cut -d: -f1 | while read -r u; do "
+    "printf '=== user %s\\n' \"$u\"; sudo -l -U \"$u\" </dev/null 2>&1; printf '=== rc %s\\n' \"$?\"; done"
+)
+"""`sudo -l -U` for every account the name service knows (`sudo_listings`)."""
 
 
 def parse_keyvalues(
@@ -202,6 +261,21 @@ def sysctl_conf(text: str) -> dict[str, str]:
 _PROC_SYS_WRITE = re.compile(r"echo\s+(?:-n\s+)?['\"]?([^'\"\s>]+)['\"]?\s*>>?\s*/proc/sys/(\S+?)['\";]*(?:\s|$)")
 
 
+def _sysctl_writes(command: str) -> list[tuple[str, str]]:
+    """(key, value) a command writes: `sysctl [-w] key=value`, `echo value > /proc/sys/...`."""
+    found: list[tuple[str, str]] = []
+    words = command.replace(";", " ").split()
+    names = [w.lstrip("-@:+!").rsplit("/", 1)[-1] for w in words]
+    if "sysctl" in names:
+        for word in words[names.index("sysctl") + 1 :]:
+            key, sep, value = word.strip("'\"").partition("=")
+            if sep and key and not key.startswith("-"):
+                found.append((key.replace("/", "."), value))
+    for value, path in _PROC_SYS_WRITE.findall(command):
+        found.append((path.replace("/", "."), value))
+    return found
+
+
 def sysctl_unit_writes(units: str) -> list[tuple[str, str, str]]:
     """(unit, key, value) for every sysctl a unit's Exec lines write at boot: `sysctl [-w] key=value`
     and `echo value > /proc/sys/...` (through a shell too), from `systemctl cat` of the units
@@ -213,19 +287,20 @@ def sysctl_unit_writes(units: str) -> list[tuple[str, str, str]]:
         if line.startswith("# /"):
             unit = line[2:]
             continue
-        command = line.partition("=")[2] if re.match(r"Exec\w*\s*=", line) else ""
-        if not command:
-            continue
-        words = command.replace(";", " ").split()
-        names = [w.lstrip("-@:+!").rsplit("/", 1)[-1] for w in words]
-        if "sysctl" in names:
-            for word in words[names.index("sysctl") + 1 :]:
-                key, sep, value = word.strip("'\"").partition("=")
-                if sep and key and not key.startswith("-"):
-                    found.append((unit, key.replace("/", "."), value))
-        for value, path in _PROC_SYS_WRITE.findall(command):
-            found.append((unit, path.replace("/", "."), value))
+        if re.match(r"Exec\w*\s*=", line):
+            found.extend((unit, key, value) for key, value in _sysctl_writes(line.partition("=")[2]))
     return found
+
+
+def sysctl_script_writes(scripts: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(path, key, value) for every sysctl a script or crontab line writes (comments skipped)."""
+    return [
+        (path, key, value)
+        for path, text in scripts.items()
+        for line in text.splitlines()
+        if not line.lstrip().startswith("#")
+        for key, value in _sysctl_writes(line)
+    ]
 
 
 def parse_sshd_t(text: str) -> dict[str, list[str]]:

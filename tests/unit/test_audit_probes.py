@@ -127,21 +127,50 @@ User root may run the following commands on aio1:
 """
 
 
+LOGS = {"logfile": "/var/log/sudo.log", "use_pty": True, "log_allowed": True}
+
+
 @pytest.mark.parametrize(
     ("listing", "found"),
     [
-        (SUDO_L, {"logfile": "/var/log/sudo.log", "use_pty": True}),
+        (SUDO_L, LOGS),
         (SUDO_L.replace("logfile=/var/log/sudo.log", "logfile=/var/log/sudo.log, !logfile"),
-         {"logfile": None, "use_pty": True}),  # a later negation wins, as in sudo
-        (SUDO_L.replace("use_pty, ", "use_pty, !use_pty, "), {"logfile": "/var/log/sudo.log", "use_pty": False}),
-        (SUDO_L.replace("use_pty, logfile", "!use_pty, use_pty, logfile"),
-         {"logfile": "/var/log/sudo.log", "use_pty": True}),
-        ("User root is not allowed to run sudo on aio1.\n", {"logfile": None, "use_pty": False}),
-        ("", {"logfile": None, "use_pty": False}),
+         LOGS | {"logfile": None}),  # a later negation wins, as in sudo
+        (SUDO_L.replace("use_pty, ", "use_pty, !use_pty, "), LOGS | {"use_pty": False}),
+        (SUDO_L.replace("use_pty, logfile", "!use_pty, use_pty, logfile"), LOGS),
+        (SUDO_L.replace("use_pty, ", "use_pty, !log_allowed, "), LOGS | {"log_allowed": False}),
+        ("User root is not allowed to run sudo on aio1.\n", {"logfile": None, "use_pty": False, "log_allowed": True}),
+        ("", {"logfile": None, "use_pty": False, "log_allowed": True}),
     ],
-)
+)  # fmt: skip
 def test_sudo_defaults_apply_in_sudos_order(listing: str, found: dict[str, object]) -> None:
     assert probes.sudo_defaults(listing) == found
+
+
+BOUND = """\
+Runas and Command-specific defaults for ops:
+    Defaults>root !use_pty    Defaults!/usr/bin/bash, /bin/sh !logfile, log_allowed
+    Defaults!/usr/bin/systemctl logfile=/dev/null    Defaults>www-data env_keep+=PATH
+
+"""
+
+
+def test_defaults_bound_to_a_run_as_user_or_a_command_that_weaken_logging() -> None:
+    assert probes.sudo_bound_weakenings(SUDO_L) == []
+    assert probes.sudo_bound_weakenings(SUDO_L.replace("\n\nUser", "\n\n" + BOUND + "User")) == [
+        "Defaults>root !use_pty",
+        "Defaults!/usr/bin/bash, /bin/sh !logfile",
+        "Defaults!/usr/bin/systemctl logfile=/dev/null",
+    ]
+
+
+def test_sudo_listings_per_account() -> None:
+    output = "=== user root\n" + SUDO_L + "=== rc 0\n=== user nobody\nUser nobody is not allowed\n=== rc 0\n"
+    output += "=== user ops\nsudo: parse error in /etc/sudoers.d/zz\n=== rc 1\n"
+    found = probes.sudo_listings(output)
+    assert list(found) == ["root", "nobody", "ops"]
+    assert found["root"] == (0, SUDO_L)
+    assert found["ops"] == (1, "sudo: parse error in /etc/sudoers.d/zz\n")
 
 
 def test_apt_config_reads_the_merged_dump() -> None:

@@ -1061,3 +1061,19 @@ def test_sysctl_unit_writes_sees_sysctl_and_proc_sys_in_exec_lines() -> None:
         ("/usr/lib/systemd/system/systemd-sysctl.service", "net.ipv4.conf.all.rp_filter", "0"),
         ("/usr/lib/systemd/system/systemd-sysctl.service", "kernel.dmesg_restrict", "0"),
     ]
+
+
+def test_sysctl_script_writes_sees_cron_lines_and_scripts() -> None:
+    scripts = {
+        "/etc/cron.d/ops-net": "SHELL=/bin/sh\n@reboot root /usr/sbin/sysctl -w net.ipv4.ip_forward=1\n",
+        "/etc/rc.local": (
+            "#!/bin/sh -e\n# sysctl -w net.ipv4.ip_forward=0\necho 0 > /proc/sys/net/ipv4/conf/all/log_martians\n"
+        ),
+        "/var/spool/cron/crontabs/root": "*/5 * * * * sysctl -q net.ipv4.conf.all.rp_filter=0 >/dev/null\n",
+        "/etc/cron.daily/logrotate": "#!/bin/sh\nexec /usr/sbin/logrotate /etc/logrotate.conf\n",
+    }
+    assert probes.sysctl_script_writes(scripts) == [
+        ("/etc/cron.d/ops-net", "net.ipv4.ip_forward", "1"),
+        ("/etc/rc.local", "net.ipv4.conf.all.log_martians", "0"),
+        ("/var/spool/cron/crontabs/root", "net.ipv4.conf.all.rp_filter", "0"),
+    ]

@@ -182,33 +182,46 @@ def sysctl_persisted(host: Any) -> dict[str, str]:
     return _cached(host, "sysctl.d", compute)
 
 
+CRON_TABLES = "/etc/crontab /etc/anacrontab /etc/cron.d/* /var/spool/cron/crontabs/*"
+"""cron's tables: each line is a job."""
+BOOT_SCRIPTS = "/etc/rc.local /etc/cron.hourly/* /etc/cron.daily/* /etc/cron.weekly/* /etc/cron.monthly/*"
+"""Scripts that run when executable: rc.local (systemd's rc-local generator) and run-parts' folders."""
+
+
 def sysctl_at_boot(host: Any) -> dict[str, list[tuple[str, str]]]:
-    """Key -> [(unit, value)] written by enabled service units at boot (`sysctl -w`, `echo >
-    /proc/sys`): such a unit makes the next boot's value differ from today's live one."""
+    """Key -> [(unit or file, value)] written after boot by enabled service units, the services
+    enabled timers trigger, rc.local and cron (`sysctl -w`, `echo > /proc/sys`): any of them makes
+    a value differ from the persisted one sooner or later."""
 
     def compute() -> dict[str, list[tuple[str, str]]]:
-        script = (
-            "systemctl list-unit-files --type=service --state=enabled --no-legend --no-pager "
-            "| while read -r unit _; do systemctl cat --no-pager -- \"$unit\" 2>/dev/null; done"
+        units = (
+            "{ systemctl list-unit-files --type=service --state=enabled --no-legend --no-pager | cut -d' ' -f1; "
+            "systemctl list-unit-files --type=timer --state=enabled --no-legend --no-pager | cut -d' ' -f1 "
+            "| xargs -r systemctl show -P Triggers -- | tr ' ' '\\n'; } | sort -u "
+            "| while read -r unit; do [ -n \"$unit\" ] && systemctl cat --no-pager -- \"$unit\" 2>/dev/null; done"
         )
+        scripts = read_files(host, CRON_TABLES) | read_files(host, BOOT_SCRIPTS, executable=True)
         out: dict[str, list[tuple[str, str]]] = {}
-        for unit, key, value in probes.sysctl_unit_writes(host.run(script).stdout):
-            out.setdefault(key, []).append((unit, value))
+        writes = probes.sysctl_unit_writes(host.run(units).stdout) + probes.sysctl_script_writes(scripts)
+        for where, key, value in writes:
+            out.setdefault(key, []).append((where, value))
         return out
 
     return _cached(host, "sysctl-boot", compute)
 
 
-def read_files(host: Any, pattern: str) -> dict[str, str]:
-    """Readable regular files matching a shell glob: path -> text (the order is the caller's)."""
+def read_files(host: Any, pattern: str, executable: bool = False) -> dict[str, str]:
+    """Readable regular files matching a shell glob (only executable ones if asked): path -> text
+    (the order is the caller's)."""
 
     def compute() -> dict[str, str]:
-        each = '[ -f "$f" ] && [ -r "$f" ] && { printf "\\036%s\\n" "$f"; cat -- "$f"; }'
+        runs = ' && [ -x "$f" ]' if executable else ""
+        each = f'[ -f "$f" ] && [ -r "$f" ]{runs} && {{ printf "\\036%s\\n" "$f"; cat -- "$f"; }}'
         script = f"for f in {pattern}; do {each}; done"
         out = host.run(script).stdout
         return dict(chunk.partition("\n")[::2] for chunk in out.split(_SEP)[1:])
 
-    return _cached(host, f"files:{pattern}", compute)
+    return _cached(host, f"files:{executable}:{pattern}", compute)
 
 
 def read_tree(host: Any, path: str) -> dict[str, str] | None:

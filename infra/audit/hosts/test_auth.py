@@ -177,13 +177,32 @@ def test_login_banner_set(host: Any, check: Check) -> None:
 
 
 def test_sudo_logging_enabled(host: Any, check: Check) -> None:
-    """sudo applies Defaults logfile=... and use_pty for root, as `sudo -l -U root` lists them
-    (the files sudo parses, in its order: a later negation wins, a dotted sudoers.d name is skipped)."""
-    rc, listing, err = _host.run(host, "sudo -l -U root")
-    if rc != 0:
-        check.expect(f"sudo -l -U root failed (rc {rc}): {err.strip()}", {"logfile": "set", "use_pty": True}, ok=False)
-    found = probes.sudo_defaults(listing)
-    check.expect(found, {"logfile": "set", "use_pty": True}, ok=bool(found["logfile"]) and found["use_pty"] is True)
+    """For every account sudo lets run a command (`sudo -l -U` for each account `getent passwd`
+    knows), sudo applies Defaults logfile=..., use_pty and log_allowed as it lists them (the files
+    sudo parses, in its order: a later negation wins, a dotted sudoers.d name is skipped, a
+    `Defaults:user` counts), and no Defaults bound to a run-as user or a command
+    (`Defaults>root`, `Defaults!/usr/bin/bash`) switches them off or moves the log."""
+    _, output, _ = _host.run(host, probes.SUDO_EVERY_USER)
+    listings = probes.sudo_listings(output)
+    wanted = {"logfile": "set", "use_pty": True, "log_allowed": True}
+    observed: dict[str, Any] = {}
+    compliant = True
+    for user, (rc, listing) in listings.items():
+        if rc != 0:
+            observed[user] = f"sudo -l -U {user} failed (rc {rc}): {listing.strip()[-200:]}"
+            compliant = False
+            continue
+        if "Matching Defaults entries for " not in listing:
+            continue  # sudo lets this account run nothing
+        found = probes.sudo_defaults(listing)
+        weakened = probes.sudo_bound_weakenings(listing)
+        logs = bool(found["logfile"]) and found["use_pty"] is True and found["log_allowed"] is True and not weakened
+        if user == "root" or not logs:
+            observed[user] = found | ({"bound to a run-as user or command": weakened} if weakened else {})
+        compliant = compliant and logs
+    expected = {"root": wanted, "every other account sudo lets run commands": wanted}
+    ok = compliant and "root" in observed
+    check.expect(observed or "sudo lists no account, root included", expected, ok=ok)
 
 
 def test_no_empty_passwords(host: Any, check: Check) -> None:

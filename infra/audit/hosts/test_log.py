@@ -55,30 +55,59 @@ _RSYSLOG_FULLCONF = 'f=$(mktemp) && trap \'rm -f "$f"\' EXIT && rsyslogd -N1 -o 
 """rsyslog's configuration as rsyslogd loads it, includes spliced in evaluation order (`_rsyslog`)."""
 
 
+def _forward_to_syslog(host: Any) -> str:
+    """journald's ForwardToSyslog as it runs: the kernel command line's
+    `systemd.journald.forward_to_syslog` over the merged configuration; unset is `no` (journald.conf(5))."""
+    value = _journald(host).get("ForwardToSyslog", "no")
+    for word in (_host.read(host, "/proc/cmdline") or "").split():
+        key, eq, flag = word.partition("=")
+        if key == "systemd.journald.forward_to_syslog":
+            value = flag if eq else "yes"
+    return value
+
+
 def test_syslog_forwarded(host: Any, check: Check) -> None:
-    """rsyslog is active and every message reaches every address of the site's services.syslog,
-    read from rsyslogd's own expansion of its configuration (`rsyslogd -N1 -o`): the forwarding
-    statement is in the default ruleset, outside any condition, with the selector `*.*`, and no
-    `stop` or `~` discards messages before it. A configuration rsyslogd refuses fails."""
+    """rsyslog is active and this host's messages reach every address of the site's services.syslog,
+    read from rsyslogd's own expansion of its configuration (`rsyslogd -N1 -o`). Every input that
+    brings the host's messages in (the system log socket, other imuxsock sockets, imjournal, imklog)
+    runs through a ruleset whose forwarding statement is outside any condition, with the selector
+    `*.*`, and no `stop` or `~` before it; the legacy `$RuleSet` counts. The journal reaches rsyslog:
+    through the system socket with journald's ForwardToSyslog on, or imjournal. A configuration
+    rsyslogd refuses fails."""
     rc, fullconf, errors = _host.run(host, _RSYSLOG_FULLCONF)
     active = _host.service(host, "rsyslog")["active"]
-    expected = sorted(check.facts.syslog)
+    expected = set(check.facts.syslog)
     if rc != 0:
         check.expect(
             {"rsyslog_active": active, "configuration": f"refused by rsyslogd -N1: {errors.strip()[-300:]}"},
             {"rsyslog_active": True, "configuration": "loads"}, ok=False,
         )  # fmt: skip
     found = _rsyslog.rsyslog_forwarding(fullconf)
-    observed: dict[str, Any] = {"rsyslog_active": active, "every message to": sorted(set(found.every_message))}
+    forward_to_syslog = _forward_to_syslog(host)
+    journald_forwards = _journal.is_yes(forward_to_syslog)
+    journal_in = [s.name for s in found.sources if s.name == "imjournal" or (s.via_journald and journald_forwards)]
+    unforwarded = [
+        f"{s.name}: ruleset {s.ruleset!r} forwards every message to {sorted(found.rulesets.get(s.ruleset, []))}"
+        for s in found.sources
+        if not expected <= set(found.rulesets.get(s.ruleset, []))
+    ]
+    observed: dict[str, Any] = {
+        "rsyslog_active": active,
+        "every message to": sorted(set(found.every_message)),
+        "journal read by": journal_in or f"nothing (journald ForwardToSyslog={forward_to_syslog})",
+    }
+    if unforwarded:
+        observed["inputs not forwarded"] = unforwarded
     if found.some_messages:
         observed["only some messages to"] = found.some_messages
     if found.discards:
         observed["discarded before forwarding by"] = found.discards
     check.expect(
         observed,
-        {"rsyslog_active": True, "every message to": f"include {expected}"},
-        ok=active and set(expected) <= set(found.every_message),
-    )
+        {"rsyslog_active": True, "every message to": f"include {sorted(expected)}", "journal read by": "an input",
+         "inputs not forwarded": []},
+        ok=active and expected <= set(found.every_message) and bool(journal_in) and not unforwarded,
+    )  # fmt: skip
 
 
 def test_logrotate_retention_12_months(host: Any, check: Check) -> None:
