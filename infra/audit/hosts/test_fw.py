@@ -6,6 +6,9 @@ these functions only read the host.
 
 from __future__ import annotations
 
+import re
+import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,23 +41,8 @@ def zones(pytestconfig: pytest.Config, hatang_host_facts: HostFacts) -> dict[str
     return _fwcheck.zones_of_host(site, hatang_host_facts.host)
 
 
-def test_firewall_default_drop(host: Any, check: Check) -> None:
-    """Every nftables input base chain has policy drop and none accepts everything (IPv4 and IPv6)."""
-    path = _input_path(host)
-    if path is None:
-        check.expect("nft not installed", "every input base chain: policy drop", ok=False)
-        return
-    observed, ok = _fwcheck.default_drop(path)
-    expected = {
-        "input_chains": "each: policy drop",
-        "accepts_everything": [],
-        "families_dropped_by_default": ["ipv4", "ipv6"],
-    }
-    check.expect(observed, expected, ok=ok)
-
-
 _NFTABLES_EXEC = ("ExecCondition", "ExecStartPre", "ExecStart", "ExecStartPost")
-_NFT_BINARIES = frozenset({"/usr/sbin/nft", "/sbin/nft"})
+_NFT_LOAD = re.compile(r"/(?:usr/)?sbin/nft -f (\S+)")
 
 
 def _boot_commands(host: Any) -> dict[str, list[str]]:
@@ -69,27 +57,100 @@ def _boot_commands(host: Any) -> dict[str, list[str]]:
     }  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _AtBoot:
+    """The ruleset the next boot loads: nftables.service's one `nft -f FILE`, loaded in a network
+    namespace of its own (and a user namespace, so it needs no CAP_SYS_ADMIN), then listed."""
+
+    file: str | None
+    """None when the service does not load exactly one file (HT-FW-02 says what it does)."""
+    path: InputPath | None = None
+    refused: str = ""
+    """nft's errors when the file does not load: the next boot leaves the host without a ruleset."""
+    unavailable: str = ""
+    """Why no namespace could be made here."""
+
+
+_IN_OWN_NAMESPACE = (
+    "command -v unshare >/dev/null || {{ echo 'unshare (util-linux) is not installed' >&2; exit 126; }}; "
+    "unshare --user --map-root-user --net -- true 2>/dev/null || {{ echo 'unshare --user --net: not permitted' >&2; "
+    "exit 126; }}; unshare --user --map-root-user --net -- sh -c 'nft -f \"$1\" >&2 && nft -j list ruleset' sh {file}"
+)
+
+
+def _at_boot(host: Any) -> _AtBoot:
+    starts = _boot_commands(host)["ExecStart"]
+    found = _NFT_LOAD.fullmatch(starts[0]) if len(starts) == 1 else None
+    if found is None:
+        return _AtBoot(None)
+    rc, stdout, stderr = _host.run(host, _IN_OWN_NAMESPACE.format(file=shlex.quote(found[1])))
+    if rc == 126:
+        return _AtBoot(found[1], unavailable=stderr.strip())
+    if rc != 0:
+        return _AtBoot(found[1], refused=stderr.strip()[-300:] or f"nft exited {rc}")
+    return _AtBoot(found[1], probes.nft_input_path(stdout or _EMPTY))
+
+
+def test_firewall_default_drop(host: Any, check: Check) -> None:
+    """Every nftables input base chain has policy drop and none accepts everything (IPv4 and IPv6),
+    in the loaded ruleset and in the one the next boot loads (nftables.service's `nft -f` file,
+    loaded in a network namespace of its own): a file that says `policy accept` or does not load
+    fails today, not after the next reboot."""
+    path = _input_path(host)
+    if path is None:
+        check.expect("nft not installed", "every input base chain: policy drop", ok=False)
+        return
+    observed, ok = _fwcheck.default_drop(path)
+    expected = {
+        "input_chains": "each: policy drop",
+        "accepts_everything": [],
+        "families_dropped_by_default": ["ipv4", "ipv6"],
+    }
+    boot = _at_boot(host)
+    if boot.file is None:
+        check.expect(observed, expected, ok=ok)
+        return
+    if boot.unavailable and ok:
+        check.not_checkable(f"the ruleset {boot.file} loads at boot: {boot.unavailable}", observed, expected)
+    at_boot: Any = f"refused by nft: {boot.refused}" if boot.refused else boot.unavailable
+    if boot.path is not None:
+        at_boot, boot_ok = _fwcheck.default_drop(boot.path)
+        ok = ok and boot_ok
+    check.expect(
+        {"loaded": observed, f"loaded at boot from {boot.file}": at_boot},
+        {"loaded": expected, f"loaded at boot from {boot.file}": expected},
+        ok=ok and boot.path is not None,
+    )
+
+
 def test_firewall_enabled(host: Any, check: Check) -> None:
     """nftables installed, its service enabled and an input chain loaded; and the service loads
     `config_path` at boot and does nothing else: its one ExecStart is `nft -f <config_path>`
     (errors not ignored), with no ExecCondition, ExecStartPre or ExecStartPost (a drop-in that
-    replaces ExecStart, or adds a flush after it, leaves the host open after the next boot)."""
+    replaces ExecStart, or adds a flush after it, leaves the host open after the next boot); and
+    that file, loaded in a network namespace of its own, gives an input chain."""
     path = _input_path(host)
     boot = _boot_commands(host)
     wanted = {"ExecStart": [f"/usr/sbin/nft -f {check.params['config_path']}"]}
     loads = {k: v for k, v in boot.items() if v}
     loads_only_config = loads == wanted or loads == {"ExecStart": [f"/sbin/nft -f {check.params['config_path']}"]}
-    observed = {
+    observed: dict[str, Any] = {
         "installed": path is not None,
         "enabled": _host.service(host, "nftables")["enabled"],
         "input_chain_loaded": bool(path and any(b.hook == "input" for b in path.chains)),
         "at boot runs": loads,
     }
-    check.expect(
-        observed,
-        {"installed": True, "enabled": True, "input_chain_loaded": True, "at boot runs": wanted},
-        ok=all(observed[k] is True for k in ("installed", "enabled", "input_chain_loaded")) and loads_only_config,
-    )
+    expected: dict[str, Any] = {"installed": True, "enabled": True, "input_chain_loaded": True, "at boot runs": wanted}
+    ok = all(observed[k] is True for k in ("installed", "enabled", "input_chain_loaded")) and loads_only_config
+    if loads_only_config:
+        loaded = _at_boot(host)
+        if loaded.unavailable and ok:
+            check.not_checkable(f"what {loaded.file} loads at boot: {loaded.unavailable}", observed, expected)
+        chain = bool(loaded.path and any(b.hook == "input" for b in loaded.path.chains))
+        observed["input_chain_at_boot"] = chain or f"none: {loaded.refused or loaded.unavailable or 'no input chain'}"
+        expected["input_chain_at_boot"] = True
+        ok = ok and chain
+    check.expect(observed, expected, ok=ok)
 
 
 def test_ssh_only_from_mgmt(host: Any, check: Check) -> None:
