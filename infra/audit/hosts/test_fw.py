@@ -91,6 +91,13 @@ def _at_boot(host: Any) -> _AtBoot:
     return _AtBoot(found[1], probes.nft_input_path(stdout or _EMPTY))
 
 
+def _at_boot_if_other(host: Any, live: InputPath) -> InputPath | None:
+    """The input hook the next boot loads, when it loads and differs from the loaded one (a file
+    nft refuses, or no namespace to load it in, is HT-FW-01's and HT-FW-02's finding)."""
+    boot = _at_boot(host).path
+    return boot if boot is not None and boot != live else None
+
+
 def test_firewall_default_drop(host: Any, check: Check) -> None:
     """Every nftables input base chain has policy drop and none accepts everything (IPv4 and IPv6),
     in the loaded ruleset and in the one the next boot loads (nftables.service's `nft -f` file,
@@ -154,16 +161,25 @@ def test_firewall_enabled(host: Any, check: Check) -> None:
 
 
 def test_ssh_only_from_mgmt(host: Any, check: Check) -> None:
-    """tcp/22 is accepted only from the mgmt zone's networks, and from both families."""
+    """tcp/22 is accepted only from the mgmt zone's networks, and from both families; in the loaded
+    ruleset and in the one the next boot loads."""
     path = _input_path(host) or probes.nft_input_path(_EMPTY)
-    observed = _fwcheck.ssh_sources(path)
     mgmt = check.facts.mgmt_networks
-    sources = observed["ipv4"] + observed["ipv6"]
-    outside = [s for s in sources if not within(s, mgmt)]
+    wanted = f"within {list(mgmt)}, IPv4 and IPv6"
+
+    def judge(sources: dict[str, list[str]]) -> bool:
+        everywhere = sources["ipv4"] + sources["ipv6"]
+        return bool(sources["ipv4"]) and bool(sources["ipv6"]) and all(within(s, mgmt) for s in everywhere)
+
+    observed = _fwcheck.ssh_sources(path)
+    if (boot := _at_boot_if_other(host, path)) is None:
+        check.expect({"ssh_accepted_from": observed}, {"ssh_accepted_from": wanted}, ok=judge(observed))
+        return
+    at_boot = _fwcheck.ssh_sources(boot)
     check.expect(
-        {"ssh_accepted_from": observed},
-        {"ssh_accepted_from": f"within {list(mgmt)}, IPv4 and IPv6"},
-        ok=bool(observed["ipv4"]) and bool(observed["ipv6"]) and not outside,
+        {"ssh_accepted_from": observed, "ssh_accepted_from, at boot": at_boot},
+        {"ssh_accepted_from": wanted, "ssh_accepted_from, at boot": wanted},
+        ok=judge(observed) and judge(at_boot),
     )
 
 
@@ -207,10 +223,18 @@ def test_listening_ports_allowed(host: Any, check: Check, zones: dict[str, _fwch
 
 def test_firewall_rules_match_flows(host: Any, check: Check, zones: dict[str, _fwcheck.ZoneIfaces]) -> None:
     """The input path admits exactly the site's flows to the host: one rule per flow, commented
-    with its name; no extra accept."""
+    with its name; no extra accept. In the loaded ruleset and in the one the next boot loads."""
     path = _input_path(host)
     if path is None:
         check.expect("nft not installed", "the input path admits exactly the site's flows", ok=False)
         return
     findings = _fwcheck.flow_findings(path, check.facts.flows, zones)
-    check.expect(findings, {k: [] for k in findings})
+    if (boot := _at_boot_if_other(host, path)) is None:
+        check.expect(findings, {k: [] for k in findings})
+        return
+    at_boot = _fwcheck.flow_findings(boot, check.facts.flows, zones)
+    check.expect(
+        {"loaded": findings, "at boot": at_boot},
+        {"loaded": {k: [] for k in findings}, "at boot": {k: [] for k in at_boot}},
+        ok=not any(findings.values()) and not any(at_boot.values()),
+    )
