@@ -7,15 +7,17 @@ loaded rules can be seen, and the result is "not checkable", never passed.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from typing import Any
 
-from infra.audit import probes
+from infra.audit import _auditrules, probes
 from infra.audit._finding import Finding
 from infra.audit.hosts import _host
 from infra.audit.plugin import Check
 
 _RULES = "/etc/audit/rules.d/*.rules"
+"""What augenrules reads (only names ending in .rules)."""
 
 
 def test_auditd_running(host: Any, check: Check) -> None:
@@ -25,60 +27,62 @@ def test_auditd_running(host: Any, check: Check) -> None:
     check.expect(_host.service(host, "auditd"), {"enabled": True, "active": True})
 
 
-def _watches(text: str) -> set[str]:
-    out = set()
-    for line in text.splitlines():
-        words = line.split("#", 1)[0].split()
-        if "-w" in words and words.index("-w") + 1 < len(words):
-            out.add(words[words.index("-w") + 1])
-        for word in words:
-            if word.startswith("path="):
-                out.add(word.split("=", 1)[1])
-    return out
+_EXECUTABLES = 'for p in "$@"; do [ -f "$p" ] && [ -x "$p" ] && printf "%s\\n" "$p"; done; true'
 
 
-def _execve(text: str) -> set[str]:
-    """'execve' plus the arch= values of rules that audit the execve syscall."""
-    found: set[str] = set()
-    for line in text.splitlines():
-        words = line.split("#", 1)[0].split()
-        syscalls = [words[i + 1] for i, w in enumerate(words[:-1]) if w == "-S"]
-        if any("execve" in s.split(",") for s in syscalls):
-            found.add("execve")
-            found |= {w.split("=", 1)[1] for w in words if w.startswith("arch=")}
-    return found
+def _wanted_watches(host: Any, paths: list[str]) -> dict[str, str]:
+    """Each path with the permission that records what matters about it: `x` (a run) for an
+    executable file, `w` (a change) for anything else."""
+    _, out, _ = _host.run(host, f"sh -c {shlex.quote(_EXECUTABLES)} sh {' '.join(shlex.quote(p) for p in paths)}")
+    executables = set(out.split())
+    return {p: "x" if p in executables else "w" for p in paths}
 
 
-def _rules_check(host: Any, check: Check, wanted: list[str], parse: Callable[[str], set[str]]) -> None:
-    missing = sorted(set(wanted) - parse(_host.read_glob(host, _RULES)))
-    if not missing and check.in_container:
+def _rules_check(host: Any, check: Check, judge: Callable[[list[_auditrules.AuditRule]], list[str]]) -> None:
+    """The rules the next boot loads (rules.d merged as augenrules does) and the loaded ones
+    (`auditctl -l`, a VM) must both record the events: `judge` lists why not."""
+    merged = _auditrules.augenrules_order(_host.read_files(host, _RULES))
+    at_boot = judge(_auditrules.load_rules(merged))
+    if not at_boot and check.in_container:
         check.not_checkable(
             "rules are in /etc/audit/rules.d; the loaded rules need a VM",
-            observed={"missing_in_rules_d": missing},
-            expected={"missing_in_rules_d": []},
+            observed={"rules.d, as augenrules loads it": at_boot},
+            expected={"rules.d, as augenrules loads it": []},
         )
-    rc, stdout, _ = _host.run(host, "auditctl -l")
-    missing_loaded = sorted(set(wanted) - (parse(stdout) if rc == 0 else set()))
+    if check.in_container:
+        loaded: Any = "not read: the loaded rules need a VM"
+    else:
+        rc, stdout, stderr = _host.run(host, "auditctl -l")
+        loaded = judge(_auditrules.load_rules(stdout.splitlines())) if rc == 0 else [f"auditctl -l: {stderr.strip()}"]
     check.expect(
-        {"missing_in_rules_d": missing, "missing_loaded": missing_loaded},
-        {"missing_in_rules_d": [], "missing_loaded": []},
-        ok=not missing and not missing_loaded,
+        {"rules.d, as augenrules loads it": at_boot, "loaded (auditctl -l)": loaded},
+        {"rules.d, as augenrules loads it": [], "loaded (auditctl -l)": []},
+        ok=not at_boot and loaded == [],
     )
 
 
 def test_audit_rules_logins(host: Any, check: Check) -> None:
-    """Every path of `watches` is watched, in /etc/audit/rules.d and in the loaded rules (a VM)."""
-    _rules_check(host, check, list(check.params["watches"]), _watches)
+    """Every path of `watches` has its changes recorded (a watch with `w`; `x` for an executable),
+    by the rules the next boot loads (rules.d in augenrules' order: a later `-W` removes a watch) and
+    the loaded ones (a VM), with no `never` rule first, no `never` task rule."""
+    wanted = _wanted_watches(host, list(check.params["watches"]))
+    _rules_check(host, check, lambda rules: _auditrules.watch_findings(rules, wanted))
 
 
 def test_audit_rules_privileged(host: Any, check: Check) -> None:
-    """Every path of `watches` is watched, in /etc/audit/rules.d and in the loaded rules (a VM)."""
-    _rules_check(host, check, list(check.params["watches"]), _watches)
+    """Every path of `watches` is recorded: runs of an executable (`x`), changes of a file (`w`), in
+    the rules the next boot loads and the loaded ones (a VM), with no `never` rule first."""
+    wanted = _wanted_watches(host, list(check.params["watches"]))
+    _rules_check(host, check, lambda rules: _auditrules.watch_findings(rules, wanted))
 
 
 def test_audit_rules_exec(host: Any, check: Check) -> None:
-    """The execve syscall is audited for each of `arches`, in rules.d and in the loaded rules (a VM)."""
-    _rules_check(host, check, ["execve", *check.params["arches"]], _execve)
+    """Every execve of each of `arches` is recorded: an `always` exit rule with no field but arch
+    and key (an `auid` filter narrows it), no `never` rule before it, no `never` task rule, no
+    exclude rule dropping SYSCALL or EXECVE records; in the rules the next boot loads and the loaded
+    ones (a VM)."""
+    arches = list(check.params["arches"])
+    _rules_check(host, check, lambda rules: _auditrules.execve_findings(rules, arches))
 
 
 def test_audit_logs_kept(host: Any, check: Check) -> None:
