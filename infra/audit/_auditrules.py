@@ -1,8 +1,9 @@
 """What the audit rules record once loaded, read from /etc/audit/rules.d as the next boot loads them.
 
-Debian's auditd.service runs `augenrules --load`: the `*.rules` files in version order, merged into
-one list (comments and blank lines dropped; the first `-D` moved to the top, `-b` and `-f` after
-it, `-e` last), which `auditctl -R` then applies in order. `-a` appends a rule to its list, `-A`
+Debian's audit-rules.service runs `augenrules --load`: the `*.rules` files in version order, merged
+into one list (comments and blank lines dropped; a bare `-D` moved to the top, the last `-b` and
+`-f` after it, the last `-e` at the end; `-D` with options stays in place), which `auditctl -R`
+then applies in order. `-a` appends a rule to its list, `-A`
 prepends it, `-w` appends a watch, `-W` and `-d` delete, and the kernel decides each event by the
 first rule of a list that matches it. The same reading applies to `auditctl -l` (the loaded rules,
 on a machine whose kernel runs this auditd).
@@ -31,10 +32,11 @@ _WRITES = frozenset({"open", "openat", "openat2", "creat", "truncate", "ftruncat
                      "renameat2", "unlink", "unlinkat", "link", "linkat", "symlink", "symlinkat", "chmod",
                      "fchmod", "fchmodat", "chown", "fchown", "fchownat", "lchown", "setxattr", "lsetxattr",
                      "fsetxattr", "removexattr", "lremovexattr", "fremovexattr", "write", "pwrite64", "writev",
-                     "execve", "execveat", "mknod", "mknodat", "utime", "utimes", "utimensat", "futimesat",
+                     "mknod", "mknodat", "utime", "utimes", "utimensat", "futimesat",
                      "mkdir", "mkdirat", "rmdir"})  # fmt: skip
-"""Syscalls by which a watched file is changed or run: a `never` rule limited to others cannot
-hide such an event."""
+"""Syscalls by which a watched file is changed: a `never` rule limited to others cannot hide a change."""
+_RUNS = frozenset({"execve", "execveat"})
+"""Syscalls by which a watched executable is run."""
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,9 @@ def _natural(name: str) -> list[object]:
 
 def augenrules_order(files: Mapping[str, str]) -> list[str]:
     """The lines of audit.rules as augenrules writes them from rules.d (path -> text)."""
-    deletes: list[str] = []
-    head: list[str] = []
+    delete_all = ""
+    buffers, flush, enable = "", "", ""
     rest: list[str] = []
-    enable: list[str] = []
     for path in sorted(files, key=lambda p: _natural(p.rsplit("/", 1)[-1])):
         if not path.endswith(".rules"):
             continue
@@ -75,15 +76,17 @@ def augenrules_order(files: Mapping[str, str]) -> list[str]:
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
-            if line.startswith("-D"):
-                deletes = deletes or [line]
-            elif line.startswith(("-b", "-f")):
-                head.append(line)
+            if line == "-D":
+                delete_all = line
+            elif line.startswith("-b"):
+                buffers = line
+            elif line.startswith("-f"):
+                flush = line
             elif line.startswith("-e"):
-                enable = [line]
+                enable = line
             else:
                 rest.append(line)
-    return deletes + head + rest + enable
+    return [x for x in (delete_all, buffers, flush) if x] + rest + ([enable] if enable else [])
 
 
 @dataclass
@@ -152,7 +155,8 @@ def load_rules(lines: Iterable[str]) -> list[AuditRule]:
         if parsed is None:
             continue
         if parsed.op == "-D":
-            rules.clear()
+            keys = [v for n, _, v in parsed.fields if n == "key"]
+            rules = [r for r in rules if keys and not set(r.field_values("key")) & set(keys)]
         elif parsed.op == "-W":
             rules = [r for r in rules if r.watch != parsed.watch]
         elif parsed.op == "-d":
@@ -200,8 +204,9 @@ def watch_findings(rules: list[AuditRule], wanted: Mapping[str, str]) -> list[st
             others = [f"{r.watch} -p {r.perms}" for r in exits if r.watch == path.rstrip("/")]
             findings.append(f"{path}: no watch records '{letter}'" + (f" (only {', '.join(others)})" if others else ""))
             continue
+        by = _RUNS if letter == "x" else _WRITES
         for rule in exits[:position]:
-            if rule.action == "never" and _covers(rule, path) and (not rule.syscalls or rule.syscalls & _WRITES):
+            if rule.action == "never" and _covers(rule, path) and (not rule.syscalls or rule.syscalls & by):
                 findings.append(f"{path}: '{rule.text}' comes first and drops its events")
     return findings
 

@@ -59,11 +59,13 @@ def test_augenrules_order_moves_delete_first_and_enable_last() -> None:
          "/var/log/wtmp: '-a never,exit -F dir=/var/log' comes first and drops its events"),
         (_rules({"/etc/audit/rules.d/99-z.rules": "-A exit,never -F path=/var/log/wtmp\n"}),
          "/var/log/wtmp: '-A exit,never -F path=/var/log/wtmp' comes first and drops its events"),
+        (_rules({"/etc/audit/rules.d/70-ops.rules": "-D -k logins\n"}),
+         "/var/log/btmp: no watch records 'w'"),
         (_rules({"/etc/audit/rules.d/10-ops.rules": "-a task,never\n"}),
          "-a task,never (turns syscall auditing off for the tasks it matches)"),
     ],
     ids=["later-file-removes-watch", "read-permission-only", "sudo-read-only", "never-dir-first",
-         "never-prepended", "task-never"],
+         "never-prepended", "delete-by-key-stays-in-place", "task-never"],
 )  # fmt: skip
 def test_a_watch_that_records_nothing_is_found(rules: list[AuditRule], finding: str) -> None:
     assert finding in watch_findings(rules, WANTED)
@@ -100,3 +102,10 @@ def test_a_later_delete_all_is_moved_first_and_removes_nothing() -> None:
     rules = _rules({"/etc/audit/rules.d/98-ops.rules": "-D\n"})
     assert execve_findings(rules, ["b64", "b32"]) == []
     assert watch_findings(rules, WANTED) == []
+
+
+def test_a_never_rule_on_execve_drops_runs_of_a_watched_program_not_changes_of_a_file() -> None:
+    rules = _rules({"/etc/audit/rules.d/10-ops-noise.rules": "-a never,exit -F arch=b64 -S execve -S execveat\n"})
+    assert watch_findings(rules, WANTED) == [
+        "/usr/bin/sudo: '-a never,exit -F arch=b64 -S execve -S execveat' comes first and drops its events"
+    ]
