@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlencode
 
 from infra.audit._model import AuditResult, CheckResult, HostResult, Outcome, control_outcome
 from infra.catalogue import Catalogue, Scope, Waiver, load_catalogue
@@ -70,6 +71,9 @@ class Target:
     url: str
     apt_mirror: str | None = None
     """Test hosts only: the lab's Debian mirror, expected instead of the site's (HT-PKG-01)."""
+    ssh_config: Path | None = None
+    """SSH only: the ssh_config file (`ssh -F`) saying how the host's address is reached (a jump
+    host, a port, a key); already in `url`, kept for the commands run outside testinfra."""
 
 
 def select_hosts(site: Site, limit: str | None = None) -> list[str]:
@@ -100,13 +104,15 @@ def targets(
     ssh_user: str | None = None,
     containers: Mapping[str, str] | None = None,
     lab_apt_mirror: str | None = None,
+    ssh_config: Path | None = None,
 ) -> list[Target]:
     """testinfra URLs: SSH to each host's management address, or its container (`podman://`).
 
     The product knows no container: with `Connection.PODMAN` the caller (the test-host lab)
     says which container stands for which host, and which Debian mirror its hosts use instead of
     the site's (`lab_apt_mirror`: the site's own mirror is out of a lab's reach). A host reached
-    over SSH is always held to the site's mirror.
+    over SSH is always held to the site's mirror. `ssh_config` (SSH only) is the file `ssh -F`
+    reads: how each host's address is really reached.
 
     Raises:
         HatangError: podman, and a host without a container in `containers`.
@@ -123,7 +129,8 @@ def targets(
         host = by_name[name]
         address = str(host.ipv4[mgmt]) if mgmt and mgmt in host.ipv4 else name
         user = f"{ssh_user}@" if ssh_user else ""
-        out.append(Target(name, f"ssh://{user}{address}"))
+        query = f"?{urlencode({'ssh_config': str(ssh_config)})}" if ssh_config else ""
+        out.append(Target(name, f"ssh://{user}{address}{query}", ssh_config=ssh_config))
     return out
 
 
@@ -149,7 +156,8 @@ def remote_command(target: Target, sudo: bool = False, timeout: float = PROBE_TI
         if scheme == "podman":
             argv = ["podman", "exec", rest, "/bin/sh", "-c", line]
         else:
-            argv = ["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", rest, line]
+            config = ["-F", str(target.ssh_config)] if target.ssh_config else []
+            argv = ["ssh", *config, "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", rest.partition("?")[0], line]
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:

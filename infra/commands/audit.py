@@ -13,6 +13,7 @@ from infra.audit.report import write_reports
 from infra.catalogue import load_catalogue, load_waivers
 from infra.commands._audit_output import STRICT_HELP, print_host, print_verdict
 from infra.commands._common import out, user_errors
+from infra.errors import HatangError
 from infra.validate import load_valid_site
 
 app = typer.Typer(help="Audit a site against the national standards (evidence: JSON, JUnit, HTML).")
@@ -38,6 +39,16 @@ def hosts(
         ),
     ] = audit.Connection.SSH,
     ssh_user: Annotated[str | None, typer.Option("--ssh-user", help="SSH user (ssh only).")] = None,
+    ssh_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--ssh-config",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="ssh_config file for reaching the hosts' mgmt addresses: jump host, port, key (ssh only).",
+        ),
+    ] = None,
     sudo: Annotated[bool, typer.Option("--sudo", help="Run the checks' commands through sudo.")] = False,
     only: Annotated[
         str | None, typer.Option("--only", help="Audit just these control ids of the profile, comma-separated.")
@@ -56,6 +67,8 @@ def hosts(
     What a host cannot show (a container has no auditd) is reported as not checkable, never passed.
     """
     with user_errors():
+        if ssh_config is not None and connection is audit.Connection.PODMAN:
+            raise HatangError("--ssh-config says how SSH reaches the hosts: use it with --connection ssh, not podman")
         site = load_valid_site(inventory)
         catalogue = load_catalogue()
         catalogue.profile(profile)  # an unknown profile fails before any host is touched
@@ -64,7 +77,7 @@ def hosts(
         lab = testhosts.containers(site.name, names) if connection is audit.Connection.PODMAN else None
         lab_apt_mirror = testhosts.LAB_APT_MIRROR if lab is not None else None
         result = audit.run_audit(
-            site, profile, audit.targets(site, names, connection, ssh_user, lab, lab_apt_mirror),
+            site, profile, audit.targets(site, names, connection, ssh_user, lab, lab_apt_mirror, ssh_config),
             waivers=waived, catalogue=catalogue, sudo=sudo,
             only={c.strip() for c in only.split(",") if c.strip()} if only else None,
         )  # fmt: skip

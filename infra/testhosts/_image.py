@@ -42,8 +42,7 @@ BASE_PACKAGES = (
 
 _LOCK = Path("/run/lock/hatang-testhost-image.lock")
 
-# Run inside the rootfs after the packages are installed. Part of the recipe hash.
-_CUSTOMIZE = r"""
+SSH_HOST_KEYS_UNIT = r"""
 set -e
 : > "$1/etc/machine-id"
 rm -f "$1"/etc/ssh/ssh_host_*
@@ -59,7 +58,12 @@ ExecStart=/usr/bin/ssh-keygen -A
 WantedBy=multi-user.target
 UNIT
 ln -sf /etc/systemd/system/hatang-sshkeys.service \
-  "$1/etc/systemd/system/multi-user.target.wants/hatang-sshkeys.service"
+  "$1/etc/systemd/system/multi-user.target.wants/hatang-sshkeys.service""" + '"'
+"""Shell (run with the rootfs as $1): no machine id, no SSH host keys; a unit makes them at first
+boot, so that every host booted from an image has its own. Shared by the container and VM images."""
+
+# Run inside the rootfs after the packages are installed. Part of the recipe hash.
+_CUSTOMIZE = SSH_HOST_KEYS_UNIT + r"""
 # systemd-sysctl: /proc/sys is writable in a test host (unmask) and its kernel is the machine's.
 # At boot apply only net.* keys, which are per network namespace; kernel.*, fs.* and vm.* from
 # Debian's sysctl.d files would otherwise change the kernel of the machine running the tests.

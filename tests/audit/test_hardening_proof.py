@@ -136,8 +136,13 @@ def apply_variants(container: str, variants: tuple[HostVariant, ...]) -> dict[st
         check=False,
         timeout=600,
     )
+    return variant_results(done.stdout)
+
+
+def variant_results(stdout: str) -> dict[str, tuple[int, str]]:
+    """What `break_script` printed: variant id -> (exit status, output)."""
     found: dict[str, tuple[int, str]] = {}
-    for chunk in done.stdout.split("\x1e")[1:]:
+    for chunk in stdout.split("\x1e")[1:]:
         head, _, body = chunk.partition("\n")
         statuses = [line for line in body.splitlines() if line.startswith("rc=")]
         found[head.removeprefix("hatang-variant ").strip()] = (int(statuses[-1][3:]) if statuses else -1, body)

@@ -93,3 +93,43 @@ def test_audit_hosts_plugin_expects_the_lab_mirror_only_when_given(aio_copy: Pat
 
     assert mirror() == "http://deb.debian.org/debian"
     assert mirror("--hatang-lab-apt-mirror", "http://lab/debian") == "http://lab/debian"
+
+
+def test_audit_hosts_ssh_config_is_for_ssh_only(aio_copy: Path, tmp_path: Path) -> None:
+    config = tmp_path / "ssh_config"
+    config.write_text("Host *\n  Port 2222\n", encoding="utf-8")
+    code, output = _audit(aio_copy, "-p", "old-level1", "--ssh-config", str(config), "--out", str(tmp_path / "o"))
+    assert code == 2
+    assert "--ssh-config says how SSH reaches the hosts: use it with --connection ssh, not podman" in output
+    assert not (tmp_path / "o").exists()
+
+
+def test_audit_hosts_missing_ssh_config_exit_2(aio_copy: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["audit", "hosts", "-i", str(aio_copy), "-p", "old-level1", "-c", "ssh",
+                                 "--ssh-config", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])  # fmt: skip
+    assert result.exit_code == 2
+    assert "--ssh-config" in result.output and "not exist" in result.output.replace("│", "").replace("\n", " ")
+    assert not (tmp_path / "o").exists()
+
+
+def test_ssh_config_reaches_testinfra_and_the_probe(
+    aio_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is in the testinfra URL (its own parser reads it back) and in the `ssh -F` the
+    audit's own commands run; the host part stays the mgmt address."""
+    from testinfra.backend import parse_hostspec
+
+    from infra.audit import Connection, remote_command, targets
+    from infra.validate import load_valid_site
+
+    config = tmp_path / "my ssh" / "config"
+    (target,) = targets(load_valid_site(aio_copy), ["aio1"], Connection.SSH, ssh_user="ops", ssh_config=config)
+    host, options = parse_hostspec(target.url)
+    assert (host, options["connection"], options["ssh_config"]) == ("ops@10.99.1.10", "ssh", str(config))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "ssh").write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n', encoding="utf-8")
+    (bin_dir / "ssh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    argv = remote_command(target)("true").splitlines()
+    assert argv[:2] == ["-F", str(config)] and argv[-2:] == ["ops@10.99.1.10", "true"]

@@ -7,6 +7,7 @@ loaded rules can be seen, and the result is "not checkable", never passed.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable
 from typing import Any
@@ -20,11 +21,44 @@ _RULES = "/etc/audit/rules.d/*.rules"
 """What augenrules reads (only names ending in .rules)."""
 
 
+_DAEMON = "/usr/sbin/auditd"
+
+_DAEMON_STATE = (
+    "systemctl show auditd -p MainPID --value; systemctl show auditd -p ExecStart --value; "
+    "pid=$(auditctl -s 2>/dev/null | sed -n 's/^pid //p'); echo \"kernel=${pid:-none}\"; "
+    '[ -n "$pid" ] && [ "$pid" != 0 ] && echo "exe=$(readlink /proc/$pid/exe)"; true'
+)
+
+
+def _daemon(host: Any) -> dict[str, Any]:
+    """What really runs as the audit daemon: the programs the unit starts (after its drop-ins),
+    its main process, and the process the kernel sends events to (`auditctl -s`) with its program."""
+    _, out, _ = _host.run(host, _DAEMON_STATE)
+    lines = out.splitlines()
+    fields = dict(line.split("=", 1) for line in lines if line.startswith(("kernel=", "exe=")))
+    return {
+        "unit starts": sorted(set(re.findall(r"path=(\S+)", out))),
+        "unit main pid": lines[0].strip() if lines else "",
+        "kernel's audit daemon pid": fields.get("kernel", "none"),
+        "its program": fields.get("exe", "none"),
+    }
+
+
 def test_auditd_running(host: Any, check: Check) -> None:
-    """auditd enabled and active (needs a VM: not checkable in a container)."""
+    """auditd enabled and active, its unit starting the real daemon, and that daemon the one the
+    kernel sends events to (a unit made "active" by a drop-in running /bin/true does not pass).
+    Needs a VM: not checkable in a container."""
     if check.in_container:
         check.not_checkable("auditd cannot run in a container (needs a VM)")
-    check.expect(_host.service(host, "auditd"), {"enabled": True, "active": True})
+    observed: dict[str, Any] = {**_host.service(host, "auditd"), **_daemon(host)}
+    pid = observed["kernel's audit daemon pid"]
+    check.expect(
+        observed,
+        {"enabled": True, "active": True, "unit starts": [_DAEMON], "unit main pid": "the kernel's audit daemon",
+         "kernel's audit daemon pid": "a process", "its program": _DAEMON},
+        ok=observed["enabled"] and observed["active"] and observed["unit starts"] == [_DAEMON]
+        and pid not in {"none", "0"} and observed["unit main pid"] == pid and observed["its program"] == _DAEMON,
+    )  # fmt: skip
 
 
 _EXECUTABLES = 'for p in "$@"; do [ -f "$p" ] && [ -x "$p" ] && printf "%s\\n" "$p"; done; true'

@@ -1,0 +1,262 @@
+"""The VM test host (issue 15): the controls a container cannot show, on a Debian 13 VM.
+
+A container shares the machine's kernel: no auditd, no loaded audit rules, no `kernel.*`
+sysctls of its own, so HT-AUDIT-01..04 and HT-NET-07 are "not checkable" there. Here the host
+is a VM (infra/testhosts/vm.py: QEMU's emulation, its own kernel and network):
+
+1. it is provisioned as an installer would: the NIC named after the mgmt zone (the host
+   firewall matches `iifname "mgmt"`), the host's mgmt addresses, its name; one reboot proves it;
+2. playbooks/hardening.yml is applied over SSH as to a real site's host (the admin account,
+   sudo), then the VM is powered off and its disk kept: the hardened state;
+3. `hatang audit hosts --connection ssh --ssh-config ... --sudo` audits it: every control of the
+   profile passes, none "not checkable";
+4. rounds: each boots a fresh VM from the hardened disk, applies one variant of each of the VM's
+   controls (infra/catalogue/violations/host: all their variants, `needs_vm` ones included,
+   which the container proof leaves to this test), audits those controls: each variant fails.
+
+Cost is printed (`-s`): image build (once per recipe), boots, hardening, audits, rounds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from ipaddress import IPv4Interface
+from pathlib import Path
+
+import ansible_mitogen
+import pytest
+
+from infra.audit import AuditResult, Connection, ControlResult, Outcome, run_audit, targets
+from infra.catalogue import HostVariant, load_host_violations, plan_rounds
+from infra.site import Site
+from infra.testhosts import vm
+from tests.audit.test_hardening_proof import HOST, PROFILE, break_script, lab_copy, variant_results
+from tests.conftest import REPO
+
+VM_CONTROLS = ("HT-AUDIT-01", "HT-AUDIT-02", "HT-AUDIT-03", "HT-AUDIT-04", "HT-NET-07")
+"""What only a VM shows: auditd, the loaded audit rules, live kernel.* sysctls."""
+
+VIOLATIONS = load_host_violations()
+ROUNDS = plan_rounds({c: VIOLATIONS[c] for c in VM_CONTROLS})
+VARIANTS = [pytest.param(v, id=v.id) for members in ROUNDS for v in members]
+MAC = "52:54:00:19:51:11"
+
+pytestmark = pytest.mark.vm
+
+
+def test_every_needs_vm_variant_is_proven_here() -> None:
+    """A variant marked needs_vm is skipped by the container proof: it must belong to a control
+    this test runs, or it is proven nowhere."""
+    orphans = sorted(
+        v.id for c in VIOLATIONS.values() for v in c.variants if v.needs_vm and c.control not in VM_CONTROLS
+    )
+    assert not orphans
+
+
+@dataclass
+class Lab:
+    site: Site
+    image: vm.VmImage
+    workdir: Path
+    hardened: Path
+    timings: dict[str, float]
+    cli: subprocess.CompletedProcess[str] | None = None
+
+
+def _mgmt(site: Site) -> tuple[IPv4Interface, str, str]:
+    """The mgmt zone's gateway (as QEMU's address on the VM's network), and the host's addresses."""
+    zone = next(z for z in site.zones if z.kind.value == "mgmt")
+    host = next(h for h in site.hosts if h.name == HOST)
+    assert zone.gateway4 is not None
+    return (
+        IPv4Interface(f"{zone.gateway4}/{zone.ipv4.prefixlen}"),
+        f"{host.ipv4[zone.name]}/{zone.ipv4.prefixlen}",
+        f"{host.ipv6[zone.name]}/{zone.ipv6.prefixlen}",
+    )
+
+
+def _provision_script(site: Site) -> str:
+    """What an installer does before Ansible: name the NIC after its zone, give the host its mgmt
+    addresses and its name."""
+    gateway, address4, address6 = _mgmt(site)
+    dns = gateway.network.network_address + 3  # QEMU's resolver on the VM's own network
+    return f"""set -e
+printf '[Match]\\nMACAddress={MAC}\\n[Link]\\nName=mgmt\\n' > /etc/systemd/network/10-mgmt.link
+printf '[Match]\\nName=mgmt\\n[Network]\\nAddress=%s\\nAddress=%s\\nGateway=%s\\nDNS=%s\\nIPv6AcceptRA=no\\n' \\
+  {address4} {address6} {gateway.ip} {dns} > /etc/systemd/network/40-mgmt.network
+rm -f /etc/systemd/network/90-provisioning.network
+printf '{HOST}\\n' > /etc/hostname
+printf '127.0.1.1 {HOST}\\n' >> /etc/hosts
+"""
+
+
+def _boot(lab: Lab, name: str, *, disk: Path | None = None, snapshot: bool = True) -> vm.Vm:
+    gateway, _, _ = _mgmt(lab.site)
+    return vm.boot(name, lab.image, lab.workdir / name, [vm.Nic(MAC, net=gateway)], disk=disk, snapshot=snapshot)
+
+
+def _playbook(site: Site, machine: vm.Vm) -> subprocess.CompletedProcess[str]:
+    argv = [
+        str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(site.root), "--limit", HOST,
+        "-e", json.dumps(machine.ansible_vars()), str(REPO / "playbooks" / "hardening.yml"),
+    ]  # fmt: skip
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "PY_COLORS": "0",
+           # Mitogen: one Python per host instead of one per task, which under emulation is most of the cost
+           "ANSIBLE_STRATEGY_PLUGINS": str(Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"),
+           "ANSIBLE_STRATEGY": "mitogen_linear"}  # fmt: skip
+    return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=3600)
+
+
+def _audit(lab: Lab, machine: vm.Vm, only: set[str] | None = None) -> AuditResult:
+    reach = targets(lab.site, [HOST], Connection.SSH, ssh_user=vm.ADMIN, ssh_config=machine.ssh_config)
+    return run_audit(lab.site, PROFILE, reach, sudo=True, only=only)
+
+
+def _inputs_digest(site: Site) -> str:
+    """Digest of what the hardened disk depends on (the image is its folder): the roles and
+    playbooks, the inventory plugin and the modules behind it, the site."""
+    digest = hashlib.sha256()
+    paths = [REPO / "ansible.cfg", *sorted((REPO / "infra").glob("*.py"))]
+    for folder in ("roles/baseline", "roles/firewall", "playbooks", "plugins", "infra/specs", "infra/services"):
+        paths += sorted((REPO / folder).rglob("*"))
+    paths += sorted(site.root.rglob("*"))
+    for path in paths:
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(site.root if path.is_relative_to(site.root) else REPO)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _harden(lab: Lab) -> None:
+    """Provision a copy of the image's disk, reboot, apply hardening.yml, power off; then keep the
+    disk (named by the inputs' digest, beside the image: a later run with the same inputs reuses it)."""
+    began = time.monotonic()
+    work = lab.workdir / "hardening.img"
+    subprocess.run(["cp", "--sparse=always", str(lab.image.disk), str(work)], check=True)
+    lab.timings["disk copy"] = time.monotonic() - began
+    machine = _boot(lab, "install", disk=work, snapshot=False)
+    try:
+        lab.timings["first boot to SSH"] = machine.booted_in
+        machine.ssh(_provision_script(lab.site))
+        machine.poweroff()
+        machine = _boot(lab, "harden", disk=work, snapshot=False)
+        lab.timings["boot as provisioned"] = machine.booted_in
+        began = time.monotonic()
+        ran = _playbook(lab.site, machine)
+        lab.timings["hardening.yml over SSH"] = time.monotonic() - began
+        assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
+        machine.poweroff()
+    finally:
+        machine.stop()
+    lab.hardened.parent.mkdir(exist_ok=True)
+    for older in lab.hardened.parent.glob("*.img"):
+        older.unlink()
+    shutil.move(work, lab.hardened)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    """The hardened VM disk, its base audit (through the CLI and the engine) and the timings."""
+    root = tmp_path_factory.mktemp("vmhost")
+    site = lab_copy(root, "vmhost", "10.195.", "fd99:a5:")
+    timings: dict[str, float] = {}
+    began = time.monotonic()
+    image = vm.ensure_vm_image()
+    timings["image (build or cache)"] = time.monotonic() - began
+    hardened = image.folder / "hardened" / f"{_inputs_digest(site)}.img"
+    lab = Lab(site, image, root, hardened, timings)
+    if not hardened.is_file():
+        _harden(lab)
+    machine = _boot(lab, "audit", disk=hardened)
+    try:
+        timings["boot hardened"] = machine.booted_in
+        began = time.monotonic()
+        report = root / "report"
+        lab.cli = subprocess.run(
+            [str(Path(sys.executable).parent / "hatang"), "audit", "hosts", "-i", str(site.root), "-p", PROFILE,
+             "-l", HOST, "-c", "ssh", "--ssh-config", str(machine.ssh_config), "--ssh-user", vm.ADMIN, "--sudo",
+             "-o", str(report)],
+            capture_output=True, text=True, check=False, timeout=900,
+        )  # fmt: skip
+        timings["level-3 audit, CLI"] = time.monotonic() - began
+    finally:
+        machine.stop()
+    return lab
+
+
+def test_the_hardened_vm_passes_every_control(lab: Lab) -> None:
+    """`hatang audit hosts` reaches the VM through the ssh_config file, as the admin with sudo:
+    every control of the profile passes, the five a container cannot show included."""
+    print("\nVM test host timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in lab.timings.items()))
+    assert lab.cli is not None
+    evidence_file = lab.workdir / "report" / "evidence.json"
+    assert evidence_file.is_file(), lab.cli.stdout[-3000:] + lab.cli.stderr[-2000:]
+    evidence = json.loads(evidence_file.read_text(encoding="utf-8"))
+    (host,) = evidence["hosts"]
+    assert host["error"] is None, host["error"]
+    found = {c["control_id"]: c for c in host["controls"]}
+    bad = {c: (r["result"], json.dumps(r["checks"])[:400]) for c, r in found.items() if r["result"] != "pass"}
+    assert not bad, f"controls not passed on the hardened VM: {bad}"
+    assert set(VM_CONTROLS) <= set(found)
+    assert evidence["verdict"]["status"] == "compliant" and evidence["verdict"]["unchecked_controls"] == []
+    assert lab.cli.returncode == 0, lab.cli.stdout[-3000:] + lab.cli.stderr[-2000:]
+
+
+@dataclass(frozen=True)
+class Applied:
+    round: int
+    rc: int
+    output: str
+    result: ControlResult | None
+
+
+@pytest.fixture(scope="module")
+def rounds(lab: Lab) -> dict[str, Applied]:
+    """Every round: a fresh VM from the hardened disk, its variants applied, the VM controls audited."""
+    applied: dict[str, Applied] = {}
+    timings = []
+    for number, members in enumerate(ROUNDS):
+        began = time.monotonic()
+        with _boot(lab, f"round{number}", disk=lab.hardened) as machine:
+            booted = time.monotonic()
+            script = break_script(members)
+            subprocess.run(
+                ["ssh", "-F", str(machine.ssh_config), machine.alias, "sudo sh -c 'cat > /root/violations.sh'"],
+                input=script, text=True, capture_output=True, check=True, timeout=60,
+            )  # fmt: skip
+            results = variant_results(machine.ssh("sh /root/violations.sh </dev/null", check=False, timeout=600).stdout)
+            broken = time.monotonic()
+            audit = _audit(lab, machine, only=set(VM_CONTROLS))
+        (host,) = audit.hosts
+        assert host.error is None, host.error
+        by_control = {c.control.id: c for c in host.controls}
+        for variant in members:
+            rc, output = results.get(variant.id, (-1, "(the round's script never reached this variant)"))
+            applied[variant.id] = Applied(number, rc, output, by_control.get(variant.control))
+        timings.append((number, len(members), booted - began, broken - booted, time.monotonic() - broken))
+    print("\nVM rounds (round, variants, boot s, break s, audit s):")
+    for row in timings:
+        print("  {:2d} {:3d} {:5.1f} {:5.1f} {:5.1f}".format(*row))
+    return applied
+
+
+def _observed(result: ControlResult) -> str:
+    return "; ".join(f"{c.check_id}: {c.message or c.observed!r}" for c in result.checks)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_each_vm_variant_fails_its_control(rounds: dict[str, Applied], variant: HostVariant) -> None:
+    applied = rounds[variant.id]
+    where = f"{variant.id} (VM round {applied.round})"
+    assert applied.rc == 0, f"{where}: the break script failed (rc {applied.rc}):\n{applied.output[-2000:]}"
+    assert applied.result is not None, f"{where}: {variant.control} is not in the audit"
+    assert applied.result.outcome is Outcome.FAIL, (
+        f"{where}: {variant.control} is {applied.result.outcome.value} on the VM ({_observed(applied.result)[:600]})"
+    )
