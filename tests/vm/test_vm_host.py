@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -30,7 +29,6 @@ from dataclasses import dataclass
 from ipaddress import IPv4Interface
 from pathlib import Path
 
-import ansible_mitogen
 import pytest
 
 from infra.audit import AuditResult, Connection, ControlResult, Outcome, run_audit, targets
@@ -39,6 +37,7 @@ from infra.site import Site
 from infra.testhosts import vm
 from tests.audit.test_hardening_proof import HOST, PROFILE, break_script, lab_copy, variant_results
 from tests.conftest import REPO
+from tests.vm._vmlab import disk_copy, playbook
 
 VM_CONTROLS = ("HT-AUDIT-01", "HT-AUDIT-02", "HT-AUDIT-03", "HT-AUDIT-04", "HT-NET-07")
 """What only a VM shows: auditd, the loaded audit rules, live kernel.* sysctls."""
@@ -102,18 +101,6 @@ def _boot(lab: Lab, name: str, *, disk: Path | None = None, snapshot: bool = Tru
     return vm.boot(name, lab.image, lab.workdir / name, [vm.Nic(MAC, net=gateway)], disk=disk, snapshot=snapshot)
 
 
-def _playbook(site: Site, machine: vm.Vm) -> subprocess.CompletedProcess[str]:
-    argv = [
-        str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(site.root), "--limit", HOST,
-        "-e", json.dumps(machine.ansible_vars()), str(REPO / "playbooks" / "hardening.yml"),
-    ]  # fmt: skip
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "PY_COLORS": "0",
-           # Mitogen: one Python per host instead of one per task, which under emulation is most of the cost
-           "ANSIBLE_STRATEGY_PLUGINS": str(Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"),
-           "ANSIBLE_STRATEGY": "mitogen_linear"}  # fmt: skip
-    return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=3600)
-
-
 def _audit(lab: Lab, machine: vm.Vm, only: set[str] | None = None) -> AuditResult:
     reach = targets(lab.site, [HOST], Connection.SSH, ssh_user=vm.ADMIN, ssh_config=machine.ssh_config)
     return run_audit(lab.site, PROFILE, reach, sudo=True, only=only)
@@ -138,8 +125,7 @@ def _harden(lab: Lab) -> None:
     """Provision a copy of the image's disk, reboot, apply hardening.yml, power off; then keep the
     disk (named by the inputs' digest, beside the image: a later run with the same inputs reuses it)."""
     began = time.monotonic()
-    work = lab.workdir / "hardening.img"
-    subprocess.run(["cp", "--sparse=always", str(lab.image.disk), str(work)], check=True)
+    work = disk_copy(lab.image, lab.workdir / "hardening.img")
     lab.timings["disk copy"] = time.monotonic() - began
     machine = _boot(lab, "install", disk=work, snapshot=False)
     try:
@@ -149,7 +135,7 @@ def _harden(lab: Lab) -> None:
         machine = _boot(lab, "harden", disk=work, snapshot=False)
         lab.timings["boot as provisioned"] = machine.booted_in
         began = time.monotonic()
-        ran = _playbook(lab.site, machine)
+        ran = playbook(lab.site, machine, HOST, "hardening.yml")
         lab.timings["hardening.yml over SSH"] = time.monotonic() - began
         assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
         machine.poweroff()
