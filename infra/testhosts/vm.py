@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Interface
 from pathlib import Path
 
+from infra.errors import HatangError
 from infra.testhosts._image import BASE_PACKAGES, SSH_HOST_KEYS_UNIT
-from infra.testhosts._podman import PodmanError
 
 __all__ = ["ADMIN", "VM_CACHE", "Nic", "Vm", "VmError", "VmImage", "VmRecipe", "boot", "ensure_vm_image"]
 
@@ -67,7 +67,7 @@ chmod 0440 "$1/etc/sudoers.d/00-hatang-admin"
 )
 
 
-class VmError(PodmanError):
+class VmError(HatangError):
     """The VM image could not be built, or a VM did not boot or answer."""
 
 
