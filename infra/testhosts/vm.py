@@ -336,14 +336,23 @@ def boot(
         encoding="utf-8",
     )
     started = time.monotonic()
-    log = (workdir / "qemu.log").open("wb")
-    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-    vm = Vm(name, alias, port, workdir, image, process)
-    try:
-        _wait_ssh(vm, started + timeout)
-    except BaseException:
-        vm.stop()
-        raise
+    for attempt in (1, 2):
+        log = (workdir / "qemu.log").open("wb")
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        vm = Vm(name, alias, port, workdir, image, process)
+        try:
+            _wait_ssh(vm, time.monotonic() + timeout)
+        except VmError:
+            vm.stop()
+            # the emulated CPU now and then makes the guest kernel panic early in boot: boot once more
+            if attempt == 2 or "Kernel panic" not in _tail(vm.serial_log, 40):
+                raise
+            (workdir / "serial.log").rename(workdir / "serial.panic.log")
+            continue
+        except BaseException:
+            vm.stop()
+            raise
+        break
     vm.booted_in = time.monotonic() - started
     return vm
 
