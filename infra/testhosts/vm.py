@@ -31,7 +31,7 @@ from ipaddress import IPv4Interface
 from pathlib import Path
 
 from infra.errors import HatangError
-from infra.testhosts._image import BASE_PACKAGES, SSH_HOST_KEYS_UNIT
+from infra.testhosts._image import BASE_PACKAGES, SSH_HOST_KEYS_UNIT, ImageRecipe
 
 __all__ = ["ADMIN", "VM_CACHE", "Nic", "Vm", "VmError", "VmImage", "VmRecipe", "boot", "ensure_vm_image"]
 
@@ -90,11 +90,8 @@ class VmRecipe:
 
     @property
     def sources(self) -> list[str]:
-        return [
-            f"deb {self.mirror} {self.suite} main",
-            f"deb {self.mirror} {self.suite}-updates main",
-            f"deb {self.security_mirror} {self.suite}-security main",
-        ]
+        """The same apt sources as the container image's."""
+        return ImageRecipe(suite=self.suite, mirror=self.mirror, security_mirror=self.security_mirror).sources
 
 
 @dataclass(frozen=True)
