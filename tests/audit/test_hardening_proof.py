@@ -11,6 +11,7 @@ per control. Every variant, evasions included, is proven on its own by test_host
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -60,6 +61,22 @@ def lab_copy(parent: Path, name: str, ipv4: str, ipv6: str) -> Site:
         text = path.read_text(encoding="utf-8").replace("10.199.", ipv4).replace("fd99:ab:", ipv6)
         path.write_text(re.sub(r"^name: lab$", f"name: {name}", text, flags=re.M), encoding="utf-8")
     return load_valid_site(root)
+
+
+def hardening_digest(site: Site, code: list[Path], seed: str = "") -> str:
+    """12 hex digits naming a hardened state kept between runs: `seed` (the base image), ansible.cfg,
+    the `code` it depends on (the inventory plugin's modules), the hardening roles and playbooks,
+    the inventory plugin and the site."""
+    digest = hashlib.sha256(seed.encode())
+    paths = [REPO / "ansible.cfg", *code]
+    for folder in ("roles/baseline", "roles/firewall", "playbooks", "plugins"):
+        paths += sorted((REPO / folder).rglob("*"))
+    paths += sorted(site.root.rglob("*"))
+    for path in paths:
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(site.root if path.is_relative_to(site.root) else REPO)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 SITE_MIRROR = "http://mirror.dc.proof.example/debian"

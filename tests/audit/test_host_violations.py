@@ -16,7 +16,6 @@ audit ~4-28 s each). The timings are printed (`-s`).
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import time
 from collections.abc import Iterator
@@ -39,7 +38,15 @@ from infra.catalogue import (
     plan_rounds,
 )
 from infra.site import Site
-from tests.audit.test_hardening_proof import HOST, NEEDS_VM, PROFILE, apply_variants, lab_copy, playbook
+from tests.audit.test_hardening_proof import (
+    HOST,
+    NEEDS_VM,
+    PROFILE,
+    apply_variants,
+    hardening_digest,
+    lab_copy,
+    playbook,
+)
 from tests.conftest import REPO
 
 CATALOGUE = load_catalogue()
@@ -195,21 +202,6 @@ def violation_site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     return lab_copy(tmp_path_factory.mktemp("hostviol"), SITE, "10.196.", "fd99:a9:")
 
 
-def _inputs_digest(site: Site, base_image: str) -> str:
-    """Digest of what the hardened state depends on: the hardening roles and playbooks, the
-    inventory plugin and the package behind it, the site and the base image."""
-    digest = hashlib.sha256(base_image.encode())
-    paths = [REPO / "ansible.cfg", *sorted((REPO / "infra").rglob("*.py"))]
-    for folder in ("roles/baseline", "roles/firewall", "playbooks", "plugins"):
-        paths += sorted((REPO / folder).rglob("*"))
-    paths += sorted(site.root.rglob("*"))
-    for path in paths:
-        if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(str(path.relative_to(site.root if path.is_relative_to(site.root) else REPO)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
 def _image_id(image: str) -> str:
     return subprocess.run(
         ["podman", "image", "inspect", "--format", "{{.Id}}", image], capture_output=True, text=True, check=True
@@ -233,7 +225,8 @@ def hardened_image(violation_site: Site) -> Iterator[tuple[str, float]]:
     """The test host after playbooks/hardening.yml, committed to an image (reused while its inputs
     are unchanged: the tag is a digest of the roles, playbooks, site and base image)."""
     base = testhosts.ensure_image()
-    image = f"localhost/hatang-{SITE}-hardened:{_inputs_digest(violation_site, _image_id(base))}"
+    digest = hardening_digest(violation_site, sorted((REPO / "infra").rglob("*.py")), _image_id(base))
+    image = f"localhost/hatang-{SITE}-hardened:{digest}"
     started = time.monotonic()
     try:
         # a container committed earlier carries the spec label `up` keeps: start from the base image
