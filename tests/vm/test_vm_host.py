@@ -31,11 +31,12 @@ from pathlib import Path
 
 import pytest
 
-from infra.audit import AuditResult, Connection, ControlResult, Outcome, run_audit, targets
+from infra.audit import AuditResult, Connection, Outcome, run_audit, targets
 from infra.catalogue import HostVariant, load_host_violations, plan_rounds
 from infra.site import Site
 from infra.testhosts import vm
 from tests.audit.test_hardening_proof import HOST, PROFILE, break_script, hardening_digest, lab_copy, variant_results
+from tests.audit.test_host_violations import Applied, _observed
 from tests.conftest import REPO
 from tests.vm._vmlab import disk_copy, playbook
 
@@ -195,14 +196,6 @@ def test_the_hardened_vm_passes_every_control(lab: Lab) -> None:
     assert lab.cli.returncode == 0, lab.cli.stdout[-3000:] + lab.cli.stderr[-2000:]
 
 
-@dataclass(frozen=True)
-class Applied:
-    round: int
-    rc: int
-    output: str
-    result: ControlResult | None
-
-
 @pytest.fixture(scope="module")
 def rounds(lab: Lab) -> dict[str, Applied]:
     """Every round: a fresh VM from the hardened disk, its variants applied, the VM controls audited."""
@@ -231,10 +224,6 @@ def rounds(lab: Lab) -> dict[str, Applied]:
     for row in timings:
         print("  {:2d} {:3d} {:5.1f} {:5.1f} {:5.1f}".format(*row))
     return applied
-
-
-def _observed(result: ControlResult) -> str:
-    return "; ".join(f"{c.check_id}: {c.message or c.observed!r}" for c in result.checks)
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
