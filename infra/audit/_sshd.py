@@ -195,7 +195,8 @@ def _bare(address: str) -> str:
 def sshd_listen_finding(
     configured: Sequence[str], live: Sequence[str] | str, mgmt_addresses: Sequence[str], mgmt_networks: Sequence[str]
 ) -> Finding:
-    """HT-SSH-13: sshd is configured to listen, and live listens, on management addresses only.
+    """HT-SSH-13: sshd is configured to listen, and live listens, on management addresses only,
+    and on each configured address (one it could not bind at start is left out without a word).
 
     `configured` are `sshd -T` listenaddress values; `live` the listening sockets of sshd (or why
     they could not be read). Wildcards (`0.0.0.0`, `::`, `*`) listen on every zone and fail.
@@ -213,6 +214,13 @@ def sshd_listen_finding(
                 problems.append(f"{label} on {item}: not a management address {sorted(mgmt_addresses)}")
             elif not probes_within(bare, mgmt_networks):
                 problems.append(f"{label} on {item}: outside the management networks {sorted(mgmt_networks)}")
+    listening = {_bare(item) for item in live}
+    if listening and not listening & {"*", "0.0.0.0", "::"}:  # a wildcard has failed above
+        problems += [
+            f"configured on {item}, but sshd does not listen there (did it start before the address was up?)"
+            for item in configured
+            if _bare(item) not in listening
+        ]
     return Finding(
         {"configured": sorted(configured), "listening": sorted(live)},
         {"configured": sorted(mgmt_addresses), "listening": sorted(mgmt_addresses)},

@@ -354,6 +354,10 @@ def boot(
     return vm
 
 
+_SSH_FAILED = "Failed to start ssh.service"
+"""What systemd prints on the console when sshd fails at boot: waiting longer is pointless."""
+
+
 def _wait_ssh(vm: Vm, deadline: float) -> None:
     while time.monotonic() < deadline:
         if not vm.alive():
@@ -364,6 +368,8 @@ def _wait_ssh(vm: Vm, deadline: float) -> None:
         )  # fmt: skip
         if probe.returncode == 0:
             return
+        if _SSH_FAILED in _tail(vm.serial_log, 200):
+            raise VmError(f"VM {vm.name}: sshd failed to start at boot; serial console:\n{_tail(vm.serial_log)}")
         time.sleep(2)
     raise VmError(f"VM {vm.name}: SSH did not answer in time; serial console:\n{_tail(vm.serial_log)}")
 

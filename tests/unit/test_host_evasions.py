@@ -803,6 +803,20 @@ def test_sshd_listen_evasions_fail(ss: str, problem: str) -> None:
     assert any(p.startswith(problem) for p in finding.problems), finding.problems
 
 
+@pytest.mark.parametrize(
+    "ss",
+    [
+        # sshd started at boot while the IPv6 address was tentative: it left that address out
+        'LISTEN 0 128 10.1.0.5:22 0.0.0.0:* users:(("sshd",pid=412,fd=3))\n',
+        'LISTEN 0 128 [fd00:1::5]:22 [::]:* users:(("sshd",pid=412,fd=4))\n',
+    ],
+)
+def test_sshd_listen_missing_configured_address_fails(ss: str) -> None:
+    finding = _sshd.sshd_listen_finding(CONFIGURED, _sshd.ss_listen_addresses(ss, [22]), MGMT, MGMT_NETS)
+    assert not finding.ok
+    assert len(finding.problems) == 1 and "sshd does not listen there" in finding.problems[0], finding.problems
+
+
 def test_sshd_listen_unreadable_sockets_fail() -> None:
     finding = _sshd.sshd_listen_finding(CONFIGURED, "ss -Htlnp failed (rc 127): not found", MGMT, MGMT_NETS)
     assert not finding.ok

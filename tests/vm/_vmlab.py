@@ -28,7 +28,7 @@ def playbook(site: Site, machine: vm.Vm, host: str, name: str, **extra: str) -> 
     return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=3600)
 
 
-def disk_copy(image: vm.VmImage, target: Path) -> Path:
-    """A sparse copy of the image's disk, for a VM whose writes must last (provisioning, hardening)."""
-    subprocess.run(["cp", "--sparse=always", str(image.disk), str(target)], check=True)
+def disk_copy(disk: Path, target: Path) -> Path:
+    """A sparse copy of a VM disk, for a VM whose writes must last or a disk edited before boot."""
+    subprocess.run(["cp", "--sparse=always", str(disk), str(target)], check=True)
     return target

@@ -90,13 +90,17 @@ def _mgmt(site: Site) -> tuple[IPv4Interface, str, str]:
 
 def _provision_script(site: Site) -> str:
     """What an installer does before Ansible: name the NIC after its zone, give the host its mgmt
-    addresses and its name."""
+    addresses and its name.
+
+    Duplicate address detection of the IPv6 address takes seconds, as on a busy segment: at every
+    boot the address is tentative when the services start, so a sshd that does not wait for it
+    (HT-SSH-13 names it in ListenAddress) does not listen on it, and the audit fails."""
     gateway, address4, address6 = _mgmt(site)
     dns = gateway.network.network_address + 3  # QEMU's resolver on the VM's own network
     return f"""set -e
 printf '[Match]\\nMACAddress={MAC}\\n[Link]\\nName=mgmt\\n' > /etc/systemd/network/10-mgmt.link
-printf '[Match]\\nName=mgmt\\n[Network]\\nAddress=%s\\nAddress=%s\\nGateway=%s\\nDNS=%s\\nIPv6AcceptRA=no\\n' \\
-  {address4} {address6} {gateway.ip} {dns} > /etc/systemd/network/40-mgmt.network
+printf '[Match]\\nName=mgmt\\n[Network]\\nAddress=%s\\nAddress=%s\\nGateway=%s\\nDNS=%s\\nIPv6AcceptRA=no\\n%s\\n' \\
+  {address4} {address6} {gateway.ip} {dns} IPv6DuplicateAddressDetection=5 > /etc/systemd/network/40-mgmt.network
 rm -f /etc/systemd/network/90-provisioning.network
 printf '{HOST}\\n' > /etc/hostname
 printf '127.0.1.1 {HOST}\\n' >> /etc/hosts
@@ -117,7 +121,7 @@ def _harden(lab: Lab) -> None:
     """Provision a copy of the image's disk, reboot, apply hardening.yml, power off; then keep the
     disk (named by the inputs' digest, beside the image: a later run with the same inputs reuses it)."""
     began = time.monotonic()
-    work = disk_copy(lab.image, lab.workdir / "hardening.img")
+    work = disk_copy(lab.image.disk, lab.workdir / "hardening.img")
     lab.timings["disk copy"] = time.monotonic() - began
     machine = _boot(lab, "install", disk=work, snapshot=False)
     try:
@@ -157,7 +161,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     # the audit checks are left out: editing one does not re-harden
     code = [*sorted((REPO / "infra").glob("*.py")), *sorted((REPO / "infra" / "specs").rglob("*.py")),
             *sorted((REPO / "infra" / "services").rglob("*"))]  # fmt: skip
-    hardened = image.folder / "hardened" / f"{hardening_digest(site, code)}.img"
+    hardened = image.folder / "hardened" / f"{hardening_digest(site, code, _provision_script(site))}.img"
     lab = Lab(site, image, root, hardened, timings)
     if not hardened.is_file():
         _harden(lab)
@@ -194,6 +198,25 @@ def test_the_hardened_vm_passes_every_control(lab: Lab) -> None:
     assert set(VM_CONTROLS) <= set(found)
     assert evidence["verdict"]["status"] == "compliant" and evidence["verdict"]["unchecked_controls"] == []
     assert lab.cli.returncode == 0, lab.cli.stdout[-3000:] + lab.cli.stderr[-2000:]
+
+
+def test_sshd_that_does_not_wait_for_the_network_loses_its_ipv6_address(lab: Lab) -> None:
+    """Why the baseline orders sshd after network-online.target: without that drop-in, sshd starts
+    while the IPv6 mgmt address is tentative (duplicate address detection takes seconds here, as
+    the provisioning sets it), binds the IPv4 one only, and HT-SSH-13 fails. With it, the hardened
+    VM above passes."""
+    disk = disk_copy(lab.hardened, lab.workdir / "no-network-wait.img")
+    dropin = "/etc/systemd/system/ssh.service.d/hatang-listen.conf"
+    edit = subprocess.run(["debugfs", "-w", "-R", f"rm {dropin}", str(disk)], capture_output=True, text=True)
+    assert edit.returncode == 0 and "not found" not in edit.stderr, edit.stderr
+    try:
+        with _boot(lab, "no-network-wait", disk=disk) as machine:
+            (host,) = _audit(lab, machine, only={"HT-SSH-13"}).hosts
+    finally:
+        disk.unlink()
+    (result,) = host.controls
+    assert result.outcome is Outcome.FAIL, _observed(result)
+    assert "sshd does not listen there" in _observed(result), _observed(result)
 
 
 @pytest.fixture(scope="module")

@@ -86,7 +86,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Net:
     host = next(h for h in site.hosts if h.name == HOST)
     zones = attachments(site, host)
     image = vm.ensure_vm_image()
-    disk = disk_copy(image, root / "net01.img")
+    disk = disk_copy(image.disk, root / "net01.img")
     nics = [vm.Nic(MACS["nic0"], net=CONTROL), vm.Nic(MACS["trunk0"], kind="hub", hub=1),
             vm.Nic(MACS["sw0"], kind="hub", hub=1)]  # fmt: skip
     timings: dict[str, float] = {}

@@ -105,7 +105,7 @@ def test_sshd_log_level_verbose(host: Any, check: Check) -> None:
 
 def test_sshd_listens_on_mgmt_only(host: Any, check: Check) -> None:
     """ListenAddress is the host's mgmt-zone address(es) only (it cannot sit in a Match block),
-    and the live sockets of sshd agree."""
+    and the live sockets of sshd agree: none elsewhere, and one on each configured address."""
     finding = _sshd.sshd_listen_finding(
         _host.sshd(host).get("listenaddress", []),
         _host.sshd_sockets(host),
