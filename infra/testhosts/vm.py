@@ -285,6 +285,11 @@ def _nic_args(nic: Nic, index: int, ssh_port: int | None) -> list[str]:
     return ["-netdev", backend, "-device", f"virtio-net-pci,netdev={netdev},mac={nic.mac}"]
 
 
+_SSH_FAILED = "Failed to start ssh.service"
+_PANIC = "Kernel panic"
+"""What the console shows when SSH will never answer (systemd on sshd, the kernel): stop waiting."""
+
+
 def boot(
     name: str,
     image: VmImage,
@@ -342,7 +347,7 @@ def boot(
         except VmError:
             vm.stop()
             # the emulated CPU now and then makes the guest kernel panic early in boot: boot once more
-            if attempt == 2 or "Kernel panic" not in _tail(vm.serial_log, 40):
+            if attempt == 2 or _PANIC not in _tail(vm.serial_log, 200):
                 raise
             (workdir / "serial.log").rename(workdir / "serial.panic.log")
             continue
@@ -352,10 +357,6 @@ def boot(
         break
     vm.booted_in = time.monotonic() - started
     return vm
-
-
-_SSH_FAILED = "Failed to start ssh.service"
-"""What systemd prints on the console when sshd fails at boot: waiting longer is pointless."""
 
 
 def _wait_ssh(vm: Vm, deadline: float) -> None:
@@ -368,8 +369,9 @@ def _wait_ssh(vm: Vm, deadline: float) -> None:
         )  # fmt: skip
         if probe.returncode == 0:
             return
-        if _SSH_FAILED in _tail(vm.serial_log, 200):
-            raise VmError(f"VM {vm.name}: sshd failed to start at boot; serial console:\n{_tail(vm.serial_log)}")
+        console = _tail(vm.serial_log, 200)
+        if _SSH_FAILED in console or _PANIC in console:
+            raise VmError(f"VM {vm.name}: SSH will not answer; serial console:\n{_tail(vm.serial_log)}")
         time.sleep(2)
     raise VmError(f"VM {vm.name}: SSH did not answer in time; serial console:\n{_tail(vm.serial_log)}")
 
