@@ -35,7 +35,7 @@ UNMET_ON_BARE_DEBIAN = {
     "HT-SSH-01", "HT-SSH-02", "HT-SSH-06", "HT-SSH-07", "HT-SSH-08", "HT-SSH-09", "HT-SSH-10", "HT-SSH-12",
     "HT-SSH-13", "HT-AUTH-01", "HT-AUTH-02", "HT-AUTH-04", "HT-AUTH-07", "HT-AUTH-09", "HT-TIME-01",
     "HT-TIME-02", "HT-LOG-01", "HT-LOG-02", "HT-LOG-03", "HT-AUDIT-05", "HT-NET-04", "HT-NET-07",
-    "HT-FW-01", "HT-FW-03", "HT-FW-05", "HT-PKG-02", "HT-FILE-02",
+    "HT-FW-01", "HT-FW-03", "HT-FW-05", "HT-PKG-02", "HT-FILE-02", "HT-KMOD-01",
 }  # fmt: skip
 
 

@@ -81,6 +81,19 @@ def test_baseline_never_applies_kernel_sysctls_in_a_container() -> None:
         assert "ansible.posix.sysctl" not in task, task["name"]
 
 
+def test_baseline_blocks_the_kernel_modules_of_the_catalogue() -> None:
+    """The role's default list is the control's parameter: a module added to one is added to both."""
+    (control,) = [c for c in load_catalogue().controls if c.id == "HT-KMOD-01"]
+    defaults = _load(ROLE / "defaults" / "main.yml")
+    assert defaults["baseline_kmod_blocked"] == list(control.parameters["modules"])
+
+
+def test_baseline_never_unloads_kernel_modules_in_a_container() -> None:
+    for task in _load(ROLE / "tasks" / "kmod.yml"):
+        if "community.general.modprobe" in task:
+            assert "not (_baseline_in_container | bool)" in task["when"], task["name"]
+
+
 def test_baseline_handlers_use_listen_topics() -> None:
     for handler in _load(ROLE / "handlers" / "main.yml"):
         assert handler.get("listen", "").startswith("baseline "), handler["name"]

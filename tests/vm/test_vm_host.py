@@ -1,7 +1,8 @@
 """The VM test host (issue 15): the controls a container cannot show, on a Debian 13 VM.
 
 A container shares the machine's kernel: no auditd, no loaded audit rules, no `kernel.*`
-sysctls of its own, so HT-AUDIT-01..04 and HT-NET-07 are "not checkable" there. Here the host
+sysctls or kernel modules of its own, so HT-AUDIT-01..04, HT-NET-07 and HT-KMOD-01 are "not
+checkable" there. Here the host
 is a VM (infra/testhosts/vm.py: QEMU's emulation, its own kernel and network):
 
 1. it is provisioned as an installer would: the NIC named after the mgmt zone (the host
@@ -35,13 +36,21 @@ from infra.audit import AuditResult, Connection, Outcome, run_audit, targets
 from infra.catalogue import HostVariant, load_host_violations, plan_rounds
 from infra.site import Site
 from infra.testhosts import vm
-from tests.audit.test_hardening_proof import HOST, PROFILE, break_script, hardening_digest, lab_copy, variant_results
+from tests.audit.test_hardening_proof import (
+    HOST,
+    ONLY_A_VM_SHOWS,
+    PROFILE,
+    break_script,
+    hardening_digest,
+    lab_copy,
+    variant_results,
+)
 from tests.audit.test_host_violations import Applied, _observed
 from tests.conftest import REPO
 from tests.vm._vmlab import disk_copy, playbook
 
-VM_CONTROLS = ("HT-AUDIT-01", "HT-AUDIT-02", "HT-AUDIT-03", "HT-AUDIT-04", "HT-NET-07")
-"""What only a VM shows: auditd, the loaded audit rules, live kernel.* sysctls."""
+VM_CONTROLS = tuple(sorted(ONLY_A_VM_SHOWS))
+"""What only a VM shows: auditd, the loaded audit rules, live kernel.* sysctls, loaded modules."""
 
 VIOLATIONS = load_host_violations()
 ON_THE_VM = {

@@ -16,10 +16,11 @@ _ACCOUNT_FILES = {
 
 
 def _no_wider(observed: dict[str, str] | str, user: str, group: str, mode: int) -> bool:
+    """Owned by `user`, by one of the `|`-separated groups in `group`, with no bit beyond `mode`."""
     return (
         isinstance(observed, dict)
         and observed["user"] == user
-        and observed["group"] == group
+        and observed["group"] in group.split("|")
         and not int(observed["mode"], 8) & ~mode
     )
 
@@ -42,14 +43,16 @@ def test_account_files_protected(host: Any, check: Check) -> None:
 
 _CRON_FILES = {
     "/etc/crontab": ("root", "root", 0o600),
-    "/etc/cron.allow": ("root", "root", 0o640),
+    # crontab(1) is setgid crontab on Debian and reads cron.allow as that group.
+    "/etc/cron.allow": ("root", "root|crontab", 0o640),
 }
 _CRON_DIRS = ("/etc/cron.d", "/etc/cron.hourly", "/etc/cron.daily", "/etc/cron.weekly", "/etc/cron.monthly",
               "/etc/cron.yearly")
 
 
 def test_cron_restricted(host: Any, check: Check) -> None:
-    """/etc/crontab root:root 0600 and /etc/cron.allow root:root 0640 (present), or stricter; each
+    """/etc/crontab root:root 0600 and /etc/cron.allow root:root or root:crontab 0640 (present: the
+    group crontab lets the listed users' crontab(1) read it), or stricter; each
     cron folder root:root 0700 or stricter when it exists (a writable /etc/cron.d takes anyone's
     job as root's)."""
     observed = _host.stat(host, *_CRON_FILES, *_CRON_DIRS)
