@@ -357,10 +357,55 @@ def play_account_tasks(shadow: str) -> tuple[str, list[str]]:
 
 def useradd_defaults() -> str:
     """`useradd -D` after tasks/login_defs.yml set INACTIVE in /etc/default/useradd."""
-    task = next(t for t in _tasks("login_defs.yml") if "ansible.builtin.lineinfile" in t)
+    task = next(t for t in _tasks("login_defs.yml")
+                if (t.get("ansible.builtin.lineinfile") or {}).get("path") == "/etc/default/useradd")
     line = template(task["ansible.builtin.lineinfile"]["line"])
     assert str(line).startswith("INACTIVE="), line
     return f"GROUP=100\nHOME=/home\n{line}\nEXPIRE=\nSHELL=/bin/sh\nSKEL=/etc/skel\nCREATE_MAIL_SPOOL=no\n"
+
+
+DEBIAN_PWQUALITY_CONF = """\
+# Configuration for systemwide password quality limits
+# Defaults:
+#
+# difok = 1
+#
+# minlen = 8
+#
+# dcredit = 0
+# ucredit = 0
+# lcredit = 0
+# ocredit = 0
+#
+# minclass = 0
+# maxrepeat = 0
+# maxsequence = 0
+# dictcheck = 1
+# usercheck = 1
+# enforcing = 1
+# retry = 1
+# enforce_for_root
+"""
+
+
+def play_lineinfile(text: str, task_file: str, path: str) -> str:
+    """The lineinfile tasks of `task_file` on `path` applied to `text` as the module does: the last
+    line matching `regexp` is replaced, else the line is added at the end."""
+    lines = text.splitlines()
+    for task in _tasks(task_file):
+        module = task.get("ansible.builtin.lineinfile") or {}
+        loop = task.get("loop", [None])
+        for item in template(loop) if isinstance(loop, str) else loop:
+            scope = {"item": item} if item is not None else {}
+            if "path" not in module or template(module["path"], scope) != path:
+                continue
+            pattern, line = template(module["regexp"], scope), str(template(module["line"], scope))
+            found = [i for i, old in enumerate(lines) if re.search(pattern, old)]
+            if found:
+                lines[found[-1]] = line
+            else:
+                lines.append(line)
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- the tests
@@ -376,10 +421,12 @@ def test_baseline_pam_locks_accounts_after_failures() -> None:
 
 @pytest.mark.parametrize(("control", "key"), [("HT-AUTH-02", "minlen"), ("HT-AUTH-03", "minclass")])
 def test_baseline_pwquality_guards_password_changes(control: str, key: str) -> None:
-    """HT-AUTH-02/03: pam_pwquality guards every password stack with the role's drop-in."""
-    dropin = render("etc/security/pwquality.conf.d/60-hatang.conf.j2")
+    """HT-AUTH-02/03: pam_pwquality guards every password stack with the role's pwquality.conf, and
+    a drop-in cannot weaken it (libpwquality reads pwquality.conf last)."""
+    main = play_lineinfile(DEBIAN_PWQUALITY_CONF, "pam.yml", "/etc/security/pwquality.conf")
+    assert "\nenforce_for_root\n" in main and "\nmaxsequence = 3\n" in main
     stacks = _stacks("password", _host.PASSWORD_SERVICES)
-    finding = _pam.pwquality_finding(stacks, None, [dropin], key, params(control)["min"])
+    finding = _pam.pwquality_finding(stacks, main, [f"{key} = 1\n"], key, params(control)["min"])
     assert finding.ok, finding.problems
 
 
@@ -488,3 +535,10 @@ def test_baseline_logrotate_keeps_the_retention_period() -> None:
     for path in paths:
         days, how = probes.logrotate_retention(DEBIAN_LOGROTATE_CONF, path, include)
         assert days is not None and days >= minimum, f"{path}: {how}"
+
+
+@pytest.mark.parametrize("path", ["/etc/profile", "/etc/bash.bashrc"])
+def test_baseline_shell_start_files_set_the_umask(path: str) -> None:
+    """HT-AUTH-08: the role's line in a shell's start file is the control's umask (Debian ships none)."""
+    text = play_lineinfile('if [ "$PS1" ]; then\n  PS1="\\\\u@\\\\h:\\\\w\\\\$ "\nfi\n', "login_defs.yml", path)
+    assert probes.shell_umasks(text) == [params("HT-AUTH-08")["umask"]]
