@@ -9,10 +9,7 @@ Usage: python benchmarks/audit_hosts.py [--playbook] [SIZES...]   (default 1 3 1
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,25 +48,8 @@ def main(sizes: list[int], playbook: bool) -> None:
         if playbook:
             chosen = names[:3]
             testhosts.up(site, limit=",".join(chosen))
-            argv = [
-                str(Path(sys.executable).parent / "ansible-playbook"),
-                "-i",
-                str(root),
-                "--limit",
-                ",".join(chosen),
-                "-e",
-                json.dumps(testhosts.ansible_connection_vars(site.name)),
-                str(REPO / "playbooks" / "hardening.yml"),
-            ]
             start = time.monotonic()
-            done = subprocess.run(
-                argv,
-                cwd=REPO,
-                env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")},
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            done = testhosts.run_playbook(site, [REPO / "playbooks" / "hardening.yml"], "--limit", ",".join(chosen))
             print(f"hardening.yml on 3 hosts: {time.monotonic() - start:.0f} s (exit {done.returncode})")
     finally:
         testhosts.down(site.name)

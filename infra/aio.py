@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ansible_mitogen
 import jinja2
 from ruamel.yaml import YAML
 
 from infra import engine, guests, testhosts
+from infra._mitogen import mitogen_strategy_env
 from infra.errors import HatangError
 from infra.schema import ZoneKind
 from infra.services import catalogue
@@ -391,8 +391,7 @@ def _ansible_env(paths: AioPaths) -> dict[str, str]:
     )
     # Mitogen keeps one Python interpreter per host for the whole run instead of starting one
     # per task: a converged AIO run takes less than half the time.
-    env["ANSIBLE_STRATEGY_PLUGINS"] = str(Path(ansible_mitogen.__file__).parent / "plugins" / "strategy")
-    env["ANSIBLE_STRATEGY"] = "mitogen_linear"
+    env.update(mitogen_strategy_env())
     return env
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +11,7 @@ from rich.table import Table
 
 from infra import testhosts
 from infra.commands._common import DEFAULT_INVENTORY, user_errors
+from infra.site import Site
 from infra.validate import load_valid_site
 
 app = typer.Typer(
@@ -30,19 +30,15 @@ Limit = Annotated[
 ]
 
 STATE_DIR = Path(".hatang/testhosts")
-"""Where `up` writes the Ansible extra-vars file for the podman connection."""
+"""Where `up` writes the inventory that puts the site's hosts in their containers."""
 
 # zone addresses like fd99:ab:: must not turn into emoji
 out = Console(emoji=False, highlight=False, soft_wrap=True)
 
 
-def connection_vars_file(site: str, state_dir: Path = STATE_DIR) -> Path:
-    """Write the extra-vars file that points Ansible at the site's containers."""
-    path = state_dir / f"{site}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(testhosts.ansible_connection_vars(site), indent=2) + "\n"
-    path.write_text(text, encoding="utf-8")
-    return path
+def inventory_file(site: Site, state_dir: Path = STATE_DIR) -> Path:
+    """Write the inventory that points Ansible at the site's containers (read after the site's)."""
+    return testhosts.write_ansible_inventory(site, state_dir / f"{site.name}.yml")
 
 
 @app.command()
@@ -51,10 +47,10 @@ def up(inventory: InventoryOption = DEFAULT_INVENTORY, limit: Limit = None) -> N
     with user_errors():
         site = load_valid_site(inventory)
         planned = testhosts.up(site, limit)
-    path = connection_vars_file(site.name)
+    path = inventory_file(site)
     out.print(f"{len(planned.hosts)} test host(s) up on {len(planned.networks)} zone network(s).")
     out.print(
-        f"Ansible: ansible-playbook -i {inventory} -e @{path} PLAYBOOK"
+        f"Ansible: ansible-playbook -i {inventory} -i {path} PLAYBOOK"
         + (f" --limit {limit}" if limit else "")
     )
 

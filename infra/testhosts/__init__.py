@@ -5,7 +5,9 @@ Public API (the all-in-one builds on it):
 - `ensure_image(recipe)`: build the Debian image from its recipe unless podman has it.
 - `up(site, limit)`: networks and containers for the site's hosts, booted; idempotent.
 - `down(site)`: remove them; `status(site)`: what runs where; `exec(container, argv)`.
-- `ansible_connection_vars(site)`: extra vars that make Ansible use the podman connection.
+- `ansible_inventory(site)` / `write_ansible_inventory(site, path)`: the inventory, passed after the
+  site's, that makes Ansible reach the hosts' containers; `run_playbook(site, playbooks)` runs
+  ansible-playbook so, with Mitogen's strategy (`ansible_env()`).
 
 Recipe, flags and traps: docs/platform-notes.md. No `--privileged`: systemd-networkd would
 wait for udev, and kernel sysctls would land on the machine running the tests.
@@ -21,6 +23,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from infra.site import Site
+from infra.testhosts._ansible import (
+    LAB_APT_MIRROR,
+    ansible_env,
+    ansible_inventory,
+    run_playbook,
+    write_ansible_inventory,
+)
 from infra.testhosts._image import DEFAULT_RECIPE, ImageRecipe, ensure_image, image_exists
 from infra.testhosts._plan import (
     LABEL_HOST,
@@ -46,7 +55,8 @@ __all__ = [
     "LimitError",
     "Plan",
     "PodmanError",
-    "ansible_connection_vars",
+    "ansible_env",
+    "ansible_inventory",
     "container_name",
     "containers",
     "down",
@@ -57,9 +67,11 @@ __all__ = [
     "network_name",
     "plan",
     "prefix",
+    "run_playbook",
     "status",
     "up",
     "wait_booted",
+    "write_ansible_inventory",
 ]
 
 LABEL_SPEC = "hatang.testhosts.spec"
@@ -104,27 +116,6 @@ def exec_in(
 
 exec = exec_in
 
-
-LAB_APT_MIRROR = DEFAULT_RECIPE.mirror
-"""The Debian mirror test hosts reach (their image's), standing in for a site's own mirror, which
-only the site's hosts reach (thainguyen's `http://mirror.dc.thainguyen.example/debian`)."""
-
-
-def ansible_connection_vars(site: str) -> dict[str, str]:
-    """Extra vars that point Ansible at the site's containers, from outside the site inventory.
-
-    The podman connection takes the container from `ansible_host`, which the inventory sets to
-    the host's mgmt address for SSH; extra vars override it, per host through the template. The
-    baseline role's APT sources name the lab's mirror (`LAB_APT_MIRROR`), so that the test hosts of
-    any site can install packages; the host audit of test hosts expects that mirror too
-    (`lab_apt_mirror` of `infra.audit.targets`). A real site's hosts never get either.
-    """
-    return {
-        "ansible_connection": "containers.podman.podman",
-        "ansible_host": container_name(site, "{{ inventory_hostname }}"),
-        "baseline_apt_mirror": LAB_APT_MIRROR,
-        "baseline_apt_security_mirror": DEFAULT_RECIPE.security_mirror,
-    }
 
 
 def containers(site: str, hosts: Iterable[str]) -> dict[str, str]:

@@ -12,12 +12,9 @@ per control. Every variant, evasions included, is proven on its own by test_host
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,18 +120,7 @@ def host(proof_site: Site) -> Iterator[str]:
 
 
 def playbook(site: Site) -> subprocess.CompletedProcess[str]:
-    argv = [
-        str(Path(sys.executable).parent / "ansible-playbook"),
-        "-i",
-        str(site.root),
-        "--limit",
-        HOST,
-        "-e",
-        json.dumps(testhosts.ansible_connection_vars(site.name)),
-        str(PLAYBOOK),
-    ]
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "PY_COLORS": "0"}
-    return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=2400)
+    return testhosts.run_playbook(site, [PLAYBOOK], "--limit", HOST, timeout=2400)
 
 
 def audit(site: Site, lab_mirror: str | None = testhosts.LAB_APT_MIRROR, only: set[str] | None = None) -> AuditResult:

@@ -10,10 +10,8 @@ a folder of the module.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +25,6 @@ from infra.site import Site
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = Path(__file__).resolve().parent / "lab"
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 DEPLOYED = (
     "firewall", "mariadb", "rabbitmq", "memcached", "keepalived", "tls_front", "keystone", "barbican", "placement",
 )
@@ -68,17 +65,10 @@ class Cluster:
 
     def playbook(self) -> tuple[subprocess.CompletedProcess[str], dict[str, int]]:
         """Firewall, shared services and Keystone; returns the run and the changed count per host."""
-        argv = [
-            str(ANSIBLE_PLAYBOOK), "-i", str(LAB),
-            "-e", json.dumps(testhosts.ansible_connection_vars(self.site.name)),
-            "-e", json.dumps({"hatang_secrets_dir": str(self.secrets)}),
-            "--tags", ",".join(DEPLOYED),
-            str(REPO / "playbooks" / "firewall.yml"),
-            str(REPO / "playbooks" / "control-plane.yml"),
-        ]
-        env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-               "ANSIBLE_FORCE_COLOR": "0", "PY_COLORS": "0"}
-        result = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+        result = testhosts.run_playbook(
+            self.site, [REPO / "playbooks" / "firewall.yml", REPO / "playbooks" / "control-plane.yml"],
+            "-e", json.dumps({"hatang_secrets_dir": str(self.secrets)}), "--tags", ",".join(DEPLOYED), timeout=None,
+        )  # fmt: skip
         changed = {m[0]: int(m[1]) for m in RECAP.findall(result.stdout) if not int(m[2]) and not int(m[3])}
         return result, changed
 

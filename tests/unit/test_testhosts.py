@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from infra import testhosts
 from infra.testhosts import DEFAULT_RECIPE, LimitError, plan
+from tests.conftest import REPO
 from tests.unit._lab import lab_site
 
 
@@ -66,14 +72,33 @@ def test_run_flags_are_the_documented_ones() -> None:
     )
 
 
-def test_ansible_connection_vars_use_the_podman_connection() -> None:
-    assert testhosts.ansible_connection_vars("lab") == {
-        "ansible_connection": "containers.podman.podman",
-        "ansible_host": "hatang-lab-{{ inventory_hostname }}",
-        # the lab's mirror, not the site's (which only the site's hosts reach)
-        "baseline_apt_mirror": "http://deb.debian.org/debian",
-        "baseline_apt_security_mirror": "http://deb.debian.org/debian-security",
-    }
+def test_the_testhosts_inventory_puts_each_host_in_its_container(tmp_path: Path) -> None:
+    """Read after the site's, as `hatang testhosts up` prints it: Ansible's own view of a host has its
+    container as ansible_host, written out (Mitogen does not template it), the podman connection and
+    the lab's mirror (not the site's, which only the site's hosts reach); the site's vars stay."""
+    site = lab_site()
+    overlay = testhosts.write_ansible_inventory(site, tmp_path / ".hatang" / "testhosts" / "lab.yml")
+    tool = Path(sys.executable).parent / "ansible-inventory"
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    shown = subprocess.run([str(tool), "-i", str(site.root), "-i", str(overlay), "--list"], cwd=REPO, env=env,
+                           capture_output=True, text=True, check=False)  # fmt: skip
+    assert shown.returncode == 0 and "WARNING" not in shown.stderr, shown.stderr
+    hostvars = json.loads(shown.stdout)["_meta"]["hostvars"]
+    assert sorted(hostvars) == sorted(h.name for h in site.hosts)
+    ctl01 = {k: (v["__ansible_unsafe"] if isinstance(v, dict) and "__ansible_unsafe" in v else v)
+             for k, v in hostvars["ctl01"].items()}  # fmt: skip
+    assert (ctl01["ansible_host"], ctl01["ansible_connection"]) == ("hatang-lab-ctl01", "podman")
+    assert ctl01["baseline_apt_mirror"] == testhosts.LAB_APT_MIRROR == "http://deb.debian.org/debian"
+    assert ctl01["baseline_apt_security_mirror"] == "http://deb.debian.org/debian-security"
+    assert "hatang_zones" in ctl01  # the site plugin's variables are still there
+    assert "{{" not in overlay.read_text(encoding="utf-8")
+
+
+def test_playbooks_against_test_hosts_run_with_mitogen() -> None:
+    env = testhosts.ansible_env()
+    assert env["ANSIBLE_STRATEGY"] == "mitogen_linear"
+    assert (Path(env["ANSIBLE_STRATEGY_PLUGINS"]) / "mitogen_linear.py").is_file()
+    assert env["ANSIBLE_CONFIG"] == str(REPO / "ansible.cfg")
 
 
 def test_plan_leaves_out_zones_a_host_only_bridges() -> None:

@@ -8,8 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import ansible_mitogen
-
+from infra._mitogen import mitogen_strategy_env
 from infra.site import Site
 from infra.testhosts import vm
 from tests.conftest import REPO
@@ -22,9 +21,7 @@ def playbook(site: Site, machine: vm.Vm, host: str, name: str, **extra: str) -> 
         "-e", json.dumps({**machine.ansible_vars(), **extra}), str(REPO / "playbooks" / name),
     ]  # fmt: skip
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "PY_COLORS": "0",
-           # Mitogen: one Python per host instead of one per task, which under emulation is most of the cost
-           "ANSIBLE_STRATEGY_PLUGINS": str(Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"),
-           "ANSIBLE_STRATEGY": "mitogen_linear"}  # fmt: skip
+           **mitogen_strategy_env()}  # fmt: skip
     return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=3600)
 
 

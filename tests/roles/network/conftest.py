@@ -7,10 +7,7 @@ a file lock keeps parallel workers (pytest-xdist) from starting or removing them
 from __future__ import annotations
 
 import fcntl
-import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +21,6 @@ from infra.validate import load_valid_site
 
 REPO = Path(__file__).resolve().parents[3]
 LAB = Path(__file__).resolve().parent / "lab"
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 
 
 @dataclass
@@ -37,25 +33,7 @@ class Lab:
 
     def playbook(self, name: str, limit: str, *extra: str) -> subprocess.CompletedProcess[str]:
         """Run playbooks/<name> against the test hosts through the site inventory."""
-        argv = [
-            str(ANSIBLE_PLAYBOOK),
-            "-i",
-            str(LAB),
-            "--limit",
-            limit,
-            "-e",
-            json.dumps(testhosts.ansible_connection_vars(self.site.name)),
-            str(REPO / "playbooks" / name),
-            *extra,
-        ]
-        env = {
-            **os.environ,
-            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-            "PY_COLORS": "0",
-        }
-        return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+        return testhosts.run_playbook(self.site, [REPO / "playbooks" / name], "--limit", limit, *extra, timeout=None)
 
 
 @pytest.fixture(scope="session")

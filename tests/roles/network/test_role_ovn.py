@@ -20,8 +20,6 @@ pinned rule by rule by tests/unit/test_firewall.py); it names the catalogue's se
 from __future__ import annotations
 
 import datetime
-import json
-import os
 import re
 import shutil
 import subprocess
@@ -36,7 +34,7 @@ from infra.hostnet import Attachment, attachments
 from infra.services import catalogue
 from infra.site import Host, Site
 from infra.validate import load_valid_site
-from tests.roles.network.conftest import ANSIBLE_PLAYBOOK, LAB, REPO, Lab
+from tests.roles.network.conftest import LAB, REPO, Lab
 
 pytestmark = pytest.mark.hosts
 
@@ -101,16 +99,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
 
 
 def _playbook(lab: Lab, site: Site, name: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    """Lab.playbook, with the site copy as the inventory (the same test hosts)."""
-    argv = [str(ANSIBLE_PLAYBOOK), "-i", str(site.root), "--limit", HOSTS]
-    argv += ["-e", json.dumps(testhosts.ansible_connection_vars(lab.site.name)), str(REPO / "playbooks" / name)]
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-    }
-    return subprocess.run([*argv, *extra], cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    """Lab.playbook, with the site copy as the inventory (the same test hosts: the copy keeps the name)."""
+    assert site.name == lab.site.name
+    return testhosts.run_playbook(site, [REPO / "playbooks" / name], "--limit", HOSTS, *extra, timeout=None)
 
 
 @pytest.fixture(scope="module")
