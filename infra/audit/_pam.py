@@ -24,6 +24,7 @@ __all__ = [
     "faillock_settings",
     "pam_guarded",
     "pam_rules",
+    "pam_runs_unskipped",
     "pwhistory_finding",
     "pwhistory_settings",
     "pwquality_finding",
@@ -282,6 +283,30 @@ def pam_guarded(rules: Sequence[PamRule], target: Callable[[PamRule], bool], lab
         if problems:
             break
     return problems
+
+
+def pam_runs_unskipped(rules: Sequence[PamRule], target: Callable[[PamRule], bool], label: str) -> list[str]:
+    """Why a stack may end in success without `target` running (empty list: it cannot), judged line
+    by line for stacks with too many ways through them for `pam_guarded` (session stacks of many
+    `optional` modules): a target line whose failure fails the stack (`required`, `requisite`),
+    before which no line can end the stack (`done`, as `sufficient` does) and no jump passes it."""
+    candidates = [i for i, rule in enumerate(rules) if target(rule)]
+    if not candidates:
+        return [f"{label} is not in the stack"]
+    problems: list[str] = []
+    for index in candidates:
+        rule = rules[index]
+        ender = next((r for r in rules[:index] if "done" in r.actions.values()), None)
+        jumper = next((r for j, r in enumerate(rules[:index]) if _jumps_over(rules, j, target)), None)
+        if rule.action(_FAILURE_CODE[rule.kind]) not in ("bad", "die"):
+            problems.append(f"{label} fails and the stack still succeeds: {rule.describe()} ignores its failure")
+        elif ender is not None:
+            problems.append(f"the stack succeeds without running {label}: {ender.describe()} can end it first")
+        elif jumper is not None:
+            problems.append(f"the stack succeeds without running {label}: {jumper.describe()} jumps over it")
+        else:
+            return []
+    return problems[:1]
 
 
 _CREDENTIAL_MODULES = frozenset({

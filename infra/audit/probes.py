@@ -16,6 +16,7 @@ from infra.audit._nft import InputPath, evaluate_input
 
 __all__ = [
     "AUDITD_LOW_SPACE_ACTIONS",
+    "CORE_LIMIT_EVERY_LOGIN",
     "SUDO_EVERY_USER",
     "SUDO_LOGGING",
     "LogrotateInclude",
@@ -30,6 +31,7 @@ __all__ = [
     "chrony_sources",
     "chronyc_activity",
     "chronyc_sources",
+    "core_limits",
     "logrotate_create_mode",
     "logrotate_days",
     "logrotate_retention",
@@ -92,36 +94,61 @@ SUDO_LOGGING = ("logfile", "use_pty", "log_allowed")
 """The settings that make sudo log every command it runs, on a pseudo-terminal."""
 
 
-def sudo_defaults(listing: str) -> dict[str, str | bool | None]:
-    """`logfile`, `use_pty` and `log_allowed` as sudo applies them, from `sudo -l -U USER`: its
-    "Matching Defaults entries" are the files sudo really parsed (not sudoers.d names with a dot or
-    ending in ~), in its order, so a later `!use_pty` or `!logfile` wins as it does in sudo.
-    `log_allowed` is on unless negated (sudo's default)."""
-    found: dict[str, str | bool | None] = {"logfile": None, "use_pty": False, "log_allowed": True}
+SUDO_DEFAULT_TIMESTAMP_TIMEOUT = 15.0
+"""Minutes a sudo authentication lasts when sudoers does not say (sudo's built-in default)."""
+
+
+def sudo_defaults(listing: str) -> dict[str, str | bool | float | None]:
+    """`logfile`, `use_pty`, `log_allowed` and `timestamp_timeout` as sudo applies them, from
+    `sudo -l -U USER`: its "Matching Defaults entries" are the files sudo really parsed (not
+    sudoers.d names with a dot or ending in ~), in its order, so a later `!use_pty` or `!logfile`
+    wins as it does in sudo. `log_allowed` is on unless negated (sudo's default);
+    `timestamp_timeout` is in minutes (negative: never expires; `!timestamp_timeout`: 0, always
+    ask; unset: sudo's default; a value sudo would refuse: None)."""
+    found: dict[str, str | bool | float | None] = {
+        "logfile": None, "use_pty": False, "log_allowed": True, "timestamp_timeout": SUDO_DEFAULT_TIMESTAMP_TIMEOUT,
+    }  # fmt: skip
     body = _sudo_section(listing.splitlines(), "Matching Defaults entries for ")
     for key, negated, value in _sudo_settings(body) if body else []:
         if key == "logfile":
             found["logfile"] = None if negated else value or None
         elif key in ("use_pty", "log_allowed"):
             found[key] = not negated
+        elif key == "timestamp_timeout":
+            found[key] = 0.0 if negated else _minutes(value)
     return found
 
 
-_SUDO_BOUND_SETTING = re.compile(r'(?<=[\s,])(!?)(logfile|use_pty|log_allowed)(?:=("[^"]*"|[^\s,]*))?(?=[\s,]|$)')
-"""A `SUDO_LOGGING` setting in a bound Defaults entry, whose commands (aliases expanded, commas and
-spaces in them) come before its settings."""
+def _minutes(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
 
 
-def sudo_bound_weakenings(listing: str) -> list[str]:
+_SUDO_BOUND_SETTING = re.compile(
+    r'(?<=[\s,])(!?)(logfile|use_pty|log_allowed|timestamp_timeout)(?:=("[^"]*"|[^\s,]*))?(?=[\s,]|$)'
+)
+"""A `SUDO_LOGGING` setting or the authentication timeout in a bound Defaults entry, whose commands
+(aliases expanded, commas and spaces in them) come before its settings."""
+
+
+def sudo_bound_weakenings(listing: str, max_timeout: float = SUDO_DEFAULT_TIMESTAMP_TIMEOUT) -> list[str]:
     """Defaults bound to a run-as user or a command (`Defaults>root !use_pty`, `Defaults!SHELLS
-    !logfile`) that switch off or redirect what `SUDO_LOGGING` names, from `sudo -l -U USER`'s
-    "Runas and Command-specific defaults" (sudo prints them without separators)."""
+    !logfile`, `Defaults>root timestamp_timeout=-1`) that switch off or redirect what
+    `SUDO_LOGGING` names, or make an authentication last longer than `max_timeout` minutes, from
+    `sudo -l -U USER`'s "Runas and Command-specific defaults" (sudo prints them without separators)."""
     body = _sudo_section(listing.splitlines(), "Runas and Command-specific defaults for ")
     weakened = []
     for entry in re.split(r"\s*(?=\bDefaults[>!])", body):
         for found in _SUDO_BOUND_SETTING.finditer(entry):
             negated, key, value = found.groups()
-            if negated or key == "logfile":
+            if key == "timestamp_timeout":
+                minutes = 0.0 if negated else _minutes(value or "")
+                weak = minutes is None or not 0 <= minutes <= max_timeout
+            else:
+                weak = bool(negated) or key == "logfile"
+            if weak:
                 binding = entry[: found.start()].strip().rstrip(",")
                 weakened.append(f"{binding} {negated}{key}{'=' + value if value else ''}")
     return weakened
@@ -142,6 +169,26 @@ SUDO_EVERY_USER = (
     "printf '=== user %s\\n' \"$u\"; sudo -l -U \"$u\" </dev/null 2>&1; printf '=== rc %s\\n' \"$?\"; done"
 )
 """`sudo -l -U` for every account the name service knows (`sudo_listings`)."""
+
+
+CORE_LIMIT_EVERY_LOGIN = (
+    "getent passwd | while IFS=: read -r name _ uid _ _ _ shell; do "
+    "case \"$shell\" in ''|*/nologin|*/false) [ \"$uid\" = 0 ] || continue ;; esac; "
+    "printf '%s %s\\n' \"$name\" \"$(runuser -l \"$name\" -s /bin/sh -c 'ulimit -Hc' </dev/null 2>/dev/null "
+    "|| echo failed)\"; done"
+)
+"""The hard core-file limit a login of each account with a shell (and root) gets, through PAM as
+a login gets it (`runuser -l`: pam_limits with limits.conf and limits.d; `core_limits`)."""
+
+
+def core_limits(output: str) -> dict[str, str]:
+    """`name limit` lines of `CORE_LIMIT_EVERY_LOGIN`: account -> "0", "unlimited", "failed"..."""
+    found: dict[str, str] = {}
+    for line in output.splitlines():
+        name, _, limit = line.strip().partition(" ")
+        if name:
+            found[name] = limit.strip() or "failed"
+    return found
 
 
 def parse_keyvalues(

@@ -127,7 +127,7 @@ User root may run the following commands on aio1:
 """
 
 
-LOGS = {"logfile": "/var/log/sudo.log", "use_pty": True, "log_allowed": True}
+LOGS = {"logfile": "/var/log/sudo.log", "use_pty": True, "log_allowed": True, "timestamp_timeout": 15.0}
 
 
 @pytest.mark.parametrize(
@@ -139,8 +139,15 @@ LOGS = {"logfile": "/var/log/sudo.log", "use_pty": True, "log_allowed": True}
         (SUDO_L.replace("use_pty, ", "use_pty, !use_pty, "), LOGS | {"use_pty": False}),
         (SUDO_L.replace("use_pty, logfile", "!use_pty, use_pty, logfile"), LOGS),
         (SUDO_L.replace("use_pty, ", "use_pty, !log_allowed, "), LOGS | {"log_allowed": False}),
-        ("User root is not allowed to run sudo on aio1.\n", {"logfile": None, "use_pty": False, "log_allowed": True}),
-        ("", {"logfile": None, "use_pty": False, "log_allowed": True}),
+        (SUDO_L.replace("use_pty, ", "use_pty, timestamp_timeout=5, timestamp_timeout=-1, "),
+         LOGS | {"timestamp_timeout": -1.0}),  # never expires: the later one wins
+        (SUDO_L.replace("use_pty, ", "use_pty, timestamp_timeout=60, !timestamp_timeout, "),
+         LOGS | {"timestamp_timeout": 0.0}),  # negated: always ask
+        (SUDO_L.replace("use_pty, ", "use_pty, timestamp_timeout=2.5, "), LOGS | {"timestamp_timeout": 2.5}),
+        (SUDO_L.replace("use_pty, ", "use_pty, timestamp_timeout=yes, "), LOGS | {"timestamp_timeout": None}),
+        ("User root is not allowed to run sudo on aio1.\n",
+         {"logfile": None, "use_pty": False, "log_allowed": True, "timestamp_timeout": 15.0}),
+        ("", {"logfile": None, "use_pty": False, "log_allowed": True, "timestamp_timeout": 15.0}),
     ],
 )  # fmt: skip
 def test_sudo_defaults_apply_in_sudos_order(listing: str, found: dict[str, object]) -> None:
@@ -151,6 +158,8 @@ BOUND = """\
 Runas and Command-specific defaults for ops:
     Defaults>root !use_pty    Defaults!/usr/bin/bash, /bin/sh !logfile, log_allowed
     Defaults!/usr/bin/systemctl logfile=/dev/null    Defaults>www-data env_keep+=PATH
+    Defaults>root timestamp_timeout=-1    Defaults!/usr/bin/ls timestamp_timeout=5
+    Defaults>postgres timestamp_timeout=60    Defaults>backup !timestamp_timeout
 
 """
 
@@ -161,6 +170,8 @@ def test_defaults_bound_to_a_run_as_user_or_a_command_that_weaken_logging() -> N
         "Defaults>root !use_pty",
         "Defaults!/usr/bin/bash, /bin/sh !logfile",
         "Defaults!/usr/bin/systemctl logfile=/dev/null",
+        "Defaults>root timestamp_timeout=-1",
+        "Defaults>postgres timestamp_timeout=60",
     ]
 
 
@@ -266,3 +277,10 @@ def test_systemd_exec_reads_each_command_and_ignored_errors() -> None:
         (["/usr/sbin/nft", "flush", "ruleset"], True),
     ]
     assert probes.systemd_exec("") == []
+
+
+def test_core_limits_per_account() -> None:
+    output = "root 0\nsync 0\nops unlimited\ncoreops failed\n\nweird\n"
+    assert probes.core_limits(output) == {
+        "root": "0", "sync": "0", "ops": "unlimited", "coreops": "failed", "weird": "failed",
+    }  # fmt: skip

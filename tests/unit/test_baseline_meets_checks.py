@@ -17,7 +17,7 @@ from Debian 12's packages; the Molecule scenario checks the same on Debian 13 co
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -509,13 +509,66 @@ def test_baseline_weak_hash_assert_agrees_with_the_check() -> None:
     assert value("_baseline_weak_hash_accounts", {"ansible_facts": {"getent_shadow": getent}}) == expected
 
 
+def _limits(rule: _pam.PamRule) -> bool:
+    return rule.module == "pam_limits.so" and rule.arg("conf") is None
+
+
+def test_login_sessions_apply_the_limits_files() -> None:
+    """HT-AUTH-15: sshd's and login's session stacks on the hardened host run pam_limits on every
+    way to success (the core limit of the role's limits.d file reaches every login)."""
+    for service, rules in _stacks("session", ("sshd", "login")).items():
+        assert _pam.pam_runs_unskipped(rules, _limits, "pam_limits") == [], service
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda t: t.replace("session    required     pam_limits.so", "#session    required     pam_limits.so"),
+         "pam_limits is not in the stack"),
+        (lambda t: t.replace("session    required     pam_limits.so", "session    optional     pam_limits.so"),
+         "pam_limits fails and the stack still succeeds"),
+        (lambda t: t.replace("session    required     pam_limits.so",
+                             "session    required     pam_limits.so conf=/etc/security/ops-limits.conf"),
+         "pam_limits is not in the stack"),
+        (lambda t: t.replace("session    optional     pam_mail.so standard noenv # [1]",
+                             "session    sufficient   pam_permit.so"),
+         "can end it first"),
+        (lambda t: t.replace("session    optional     pam_mail.so standard noenv # [1]",
+                             "session    [success=1 default=ignore]   pam_succeed_if.so user ingroup ops"),
+         "jumps over it"),
+    ],
+    ids=["commented", "optional", "other-conf-file", "sufficient-before", "jump-over"],
+)  # fmt: skip
+def test_sshd_session_stacks_that_skip_the_limits_are_caught(edit: Callable[[str], str], problem: str) -> None:
+    files = dict(pam_files()) | {"/etc/pam.d/sshd": edit(DEBIAN_PAM_SERVICES["sshd"])}
+    rules = _pam.pam_rules("sshd", "session", files.get)
+    found = _pam.pam_runs_unskipped(rules, _limits, "pam_limits")
+    assert len(found) == 1 and problem in found[0], found
+
+
+def test_baseline_sudo_logs_and_asks_again_within_the_limit() -> None:
+    """HT-AUTH-11: the role's sudoers file, as `sudo -l` lists its Defaults, logs to the role's
+    file on a pty and keeps an authentication 0..max minutes."""
+    text = render("etc/sudoers.d/hatang-logging.j2")
+    entries = ", ".join(line.removeprefix("Defaults ") for line in text.splitlines() if line.startswith("Defaults "))
+    found = probes.sudo_defaults(f"Matching Defaults entries for root on h:\n    {entries}\n\nUser root may run:\n")
+    assert found == {"logfile": value("baseline_sudo_logfile"), "use_pty": True, "log_allowed": True,
+                     "timestamp_timeout": float(value("baseline_sudo_timestamp_timeout"))}  # fmt: skip
+    assert 0 <= float(value("baseline_sudo_timestamp_timeout")) <= params("HT-AUTH-11")["max_timestamp_timeout"]
+
+
 def test_baseline_journald_keeps_the_retention_period() -> None:
-    """HT-LOG-01/02: journald.conf and the role's drop-in as systemd merges them."""
+    """HT-LOG-01/02: journald.conf and the role's drop-in as systemd merges them; the main file
+    alone (all a scanner like OpenSCAP's CIS content reads) says the same."""
     dropin = render("etc/systemd/journald.conf.d/60-hatang.conf.j2")
-    merged = _journal.journald_merge(DEBIAN_JOURNALD_CONF, {"/etc/systemd/journald.conf.d/60-hatang.conf": dropin})
+    main = play_lineinfile(DEBIAN_JOURNALD_CONF, "journald.yml", "/etc/systemd/journald.conf")
+    merged = _journal.journald_merge(main, {"/etc/systemd/journald.conf.d/60-hatang.conf": dropin})
     assert merged.get("Storage") == "persistent"
     finding = _journal.journald_finding(merged, params("HT-LOG-02")["min_seconds"])
     assert finding.ok, finding.problems
+    alone = _journal.journald_merge(main, {})
+    assert alone == merged and (alone["Compress"], alone["ForwardToSyslog"]) == ("yes", "yes")
+    assert main.count("[Journal]") == 1 and "#Storage=" not in main
 
 
 def test_baseline_logrotate_keeps_the_retention_period() -> None:

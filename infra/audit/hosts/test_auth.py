@@ -180,11 +180,13 @@ def test_sudo_logging_enabled(host: Any, check: Check) -> None:
     """For every account sudo lets run a command (`sudo -l -U` for each account `getent passwd`
     knows), sudo applies Defaults logfile=..., use_pty and log_allowed as it lists them (the files
     sudo parses, in its order: a later negation wins, a dotted sudoers.d name is skipped, a
-    `Defaults:user` counts), and no Defaults bound to a run-as user or a command
-    (`Defaults>root`, `Defaults!/usr/bin/bash`) switches them off or moves the log."""
+    `Defaults:user` counts), an authentication lasts 0..`max_timestamp_timeout` minutes (never
+    "does not expire"), and no Defaults bound to a run-as user or a command
+    (`Defaults>root`, `Defaults!/usr/bin/bash`) switches them off, moves the log or lengthens it."""
+    limit = float(check.params["max_timestamp_timeout"])
     _, output, _ = _host.run(host, probes.SUDO_EVERY_USER)
     listings = probes.sudo_listings(output)
-    wanted = {"logfile": "set", "use_pty": True, "log_allowed": True}
+    wanted = {"logfile": "set", "use_pty": True, "log_allowed": True, "timestamp_timeout": f"0..{limit:g} minutes"}
     observed: dict[str, Any] = {}
     compliant = True
     for user, (rc, listing) in listings.items():
@@ -195,14 +197,50 @@ def test_sudo_logging_enabled(host: Any, check: Check) -> None:
         if "Matching Defaults entries for " not in listing:
             continue  # sudo lets this account run nothing
         found = probes.sudo_defaults(listing)
-        weakened = probes.sudo_bound_weakenings(listing)
-        logs = bool(found["logfile"]) and found["use_pty"] is True and found["log_allowed"] is True and not weakened
-        if user == "root" or not logs:
+        weakened = probes.sudo_bound_weakenings(listing, limit)
+        timeout = found["timestamp_timeout"]
+        ok = (
+            bool(found["logfile"]) and found["use_pty"] is True and found["log_allowed"] is True
+            and isinstance(timeout, float) and 0 <= timeout <= limit and not weakened
+        )  # fmt: skip
+        if user == "root" or not ok:
             observed[user] = found | ({"bound to a run-as user or command": weakened} if weakened else {})
-        compliant = compliant and logs
+        compliant = compliant and ok
     expected = {"root": wanted, "every other account sudo lets run commands": wanted}
     ok = compliant and "root" in observed
     check.expect(observed or "sudo lists no account, root included", expected, ok=ok)
+
+
+LOGIN_SESSIONS = ("sshd", "login")
+"""The PAM services a person logs in through: their session stacks apply the limits."""
+
+
+def _applies_limits_files(rule: _pam.PamRule) -> bool:
+    return rule.module == "pam_limits.so" and rule.arg("conf") is None
+
+
+def test_core_dumps_disabled(host: Any, check: Check) -> None:
+    """Every account with a login shell, root included, logs in with a hard core-file limit of 0:
+    asked of PAM as a login is (`runuser -l`: pam_limits reads limits.conf then limits.d in order,
+    an account's or a group's line before `*`, a later line for the same one replacing an earlier);
+    and the session stacks of sshd and login run pam_limits on every way to success, reading those
+    files (no `conf=` elsewhere)."""
+    stacks = _stacks_or_fail(host, check, "session", LOGIN_SESSIONS)
+    unguarded = {
+        service: problems[0]
+        for service, rules in stacks.items()
+        if (problems := _pam.pam_runs_unskipped(rules, _applies_limits_files, "pam_limits (limits.conf, limits.d)"))
+    }
+    rc, output, err = _host.run(host, probes.CORE_LIMIT_EVERY_LOGIN)
+    limits = probes.core_limits(output)
+    if rc != 0 or "root" not in limits:
+        check.expect(f"the limits of logins could not be read (rc {rc}): {err.strip()[-200:]}", "read", ok=False)
+    over = {name: limit for name, limit in limits.items() if limit != "0"}
+    observed: dict[str, Any] = {"root": limits["root"], **over}
+    if unguarded:
+        observed["session stacks"] = unguarded
+    expected = {"root": "0", "every account with a login shell": "0", "session stacks": "pam_limits on every path"}
+    check.expect(observed, expected, ok=not over and not unguarded)
 
 
 def test_no_empty_passwords(host: Any, check: Check) -> None:
