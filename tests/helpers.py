@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,14 @@ from infra._parsecache import CACHE_DIR
 from infra.catalogue import CATALOGUE_DIR
 
 Editor = Callable[[Path, str, Callable[[Any], None]], None]
+
+
+def keystone_password() -> str:
+    """A random password that always meets the AIO Keystone's rule (12+ characters, upper, lower, digit).
+
+    `token_urlsafe` alone sometimes draws no digit or no capital, and Keystone refuses it.
+    """
+    return f"{secrets.token_urlsafe(18)}Aa1!"
 
 
 def edit_yaml(root: Path, name: str, change: Callable[[Any], None]) -> None:

@@ -32,6 +32,7 @@ from infra.validate import load_valid_site
 from tests._browser import chromium, screenshot
 from tests._browser import pinned_key as front_key
 from tests.conftest import AIO
+from tests.helpers import keystone_password
 from tests.integration._wire import project_of
 from tests.integration.conftest import AioCloud
 
@@ -64,7 +65,7 @@ def member(applied: AioCloud) -> Iterator[Member]:
     conn = applied.conn
     domain = conn.identity.find_domain(load_valid_site(AIO).info.agencies_domain, ignore_missing=False)
     group = conn.identity.find_group(f"{AGENCY}-members", domain_id=domain.id, ignore_missing=False)
-    name, password = f"hatang-horizon-test-{secrets.token_hex(4)}", f"{secrets.token_urlsafe(18)}Aa1!"
+    name, password = f"hatang-horizon-test-{secrets.token_hex(4)}", keystone_password()
     user = conn.identity.create_user(name=name, domain_id=domain.id, password=password, enabled=True)
     try:
         conn.identity.add_user_to_group(user, group)
@@ -162,7 +163,7 @@ def test_agency_member_changes_the_first_password_and_sees_only_its_project(
         WebDriverWait(driver, 30).until(lambda d: "/auth/password/" in d.current_url)
         assert "Mật khẩu mới" in driver.page_source
         screenshot(driver, "horizon", "1-first-use-password")
-        new = f"{secrets.token_urlsafe(18)}Bb2!"
+        new = keystone_password()
         driver.find_element(By.ID, "id_original_password").send_keys(member.password)
         driver.find_element(By.ID, "id_password").send_keys(new)
         driver.find_element(By.ID, "id_confirm_password").send_keys(new)
@@ -199,7 +200,7 @@ def _signed_in_member(member: Member, applied: AioCloud) -> str:
     dashboard's page above does); the next sign-in waits out the revocation second."""
     conn = applied.conn
     user = conn.identity.find_user(member.name, ignore_missing=False)
-    new = f"{secrets.token_urlsafe(18)}Cc3!"
+    new = keystone_password()
     keystone = conn.config.get_auth_args()["auth_url"].rstrip("/").removesuffix("/v3")
     cafile = aio.AioPaths.for_site(load_valid_site(AIO)).cacert
     body = json.dumps({"user": {"password": new, "original_password": member.password}}).encode()

@@ -31,6 +31,7 @@ from infra.specs.cloud import REVIEWERS_GROUP, agency_group
 from infra.validate import load_valid_site
 from tests._browser import chromium, pinned_key, screenshot
 from tests.conftest import AIO
+from tests.helpers import keystone_password
 from tests.integration.conftest import AioCloud
 
 pytestmark = pytest.mark.aio
@@ -73,7 +74,7 @@ def people(applied: AioCloud) -> Iterator[dict[str, Person]]:
         out = {}
         for role, group_name in (("agency", agency_group(AGENCY)), ("reviewer", REVIEWERS_GROUP)):
             group = conn.identity.find_group(group_name, domain_id=domain.id, ignore_missing=False)
-            name, password = f"hatang-portal-{role}-{secrets.token_hex(4)}", f"{secrets.token_urlsafe(18)}Aa1!"
+            name, password = f"hatang-portal-{role}-{secrets.token_hex(4)}", keystone_password()
             user = conn.identity.create_user(name=name, domain_id=domain.id, password=password, enabled=True,
                                              email=f"{name}@example.org")
             made.append(user)
@@ -128,7 +129,7 @@ def _first_sign_in(driver: Any, portal: str, person: Person) -> str:
     find(By.ID, "password").send_keys(person.password)
     find(By.ID, "signin").click()
     find(By.ID, "change-password").click()
-    new = f"{secrets.token_urlsafe(18)}Bb2!"
+    new = keystone_password()
     find(By.ID, "current").send_keys(person.password)
     find(By.ID, "new").send_keys(new)
     find(By.ID, "again").send_keys(new)

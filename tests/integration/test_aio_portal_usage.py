@@ -23,6 +23,7 @@ from infra.quotas import resolve_profile
 from infra.site import load_site
 from infra.specs.cloud import USAGE_READERS_GROUP
 from tests.conftest import AIO
+from tests.helpers import keystone_password
 from tests.integration.conftest import AioCloud
 from tests.portal.conftest import make_app, signed_in
 
@@ -42,14 +43,14 @@ def _user(applied: AioCloud, tmp_path: Path, group: str | None) -> Iterator[Read
     with a clouds.yaml of its own."""
     conn = applied.conn
     domain = conn.identity.find_domain(load_site(AIO).info.agencies_domain, ignore_missing=False)
-    name, first = f"hatang-usage-test-{secrets.token_hex(4)}", secrets.token_urlsafe(18)
+    name, first = f"hatang-usage-test-{secrets.token_hex(4)}", keystone_password()
     user = conn.identity.create_user(name=name, domain_id=domain.id, password=first, enabled=True)
     try:
         if group is not None:
             conn.identity.add_user_to_group(user, conn.identity.find_group(group, domain_id=domain.id,
                                                                            ignore_missing=False))
         auth_url, cacert = conn.config.get_auth_args()["auth_url"], conn.config.config.get("cacert")
-        password = f"{secrets.token_urlsafe(18)}Aa1!"
+        password = keystone_password()
         changed = requests.post(f"{auth_url.rstrip('/')}/users/{user.id}/password", timeout=30, verify=cacert,
                                 json={"user": {"original_password": first, "password": password}})
         assert changed.status_code == 204, changed.text

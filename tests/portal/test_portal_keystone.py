@@ -25,6 +25,7 @@ from infra.portal.auth import KeystoneAuthenticator
 from infra.specs.cloud import agency_group
 from infra.validate import load_valid_site
 from tests.conftest import AIO
+from tests.helpers import keystone_password
 from tests.portal.conftest import BASE
 
 pytestmark = pytest.mark.aio
@@ -68,7 +69,7 @@ def user(conn: Any) -> Iterator[KeystoneUser]:
     if made_group:
         group = conn.identity.create_group(name=agency_group("so-yte"), domain_id=domain.id,
                                            description="Sở Y tế staff (portal test)")
-    name, password = f"hatang-portal-test-{secrets.token_hex(4)}", secrets.token_urlsafe(18)
+    name, password = f"hatang-portal-test-{secrets.token_hex(4)}", keystone_password()
     created = conn.identity.create_user(name=name, domain_id=domain.id, password=password,
                                         email=f"{name}@soyte.example", enabled=True)
     try:
@@ -101,7 +102,7 @@ def test_keystone_user_of_an_agency_signs_in_and_sees_only_its_agency(user: Keys
     first = submit("/signin", username=user.name, password=user.password)  # Keystone: change it at first use
     assert first.status_code == 401 and "your password has expired" in first.text
     assert 'id="change-password"' in first.text
-    new = f"{secrets.token_urlsafe(18)}Aa1!"
+    new = keystone_password()
     weak = submit(f"/password?username={user.name}", username=user.name, current=user.password, new="a", again="a")
     assert weak.status_code == 400 and "Keystone refused the new password" in weak.text
     changed = submit(f"/password?username={user.name}", username=user.name, current=user.password, new=new, again=new)
