@@ -1,6 +1,6 @@
 """Account decisions of the host checks over /etc/passwd, /etc/shadow, login.defs and `useradd -D`
 (HT-AUTH-04/05 password ages, HT-AUTH-07 inactivity, HT-AUTH-12 empty passwords, HT-AUTH-13 uid 0,
-HT-AUTH-14 hash methods)."""
+HT-AUTH-14 hash methods, HT-AUTH-16 who may use su)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from infra.audit import probes
 from infra.audit._finding import Finding, to_int
-from infra.audit._pam import PamRule
+from infra.audit._pam import PamRule, pam_guarded
 
 __all__ = [
     "EMPTY_HASH_COMMAND",
@@ -23,6 +23,7 @@ __all__ = [
     "parse_shadow",
     "password_hash_finding",
     "shadow_hash_method",
+    "su_restriction_finding",
     "uid0_accounts",
 ]
 
@@ -86,8 +87,7 @@ def uid0_accounts(passwd: str) -> list[str]:
 
 
 EMPTY_HASH_COMMAND = (
-    "perl -F: -lane 'print $F[0] if length($F[1]) > 2 && $F[1] !~ /^[!*]/ && crypt(\"\", $F[1]) eq $F[1]' "
-    "/etc/shadow"
+    "perl -F: -lane 'print $F[0] if length($F[1]) > 2 && $F[1] !~ /^[!*]/ && crypt(\"\", $F[1]) eq $F[1]' /etc/shadow"
 )
 """Names of the shadow accounts whose hash is the crypt of the empty string, judged on the host
 with its own libcrypt (yescrypt included); no hash leaves the host or appears on a command line."""
@@ -251,9 +251,11 @@ def age_finding(login_defs: Mapping[str, str], shadow: str | None, key: str, lim
     field, unset, holds, wanted_text = _AGES[key]
     wanted = wanted_text.format(limit)
     default = to_int(login_defs.get(key))
-    problems = [] if default is not None and holds(default, limit) else [
-        f"login.defs {key}={default} for new accounts, expected {wanted}"
-    ]
+    problems = (
+        []
+        if default is not None and holds(default, limit)
+        else [f"login.defs {key}={default} for new accounts, expected {wanted}"]
+    )
     entries = parse_shadow(shadow)
     accounts: dict[str, str] = {}
     if isinstance(entries, str):
@@ -264,8 +266,9 @@ def age_finding(login_defs: Mapping[str, str], shadow: str | None, key: str, lim
             days = to_int(text) if text else unset
             if days is None or not holds(days, limit):
                 accounts[entry.name] = f"{field}={text or 'unset'}"
-                problems.append(f"/etc/shadow: {entry.name} has a password and {field}={text or 'unset'}, "
-                                f"expected {wanted}")
+                problems.append(
+                    f"/etc/shadow: {entry.name} has a password and {field}={text or 'unset'}, expected {wanted}"
+                )
     return Finding(
         {key: default, "accounts": accounts if not isinstance(entries, str) else entries},
         {key: wanted, "accounts": {}},
@@ -315,3 +318,48 @@ def inactive_finding(useradd_defaults: str, shadow: str | None, maximum: int) ->
         not problems,
         tuple(problems),
     )
+
+
+def _restricts_su(rule: PamRule) -> bool:
+    """A pam_wheel line that refuses callers outside its group (`deny` turns it the other way)."""
+    return rule.module == "pam_wheel.so" and "deny" not in rule.args
+
+
+def _wheel_group(rule: PamRule, groups: str, passwd: str) -> tuple[str, list[str] | None]:
+    """The group a pam_wheel line checks and who is in it (None: no such group, pam_wheel refuses
+    everyone): `group=`, else `wheel`, else the group of gid 0, as pam_wheel picks it; members
+    are the group's list and the accounts whose primary group it is."""
+    entries = [fields for line in groups.splitlines() if len(fields := line.split(":")) >= 4]
+    named = rule.arg("group")
+    if named is not None:
+        found = next((e for e in entries if e[0] == named), None)
+    else:
+        found = next((e for e in entries if e[0] == "wheel"), None)
+        found = found or next((e for e in entries if to_int(e[2]) == 0), None)
+    if found is None:
+        return named or "wheel", None
+    listed = [name for name in found[3].split(",") if name]
+    primary = [
+        f[0] for line in passwd.splitlines() if len(f := line.split(":")) >= 4 and to_int(f[3]) == to_int(found[2])
+    ]
+    return found[0], sorted({*listed, *primary})
+
+
+def su_restriction_finding(su_auth: Sequence[PamRule], groups: str, passwd: str) -> Finding:
+    """HT-AUTH-16: only root switches user with su. Every way through su's auth stack that ends in
+    success for a caller other than root (pam_rootok fails for them) runs a pam_wheel line that
+    checks the caller's uid (`use_uid`) for every target account (no `root_only`) against a group
+    nobody is in (`getent group` and `getent passwd`: listed members and primary members)."""
+    problems = pam_guarded(su_auth, _restricts_su, "pam_wheel", unprivileged_caller=True)
+    observed: dict[str, list[str] | str] = {}
+    for rule in filter(_restricts_su, su_auth):
+        if "use_uid" not in rule.args:
+            problems.append(f"{rule.describe()} checks the login name of the terminal, not the caller (no use_uid)")
+        if "root_only" in rule.args:
+            problems.append(f"{rule.describe()} guards only su to root (root_only): su to any other account is open")
+        name, members = _wheel_group(rule, groups, passwd)
+        observed[name] = "no such group: pam_wheel refuses everyone" if members is None else members
+        if members:
+            problems.append(f"group {name} of {rule.describe()} has members: {', '.join(members)}")
+    expected = {"pam_wheel": "on every way to success, use_uid, a group nobody is in"}
+    return Finding({"su groups": observed}, expected, not problems, tuple(problems))

@@ -22,6 +22,7 @@ __all__ = [
     "PamRule",
     "faillock_finding",
     "faillock_settings",
+    "nullok_lines",
     "pam_guarded",
     "pam_rules",
     "pam_runs_unskipped",
@@ -181,11 +182,11 @@ def _pam_rules(name: str, kind: str, read: PamReader, directory: str, depth: int
     return rules
 
 
-def _outcomes(rule: PamRule, target: Callable[[PamRule], bool]) -> tuple[str, ...]:
+def _outcomes(rule: PamRule, target: Callable[[PamRule], bool], unprivileged: bool) -> tuple[str, ...]:
     failure = _FAILURE_CODE[rule.kind]
     if rule.module == "pam_permit.so":
         return ("success",)
-    if rule.module == "pam_deny.so":
+    if rule.module == "pam_deny.so" or (unprivileged and rule.module == "pam_rootok.so"):
         return (failure,)
     if target(rule):
         return ("success", failure)
@@ -202,12 +203,14 @@ class _Path:
     jumps: tuple[int, ...]
 
 
-def _paths(rules: Sequence[PamRule], target: Callable[[PamRule], bool]) -> Iterator[_Path]:
+def _paths(rules: Sequence[PamRule], target: Callable[[PamRule], bool], unprivileged: bool) -> Iterator[_Path]:
     """Every way through the stack, each module returning each outcome it can return.
 
     Follows Linux-PAM's _pam_dispatch_aux: `ok` marks success unless a failure was recorded,
     `bad` records a failure, `die` records it and stops, `done` stops with what is recorded,
     `N` skips N lines, `reset` forgets; the stack succeeds only when success was recorded.
+    `unprivileged`: the program runs with the caller's real uid (su), so pam_rootok fails for
+    everyone but root; a daemon (sshd, login) runs as root and pam_rootok succeeds for anyone.
     A substack's `done`/`die` are treated as ending the whole stack (conservative: it can only
     make a skipped module visible, never hide one).
     """
@@ -225,7 +228,7 @@ def _paths(rules: Sequence[PamRule], target: Callable[[PamRule], bool]) -> Itera
             return
         rule = rules[i]
         seen: set[str] = set()
-        for outcome in _outcomes(rule, target):
+        for outcome in _outcomes(rule, target, unprivileged):
             action = rule.action(outcome)
             if action in seen and not target(rule):
                 continue  # same action, same continuation: one path stands for both
@@ -252,7 +255,9 @@ def _paths(rules: Sequence[PamRule], target: Callable[[PamRule], bool]) -> Itera
     yield from walk(0, None, (), ())
 
 
-def pam_guarded(rules: Sequence[PamRule], target: Callable[[PamRule], bool], label: str) -> list[str]:
+def pam_guarded(
+    rules: Sequence[PamRule], target: Callable[[PamRule], bool], label: str, *, unprivileged_caller: bool = False
+) -> list[str]:
     """Why the stack can succeed without `target` passing (empty list: it cannot).
 
     The module guards the stack when, on every way through it that ends in success, a target
@@ -263,7 +268,7 @@ def pam_guarded(rules: Sequence[PamRule], target: Callable[[PamRule], bool], lab
     if not any(target(r) for r in rules):
         return [f"{label} is not in the stack"]
     problems: list[str] = []
-    for path in _paths(rules, target):
+    for path in _paths(rules, target, unprivileged_caller):
         if not path.success:
             continue
         ran = [(rules[i], outcome) for i, outcome in path.ran if target(rules[i])]
@@ -283,6 +288,17 @@ def pam_guarded(rules: Sequence[PamRule], target: Callable[[PamRule], bool], lab
         if problems:
             break
     return problems
+
+
+def nullok_lines(stacks: Mapping[str, Sequence[PamRule]]) -> list[str]:
+    """The pam_unix lines of these stacks that let an account with an empty password in (`nullok`,
+    Debian's older `nullok_secure`), each once however many stacks include it."""
+    found: dict[str, str] = {}
+    for rules in stacks.values():
+        for rule in rules:
+            if rule.module == "pam_unix.so" and {"nullok", "nullok_secure"} & set(rule.args):
+                found.setdefault(rule.where, f"{rule.describe()} lets an empty password in (nullok)")
+    return list(found.values())
 
 
 def pam_runs_unskipped(rules: Sequence[PamRule], target: Callable[[PamRule], bool], label: str) -> list[str]:

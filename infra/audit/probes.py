@@ -45,6 +45,7 @@ __all__ = [
     "sudo_bound_weakenings",
     "sudo_defaults",
     "sudo_listings",
+    "sysctl_boot_value",
     "sysctl_conf",
     "sysctl_script_writes",
     "sysctl_unit_writes",
@@ -303,6 +304,30 @@ def sysctl_conf(text: str) -> dict[str, str]:
         out.pop(key, None)  # keep the order of the last assignment
         out[key] = value.strip()
     return out
+
+
+def sysctl_boot_value(text: str, key: str) -> str | None:
+    """The value systemd-sysctl gives `key` at boot from the sysctl.d files (`text`, in its
+    order): the last explicit assignment, else the last glob that matches it (`net.ipv6.conf.*.x`
+    reaches every interface; a bare `-key` keeps globs off it); None when no file sets it."""
+    explicit: str | None = None
+    globbed: str | None = None
+    excluded = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        name, sep, value = line.partition("=")
+        name = name.strip()
+        bare_minus = name.startswith("-") and not sep
+        name = name.removeprefix("-").strip().replace("/", ".")
+        if bare_minus and name == key:
+            excluded = True
+        elif sep and name == key:
+            explicit = value.strip()
+        elif sep and any(c in name for c in "*?[") and fnmatch.fnmatchcase(key, name):
+            globbed = value.strip()
+    return explicit if explicit is not None else (None if excluded else globbed)
 
 
 _PROC_SYS_WRITE = re.compile(r"echo\s+(?:-n\s+)?['\"]?([^'\"\s>]+)['\"]?\s*>>?\s*/proc/sys/(\S+?)['\";]*(?:\s|$)")

@@ -294,6 +294,13 @@ def _role_pam_profiles() -> dict[str, str]:
     return {name: render(f"usr/share/pam-configs/{name}.j2") for name in task["loop"]}
 
 
+def _role_unix_profile() -> str:
+    """Debian's unix profile after tasks/pam.yml's `replace` on it (Ansible's: re.sub, MULTILINE)."""
+    task = next(t for t in _tasks("pam.yml") if str(t.get("ansible.builtin.replace", {}).get("path")).endswith("/unix"))
+    edit = task["ansible.builtin.replace"]
+    return re.sub(edit["regexp"], edit["replace"], DEBIAN_UNIX_PROFILE, flags=re.MULTILINE)
+
+
 def _role_pam_enabled() -> list[str]:
     """The profiles tasks/pam.yml enables (`pam-auth-update --package --enable ...`)."""
     task = next(t for t in _tasks("pam.yml") if "pam-auth-update" in str(t.get("ansible.builtin.command")))
@@ -305,7 +312,7 @@ def _role_pam_enabled() -> list[str]:
 def pam_files() -> dict[str, str]:
     """The host's PAM and module configuration files after the role: path -> text."""
     profiles = {
-        "unix": DEBIAN_UNIX_PROFILE,
+        "unix": _role_unix_profile(),
         "pwquality": DEBIAN_PWQUALITY_PROFILE,
         "capability": DEBIAN_CAPABILITY_PROFILE,
         **_role_pam_profiles(),
@@ -455,6 +462,12 @@ def test_baseline_restricts_every_cron_folder_the_check_looks_at() -> None:
     from infra.audit.hosts.test_file import _CRON_DIRS
 
     assert tuple(value("_baseline_cron_dirs")) == _CRON_DIRS
+
+
+def test_baseline_pam_unix_refuses_empty_passwords() -> None:
+    """HT-AUTH-12: no pam_unix line of the auth stacks lets an empty password in; Debian's has nullok."""
+    assert "nullok" in DEBIAN_UNIX_PROFILE and "pam_unix.so try_first_pass" in _role_unix_profile()
+    assert _pam.nullok_lines(_stacks("auth", _host.AUTH_SERVICES)) == []
 
 
 def test_baseline_pwhistory_guards_password_changes() -> None:

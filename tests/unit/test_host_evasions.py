@@ -305,6 +305,81 @@ def test_pwhistory_evasions_fail(password: str, conf: str, problem: str) -> None
     assert any(p.startswith(problem) for p in finding.problems), finding.problems
 
 
+def test_nullok_lines_each_once_whatever_includes_it() -> None:
+    read = _reader(_files(sshd="auth sufficient pam_unix.so nullok_secure\n@include common-auth\n"))
+    stacks = {s: _pam.pam_rules(s, "auth", read) for s in ("common-auth", "login", "sshd")}
+    assert _pam.nullok_lines(stacks) == [
+        "/etc/pam.d/common-auth:3 `auth [success=2 default=ignore] pam_unix.so nullok` "
+        "lets an empty password in (nullok)",
+        "/etc/pam.d/sshd:1 `auth sufficient pam_unix.so nullok_secure` lets an empty password in (nullok)",
+    ]
+    without = _files(common_auth=AUTH_OK.replace(" nullok", ""))
+    assert _pam.nullok_lines({"common-auth": _pam.pam_rules("common-auth", "auth", _reader(without))}) == []
+
+
+# --------------------------------------------------------------------------- su (HT-AUTH-16)
+
+SU_OK = """\
+auth       sufficient pam_rootok.so
+auth       required   pam_wheel.so use_uid group=sugroup
+# auth       sufficient pam_wheel.so trust
+session    required   pam_limits.so
+@include common-auth
+"""
+GROUPS_OK = "root:x:0:\nsudo:x:27:admin\nsugroup:x:996:\n"
+ACCOUNTS = "root:x:0:0:root:/root:/bin/bash\nadmin:x:1000:1000::/home/admin:/bin/bash\n"
+
+
+def _su(su: str, groups: str = GROUPS_OK, passwd: str = ACCOUNTS) -> _finding.Finding:
+    rules = _pam.pam_rules("su", "auth", _reader(_files(su=su)))
+    return _accounts.su_restriction_finding(rules, groups, passwd)
+
+
+def test_su_restricted_to_an_empty_group_passes() -> None:
+    finding = _su(SU_OK)
+    assert finding.ok, finding.problems
+    assert finding.observed == {"su groups": {"sugroup": []}}
+
+
+def test_su_group_that_does_not_exist_refuses_everyone() -> None:
+    assert _su(SU_OK, groups="root:x:0:\n").ok
+
+
+@pytest.mark.parametrize(
+    ("su", "groups", "passwd", "problem"),
+    [
+        (SU_OK.replace("auth       required   pam_wheel", "# auth required pam_wheel"), GROUPS_OK, ACCOUNTS,
+         "pam_wheel is not in the stack"),
+        (SU_OK, GROUPS_OK.replace("sugroup:x:996:", "sugroup:x:996:ops,admin"), ACCOUNTS,
+         "group sugroup of /etc/pam.d/su:2 `auth required pam_wheel.so use_uid group=sugroup` has members: admin, ops"),
+        (SU_OK, GROUPS_OK, ACCOUNTS + "suops:x:1001:996::/home/suops:/bin/bash\n", "has members: suops"),
+        (SU_OK.replace("required   pam_wheel", "optional   pam_wheel"), GROUPS_OK, ACCOUNTS,
+         "pam_wheel fails and the stack still succeeds"),
+        (SU_OK.replace("pam_rootok.so\n", "pam_rootok.so\nauth sufficient pam_permit.so\n"), GROUPS_OK, ACCOUNTS,
+         "the stack succeeds without running pam_wheel"),
+        (SU_OK.replace("pam_rootok.so\n", "pam_rootok.so\nauth [success=1 default=ignore] pam_succeed_if.so uid > 0\n"),
+         GROUPS_OK, ACCOUNTS, "the stack succeeds without running pam_wheel"),
+        (SU_OK.replace("group=sugroup", "group=sugroup root_only"), GROUPS_OK, ACCOUNTS, "guards only su to root"),
+        (SU_OK.replace(" use_uid", ""), GROUPS_OK, ACCOUNTS, "not the caller (no use_uid)"),
+        (SU_OK.replace(" group=sugroup", ""), GROUPS_OK, ACCOUNTS, "group root of"),
+        (SU_OK.replace(" group=sugroup", ""), GROUPS_OK + "wheel:x:10:ops\n", ACCOUNTS, "group wheel of"),
+        (SU_OK.replace("use_uid", "deny use_uid"), GROUPS_OK, ACCOUNTS, "pam_wheel is not in the stack"),
+    ],
+)  # fmt: skip
+def test_su_evasions_fail(su: str, groups: str, passwd: str, problem: str) -> None:
+    finding = _su(su, groups, passwd)
+    assert not finding.ok
+    assert any(problem in p for p in finding.problems), finding.problems
+
+
+def test_su_rootok_succeeds_for_any_caller_of_a_daemon() -> None:
+    """pam_rootok fails for a user running su, but succeeds for every caller of a root daemon."""
+    rules = _pam.pam_rules("su", "auth", _reader(_files(su=SU_OK)))
+    wheel = lambda rule: rule.module == "pam_wheel.so"  # noqa: E731
+    assert _pam.pam_guarded(rules, wheel, "pam_wheel", unprivileged_caller=True) == []
+    assert _pam.pam_guarded(rules, wheel, "pam_wheel")[0].startswith("the stack succeeds without running pam_wheel")
+
+
 # --------------------------------------------------------------------------- shadow
 
 SHADOW_OK = """\
@@ -1053,6 +1128,24 @@ def test_sysctl_conf_reads_keys_as_systemd_sysctl_does() -> None:
     }
     later = probes.sysctl_conf("a.b = 0\n-a.b = 1\na.b = 0\n")
     assert later == {"a.b": "0"}  # the last assignment wins, dashed or not
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("net.ipv6.conf.*.accept_ra = 0\n", "0"),
+        ("net.ipv6.conf.*.accept_ra = 0\nnet.ipv6.conf.*.accept_ra = 1\n", "1"),  # the later glob
+        ("net.ipv6.conf.eth*.accept_ra = 2\n", "2"),
+        ("net/ipv6/conf/*/accept_ra = 2\n", "2"),
+        ("net.ipv6.conf.*.accept_ra = 1\nnet.ipv6.conf.eth0.accept_ra = 0\n", "0"),  # explicit beats glob
+        ("net.ipv6.conf.eth0.accept_ra = 0\nnet.ipv6.conf.*.accept_ra = 1\n", "0"),  # whatever the order
+        ("-net.ipv6.conf.eth0.accept_ra\nnet.ipv6.conf.*.accept_ra = 1\n", None),  # kept off the glob
+        ("net.ipv6.conf.ens*.accept_ra = 1\n", None),
+        ("# net.ipv6.conf.*.accept_ra = 1\n", None),
+    ],
+)
+def test_sysctl_boot_value_follows_globs_as_systemd_sysctl_does(text: str, value: str | None) -> None:
+    assert probes.sysctl_boot_value(text, "net.ipv6.conf.eth0.accept_ra") == value
 
 
 def test_sysctl_unit_writes_sees_sysctl_and_proc_sys_in_exec_lines() -> None:

@@ -171,15 +171,15 @@ def sysctl_live(host: Any, key: str) -> str | None:
     return sysctl_all(host).get(key)
 
 
+def sysctl_files(host: Any) -> str:
+    """The sysctl.d files as systemd-sysctl reads them, in its order (empty when unreadable)."""
+    rc, text, _ = run(host, "systemd-analyze cat-config sysctl.d")
+    return text if rc == 0 else ""
+
+
 def sysctl_persisted(host: Any) -> dict[str, str]:
     """Keys set by the sysctl.d files, in systemd-sysctl's order (last wins)."""
-
-    def compute() -> dict[str, str]:
-        result = host.run("systemd-analyze cat-config sysctl.d")
-        text = result.stdout if result.rc == 0 else ""
-        return probes.sysctl_conf(text)
-
-    return _cached(host, "sysctl.d", compute)
+    return _cached(host, "sysctl.d", lambda: probes.sysctl_conf(sysctl_files(host)))
 
 
 CRON_TABLES = "/etc/crontab /etc/anacrontab /etc/cron.d/* /var/spool/cron/crontabs/*"

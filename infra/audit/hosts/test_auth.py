@@ -243,14 +243,36 @@ def test_core_dumps_disabled(host: Any, check: Check) -> None:
     check.expect(observed, expected, ok=not over and not unguarded)
 
 
+def test_su_restricted(host: Any, check: Check) -> None:
+    """Only root switches user with su: su's auth stack, as Linux-PAM assembles and runs it for a
+    caller who is not root, cannot succeed without a pam_wheel line (`use_uid`, no `deny` or
+    `root_only`) whose group has no member, listed or primary (`getent`)."""
+    stacks = _stacks_or_fail(host, check, "auth", ("su",))
+    rc_groups, groups, err_groups = _host.run(host, "getent group")
+    rc_passwd, passwd, err_passwd = _host.run(host, "getent passwd")
+    if rc_groups or rc_passwd:
+        check.expect(f"getent failed: {(err_groups + err_passwd).strip()[-200:]}", "groups and accounts", ok=False)
+    _host.expect(check, _accounts.su_restriction_finding(stacks["su"], groups, passwd))
+
+
 def test_no_empty_passwords(host: Any, check: Check) -> None:
     """No account logs in with an empty password: no empty field in /etc/shadow or /etc/passwd, no
-    hash of the empty string (checked on the host with its libcrypt)."""
+    hash of the empty string (checked on the host with its libcrypt); and no pam_unix line of the
+    auth stacks (common-auth, login, sshd) lets one in (`nullok`), should an account get one."""
+    stacks = _stacks_or_fail(host, check, "auth", _host.AUTH_SERVICES)
     rc, names, err = _host.run(host, _accounts.EMPTY_HASH_COMMAND)
     if rc != 0:
         check.expect(f"the empty-hash test failed (rc {rc}): {err.strip()}", "readable", ok=False)
     shadow, passwd = _host.read(host, "/etc/shadow"), _host.read(host, "/etc/passwd") or ""
-    _host.expect(check, _accounts.empty_password_accounts(shadow, passwd, names.split()))
+    accounts = _accounts.empty_password_accounts(shadow, passwd, names.split())
+    nullok = _pam.nullok_lines(stacks)
+    finding = Finding(
+        {"accounts": accounts.observed, "pam_unix nullok": nullok},
+        {"accounts": accounts.expected, "pam_unix nullok": []},
+        accounts.ok and not nullok,
+        (*accounts.problems, *nullok),
+    )
+    _host.expect(check, finding)
 
 
 def test_only_root_has_uid0(host: Any, check: Check) -> None:

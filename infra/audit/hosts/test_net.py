@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.audit import probes
 from infra.audit.hosts import _host
 from infra.audit.plugin import Check
 
@@ -27,15 +28,21 @@ def _at_boot(host: Any, expected: dict[str, str]) -> dict[str, list[tuple[str, s
 
 
 def _interfaces_differing(host: Any, names: dict[str, str]) -> dict[str, str]:
-    """Live per-interface keys (`net.<family>.conf.<interface>.<name>`, every interface but the
-    `all` and `default` pseudo-interfaces) whose value is not the one wanted: {key: value}."""
+    """Per-interface keys (`net.<family>.conf.<interface>.<name>`, every interface but the `all`
+    and `default` pseudo-interfaces) whose value is not the one wanted, live or as the sysctl.d
+    files set it at boot (an explicit key, else the last glob such as `net.ipv6.conf.*.name`):
+    {key: value, or "value at boot (sysctl.d)"}."""
     out = {}
+    files = _host.sysctl_files(host)
     for key, value in sorted(_host.sysctl_all(host).items()):
         parts = key.split(".")
         if len(parts) == 5 and parts[2] == "conf" and parts[3] not in {"all", "default"}:
             wanted = names.get(f"{parts[1]}.{parts[4]}")
+            at_boot = probes.sysctl_boot_value(files, key)
             if wanted is not None and value != wanted:
                 out[key] = value
+            elif wanted is not None and at_boot is not None and at_boot != wanted:
+                out[key] = f"{at_boot} at boot (sysctl.d)"
     return out
 
 
@@ -87,6 +94,14 @@ def test_source_route_refused(host: Any, check: Check) -> None:
     interface (IPv6 reads the interface's own key)."""
     names = dict.fromkeys(["ipv4.accept_source_route", "ipv6.accept_source_route"], "0")
     _sysctls(host, check, dict.fromkeys(_both_families("net.{fam}.conf.{scope}.accept_source_route"), "0"), names)
+
+
+def test_router_advertisements_refused(host: Any, check: Check) -> None:
+    """IPv6 accept_ra is 0 (all and default), live and persisted, and live on every interface: the
+    kernel reads the interface's own key when an advertisement arrives (`default` is what a new
+    interface starts with; `all` decides nothing for an existing one)."""
+    keys = _both_families("net.{fam}.conf.{scope}.accept_ra", ("ipv6",))
+    _sysctls(host, check, dict.fromkeys(keys, "0"), {"ipv6.accept_ra": "0"})
 
 
 def test_reverse_path_filter_on(host: Any, check: Check) -> None:
