@@ -471,7 +471,7 @@ def test_baseline_pam_unix_refuses_empty_passwords() -> None:
 
 
 def test_baseline_pwhistory_guards_password_changes() -> None:
-    """HT-AUTH-06: pam_pwhistory guards every password stack, remember from pwhistory.conf."""
+    """HT-AUTH-06: pam_pwhistory guards every password stack, remember from its line."""
     stacks = _stacks("password", _host.PASSWORD_SERVICES)
     finding = _pam.pwhistory_finding(stacks, pam_files().get, params("HT-AUTH-06")["min"])
     assert finding.ok, finding.problems
