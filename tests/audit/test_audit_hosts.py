@@ -36,7 +36,7 @@ UNMET_ON_BARE_DEBIAN = {
     "HT-SSH-13", "HT-AUTH-01", "HT-AUTH-02", "HT-AUTH-04", "HT-AUTH-07", "HT-AUTH-09", "HT-TIME-01",
     "HT-TIME-02", "HT-LOG-01", "HT-LOG-02", "HT-LOG-03", "HT-AUDIT-05", "HT-NET-04", "HT-NET-07",
     "HT-FW-01", "HT-FW-03", "HT-FW-05", "HT-PKG-02", "HT-FILE-02", "HT-KMOD-01", "HT-AUTH-15", "HT-AUTH-16",
-    "HT-AUTH-12", "HT-NET-08",
+    "HT-AUTH-12", "HT-NET-08", "HT-FILE-03",
 }  # fmt: skip
 
 

@@ -1,9 +1,10 @@
-"""HT-FILE-*: owner and mode of account files and of cron."""
+"""HT-FILE-*: owner and mode of account files and of cron; the file-integrity baseline."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from infra.audit import _aide
 from infra.audit.hosts import _host
 from infra.audit.plugin import Check
 
@@ -63,3 +64,15 @@ def test_cron_restricted(host: Any, check: Check) -> None:
     }
     ok = all(_no_wider(observed[p], *want) or (p in _CRON_DIRS and observed[p] == "absent") for p, want in spec.items())
     check.expect(observed, expected, ok=ok)
+
+
+def test_file_integrity_checked(host: Any, check: Check) -> None:
+    """AIDE keeps a baseline of the host's files and checks it daily: the package, the enabled
+    dailyaidecheck.timer running Debian's job with `check` or `update` and no extra arguments, the
+    configuration selecting the account, sudo, sshd, PAM and audit-tool files with permissions,
+    owner, group, size and a SHA-2/SHA-3 hash (a dry, limited `aide --init`: includes, rule order
+    and the real file system), and the database, root's alone, holding them."""
+    rc, out, err = _host.run(host, _aide.PROBE)
+    if rc != 0 and _aide.SECTION not in out:
+        check.expect(f"the AIDE probe failed (rc {rc}): {err.strip()[-200:]}", "AIDE's state", ok=False)
+    _host.expect(check, _aide.aide_finding(out))
