@@ -289,6 +289,22 @@ def sshd_range(limits: Mapping[str, int]) -> Judge:
     return judge
 
 
+def _names_everyone(entries: Sequence[str], users: bool) -> bool:
+    """Whether an AllowUsers/AllowGroups list admits any name: empty, or a pattern (`*`, `?`) that
+    is not a plain name (`adm*` reads like a group but admits `admin-anyone` too)."""
+    names = [entry.split("@")[0] if users else entry for entry in entries]
+    return not names or any(set(name) & set("*?") for name in names)
+
+
+def sshd_logins_limited(conf: Mapping[str, list[str]]) -> tuple[Any, bool]:
+    """Judge: AllowGroups or AllowUsers names who may log in, with no pattern that admits anyone.
+    sshd requires a login to pass both lists when both are set, so one plain list is enough."""
+    observed = {key: [word for value in conf.get(key, []) for word in value.split()]
+                for key in ("allowgroups", "allowusers")}  # fmt: skip
+    ok = not _names_everyone(observed["allowgroups"], False) or not _names_everyone(observed["allowusers"], True)
+    return observed, ok
+
+
 FORWARDING_KEYS = ("x11forwarding", "allowagentforwarding", "allowtcpforwarding", "allowstreamlocalforwarding")
 """The forwardings `DisableForwarding yes` turns off all at once (sshd_config(5))."""
 

@@ -28,7 +28,7 @@ from tests.conftest import SAMPLE
 
 PROFILE = "old-level3"
 IN_A_CONTAINER = ["HT-AUDIT-01", "HT-AUDIT-02", "HT-AUDIT-03", "HT-AUDIT-04", "HT-KMOD-01", "HT-NET-07"]
-"""What a test-host container cannot show: 55 passed and 6 not checkable."""
+"""What a test-host container cannot show: 56 passed and 6 not checkable."""
 
 runner = CliRunner()
 
@@ -113,7 +113,7 @@ def test_all_pass_is_compliant() -> None:
 
 def test_pass_and_unchecked_is_compliant_for_what_was_checked() -> None:
     result = _result(_unchecked_host())
-    assert sum(c.outcome is Outcome.PASS for c in result.hosts[0].controls) == 55
+    assert sum(c.outcome is Outcome.PASS for c in result.hosts[0].controls) == 56
     assert result.verdict is Verdict.COMPLIANT_WITH_UNCHECKED
     assert result.compliant is False
     assert result.unchecked_controls() == IN_A_CONTAINER == result.hosts[0].unchecked_controls()
@@ -216,7 +216,7 @@ def test_json_evidence_carries_the_verdict(tmp_path: Path) -> None:
     verdict = data["verdict"]
     assert verdict["status"] == "compliant_with_unchecked" and verdict["compliant"] is False
     assert (verdict["unchecked"], verdict["unchecked_controls"]) == (6, IN_A_CONTAINER)
-    assert (verdict["passed_results"], verdict["failed_results"], verdict["unchecked_results"]) == (55, 0, 6)
+    assert (verdict["passed_results"], verdict["failed_results"], verdict["unchecked_results"]) == (56, 0, 6)
     assert verdict["strict"] is False and verdict["hosts"] == {"aio1": "compliant_with_unchecked"}
     host = data["hosts"][0]
     assert (host["verdict"], host["unchecked_controls"]) == ("compliant_with_unchecked", IN_A_CONTAINER)
@@ -272,7 +272,7 @@ def test_junit_fully_compliant_and_nothing_verified() -> None:
     assert _suite_properties(clean)["verdict"] == "compliant" and clean.get("skipped") == "0"
     nothing = _suite(render_junit(_result(_host("aio1", {}, default=Outcome.NOT_CHECKABLE))))
     props = _suite_properties(nothing)
-    assert (props["verdict"], props["audit.exit_code"], props["unchecked"]) == ("not_verified", "2", "61")
+    assert (props["verdict"], props["audit.exit_code"], props["unchecked"]) == ("not_verified", "2", "62")
 
 
 def test_junit_strict_exit_code() -> None:
@@ -325,7 +325,7 @@ def test_html_compliant_and_not_verified() -> None:
     assert 'class="badge verdict-compliant"' in clean and ">Compliant<" in clean and "not checked" not in clean
     nothing = _overall(render_html(_result(_host("aio1", {}, default=Outcome.NOT_CHECKABLE)), "en"))
     assert 'class="badge verdict-not_verified"' in nothing and "Not verified: nothing could be checked" in nothing
-    assert "61 not checked" in nothing
+    assert "62 not checked" in nothing
 
 
 def test_html_strict_note() -> None:
@@ -382,7 +382,7 @@ def test_cli_compliant_with_unchecked_exit_0_or_1_strict(
     fake_audit["result"] = _result(_unchecked_host())
     code, output, evidence = _hosts(aio_copy, tmp_path / "a")
     assert code == 0 and evidence["exit_code"] == 0
-    assert "aio1: compliant_with_unchecked (not_checkable 6, pass 55)" in output
+    assert "aio1: compliant_with_unchecked (not_checkable 6, pass 56)" in output
     assert f"not checked: {', '.join(IN_A_CONTAINER)}" in output
     assert (
         f"verdict: Compliant for what was checked; 6 not checked: {', '.join(IN_A_CONTAINER)} "

@@ -961,6 +961,27 @@ def test_sshd_forwarding_covers_unix_sockets_and_tunnels(changed: dict[str, str]
     assert _sshd.sshd_forwarding_off(conf)[1] is ok
 
 
+@pytest.mark.parametrize(
+    ("lines", "ok"),
+    [
+        ("allowgroups sshusers", True),
+        ("allowgroups sshusers\nallowgroups adm", True),
+        ("allowusers hatang@10.0.0.0/8", True),
+        ("allowgroups *\nallowusers hatang", True),  # a login must pass both lists
+        ("", False),
+        ("allowgroups *", False),
+        ("allowgroups sshusers\nallowgroups *ops", False),
+        ("allowgroups ?", False),
+        ("allowusers *@*", False),
+        ("allowusers hatang\nallowusers *@10.0.0.1", False),
+        ("allowgroups *\nallowusers *", False),
+    ],
+)
+def test_sshd_logins_limited_to_plain_names(lines: str, ok: bool) -> None:
+    conf = probes.parse_sshd_t(SSHD_OK + "\n" + lines)
+    assert _sshd.sshd_logins_limited(conf)[1] is ok
+
+
 ROOT_0600 = {"user": "root", "group": "root", "mode": "0o600"}
 MAIN = "/etc/ssh/sshd_config"
 DROPIN = "/etc/ssh/sshd_config.d/50-ops.conf"

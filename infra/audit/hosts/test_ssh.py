@@ -83,6 +83,11 @@ def test_sshd_forwarding_disabled(host: Any, check: Check) -> None:
     _every_connection(host, check, _sshd.sshd_forwarding_off, expected)
 
 
+def test_sshd_logins_limited(host: Any, check: Check) -> None:
+    """AllowGroups (or AllowUsers) names who may log in, without a wildcard, for every connection."""
+    _every_connection(host, check, _sshd.sshd_logins_limited, "AllowGroups or AllowUsers: plain names")
+
+
 def test_sshd_config_protected(host: Any, check: Check) -> None:
     """/etc/ssh/sshd_config owned by root:root with mode `mode`; what it includes owned by root
     within `mode`, and the folders it includes from writable by root only."""
