@@ -31,7 +31,7 @@ _ALTERNATION = "|".join(p.replace(".", "\\.") for p in CRITICAL_PATHS)
 # A dry `aide --init` limited to the paths walks the file system as the daily check does, and at
 # log level `rule` says for each file it reaches which rule selects it (or which excludes it).
 _LIMIT = f"^({_ALTERNATION})$"
-_VERDICT_LINES = f"^(\\[.\\] .=[^:]*:({_ALTERNATION}): |[[:space:]]*ERROR)"
+_VERDICT_LINES = f"^\\[.\\] .=[^:]*:({_ALTERNATION}): "
 
 # One round trip. Settings are read with sed, not sourced: the audit runs no code from the host.
 PROBE = "; ".join([
@@ -44,8 +44,11 @@ PROBE = "; ".join([
     "[ -n \"$db\" ] && [ -f \"$db\" ] && stat -c '%U %G %a %s' \"$db\" && zcat -f \"$db\" | grep -E '^(@@db_spec |("
     + _ALTERNATION + ") )' | awk '/^@@/ {print; next} {print $1, $2, $3}'",
     "printf '\\036paths %s\\n' \"$cfg\"",
-    f"out=$(aide --config=\"$cfg\" --dry-init --limit='{_LIMIT}' --log-level=rule 2>&1); rc=$?",
-    f"printf '%s\\n' \"$out\" | grep -E '{_VERDICT_LINES}'; echo \"aide exited $rc\"",
+    # Verdicts on stdout only: aide's worker threads log to stderr and would cut lines in two.
+    f"out=$(aide --config=\"$cfg\" --dry-init --limit='{_LIMIT}' --log-level=rule 2>/dev/null); rc=$?",
+    f"printf '%s\\n' \"$out\" | grep -E '{_VERDICT_LINES}'",
+    "[ $rc = 0 ] || aide --config=\"$cfg\" --config-check 2>&1 | grep -v '^WARNING' | head -n 3",
+    "echo \"aide exited $rc\"",
     "printf '\\036timer\\n'; systemctl is-enabled dailyaidecheck.timer; systemctl is-active dailyaidecheck.timer; "
     "systemctl show -p ExecStart --value dailyaidecheck.service",
 ])  # fmt: skip
