@@ -42,7 +42,8 @@ def main(sizes: list[int], playbook: bool) -> None:
             testhosts.up(site, limit=",".join(chosen))
             booted = time.monotonic() - start
             start = time.monotonic()
-            result = run_audit(site, "new-level3", targets(site, chosen, Connection.PODMAN))
+            lab = testhosts.containers(site.name, chosen)
+            result = run_audit(site, "new-level3", targets(site, chosen, Connection.PODMAN, containers=lab))
             seconds = time.monotonic() - start
             print(f"{size:>6} {booted:>7.1f} {seconds:>8.1f} {seconds / size:>11.1f} {result.exit_code:>5}")
         if playbook:

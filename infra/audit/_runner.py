@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from infra.audit._model import AuditResult, CheckResult, HostResult, Outcome, control_outcome
 from infra.catalogue import Catalogue, Scope, Waiver, load_catalogue
@@ -170,36 +170,11 @@ def remote_command(target: Target, sudo: bool = False, timeout: float = PROBE_TI
     return run
 
 
-_SOCKET_ROOM = 107 - len("/") - 40 - 17
-"""The longest folder for the shared connection's socket: a unix socket's path holds 107 bytes,
-`%C` is 40 characters and ssh first binds the socket under a name with 17 more."""
-
-
-def _one_connection(target: Target, folder: Path) -> str:
-    """The target's testinfra URL with an ssh_config that carries every check's command over one
-    SSH connection (`ControlPath` in `folder`); without it each command is a new connection and
-    handshake: ~1 s each to a slow host, hundreds per audit. The user's own configuration (the
-    target's file, else ~/.ssh/config and the system's) is included after it, so still applies.
-    URLs other than `ssh://`, and a folder too long for a socket path, are left as they are."""
+def _shell_url(target: Target) -> str:
+    """The target's URL for the checks: the same host through a backend that keeps one shell open
+    for all of them (`infra.audit._shell`), not a new exec or SSH session per command."""
     scheme, _, rest = target.url.partition("://")
-    if scheme != "ssh" or len(str(folder)) > _SOCKET_ROOM:
-        return target.url
-    address, _, query = rest.partition("?")
-    own = [str(target.ssh_config.resolve())] if target.ssh_config else ["~/.ssh/config", "/etc/ssh/ssh_config"]
-    config = folder / "ssh_config"
-    config.write_text(
-        f'Host *\n  ControlPath "{folder}/%C"\nMatch all\n' + "".join(f'Include "{f}"\n' for f in own), encoding="utf-8"
-    )
-    params = [(k, v) for k, v in parse_qsl(query) if k != "ssh_config"] + [("ssh_config", str(config))]
-    return f"ssh://{address}?{urlencode(params)}"
-
-
-def _close_connection(url: str) -> None:
-    """Stop the shared connection's master now rather than after ControlPersist."""
-    address, _, query = url.removeprefix("ssh://").partition("?")
-    config = dict(parse_qsl(query)).get("ssh_config")
-    if url.startswith("ssh://") and config:
-        subprocess.run(["ssh", "-F", config, "-O", "exit", address], capture_output=True, timeout=30, check=False)
+    return f"hatang-{scheme}://{rest}" if scheme in ("podman", "ssh") else target.url
 
 
 def _run_host(
@@ -218,12 +193,12 @@ def _run_host(
         return {}, None, time.monotonic() - started
     with tempfile.TemporaryDirectory(prefix="hatang-audit-") as tmp:
         results_file = Path(tmp) / "results.json"
-        url = _one_connection(target, Path(tmp))
         argv = [
             sys.executable, "-m", "pytest", str(checks_dir),
             "--confcutdir", str(checks_dir), "--rootdir", str(checks_dir),
-            "-c", os.devnull, "-p", "no:cacheprovider", "-p", "infra.audit.plugin", "-q", "--no-header", "-rN",
-            f"--hosts={url}",
+            "-c", os.devnull, "-p", "no:cacheprovider", "-p", "testinfra.plugin", "-p", "infra.audit.plugin",
+            "-q", "--no-header", "-rN",
+            f"--hosts={_shell_url(target)}",
             "--hatang-site", str(site_root), "--hatang-host", target.host,
             "--hatang-checks", ",".join(check_ids),
             "--hatang-results", str(results_file),
@@ -242,12 +217,12 @@ def _run_host(
                 timeout=HOST_TIMEOUT,
                 check=False,
                 cwd=str(checks_dir),
+                # Only the two plugins above: another one installed beside hatang costs start-up
+                # time (hypothesis' alone 0.7 s) and could change how the checks run.
+                env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
             )
         except subprocess.TimeoutExpired:
             return {}, f"checks did not finish within {HOST_TIMEOUT:.0f} s", time.monotonic() - started
-        finally:
-            if url != target.url:
-                _close_connection(url)
         if not results_file.is_file():
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
             return {}, f"the checks did not run (pytest exit {proc.returncode}):\n{tail}", time.monotonic() - started

@@ -6,6 +6,11 @@ Loaded with `-p infra.audit.plugin`, so an auditor can run the packaged checks
     pytest -p infra.audit.plugin --pyargs infra.audit.hosts --hosts=podman://NAME \\
         --hatang-site inventories/<site> --hatang-host <host> [--hatang-profile old-level3]
 
+`hatang-podman://NAME` and `hatang-ssh://HOST` (`infra.audit._shell`) reach the same hosts over
+one shell kept open for all the checks, as `hatang audit hosts` does (a level-3 audit runs 68
+commands: one `podman exec` or SSH session instead of 68); testinfra's `podman://` and `ssh://`
+work as well.
+
 Each check is one function `test_<check id>(host, check)`; it calls `check.expect(observed,
 expected, ok)` (records both sides, fails when not ok) or `check.not_checkable(reason)` when the
 host cannot show the state (a container has no auditd, no kernel.* sysctls). Outcomes: pass,
@@ -27,7 +32,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+import testinfra.backend
 
+from infra.audit import _shell
 from infra.audit._facts import HostFacts, host_facts
 from infra.audit._model import Outcome
 from infra.catalogue import Catalogue, Scope, load_catalogue
@@ -45,6 +52,8 @@ __all__ = [
     "pytest_runtest_makereport",
     "pytest_sessionfinish",
 ]
+
+testinfra.backend.BACKENDS.update(_shell.BACKENDS)  # hatang-podman://, hatang-ssh:// (one shell per host)
 
 NOT_CHECKABLE_PREFIX = "not checkable on this host: "
 

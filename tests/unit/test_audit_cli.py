@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
-from urllib.parse import quote_plus
 
 import pytest
 from typer.testing import CliRunner
@@ -80,7 +77,6 @@ def test_audit_targets_carry_the_lab_mirror_to_test_hosts_only(aio_copy: Path) -
 
 def test_audit_hosts_plugin_expects_the_lab_mirror_only_when_given(aio_copy: Path, tmp_path: Path) -> None:
     """The check process's facts: the site's apt_mirror, replaced only by --hatang-lab-apt-mirror."""
-    import subprocess
     import sys
 
     (tmp_path / "test_facts.py").write_text(
@@ -139,30 +135,3 @@ def test_ssh_config_reaches_testinfra_and_the_probe(
     assert argv[:2] == ["-F", str(config)] and argv[-2:] == ["ops@10.99.1.10", "true"]
 
 
-def test_the_checks_of_a_host_share_one_ssh_connection(aio_copy: Path, tmp_path: Path) -> None:
-    """The checks' URL names an ssh_config that sets a ControlPath (one connection for all the
-    commands) and includes the user's own file, which still decides the rest: ssh's own reading
-    of it (`ssh -G`) shows both. Without a file of the user's, theirs and the system's are included."""
-    from testinfra.backend import parse_hostspec
-
-    from infra.audit import Connection, targets
-    from infra.audit._runner import _one_connection
-    from infra.validate import load_valid_site
-
-    site = load_valid_site(aio_copy)
-    config = tmp_path / "my ssh" / "config"
-    config.parent.mkdir()
-    config.write_text("Host 10.99.1.10\n  Port 2222\n  ControlPath none\n", encoding="utf-8")
-    sockets = Path(tempfile.mkdtemp(prefix="hatang-audit-"))  # as the audit's own: short enough for a socket
-    (target,) = targets(site, ["aio1"], Connection.SSH, ssh_user="ops", ssh_config=config)
-    host, options = parse_hostspec(_one_connection(target, sockets))
-    assert host == "ops@10.99.1.10" and options["ssh_config"] == str(sockets / "ssh_config")
-    seen = subprocess.run(["ssh", "-G", "-F", options["ssh_config"], host], capture_output=True, text=True, check=True)
-    settings = dict(line.split(" ", 1) for line in seen.stdout.splitlines())
-    assert settings["port"] == "2222" and settings["controlpath"].startswith(f"{sockets}/")
-    (plain,) = targets(site, ["aio1"], Connection.SSH)
-    assert _one_connection(plain, sockets) == f"ssh://10.99.1.10?ssh_config={quote_plus(str(sockets / 'ssh_config'))}"
-    written = (sockets / "ssh_config").read_text(encoding="utf-8")
-    assert written.endswith('Match all\nInclude "~/.ssh/config"\nInclude "/etc/ssh/ssh_config"\n')
-    assert _one_connection(plain, tmp_path / ("x" * 80)) == plain.url  # no room for a socket path: as it was
-    shutil.rmtree(sockets)

@@ -1,4 +1,4 @@
-"""Shared fixtures of the baseline scenario's verifier (testinfra over `podman://`).
+"""Shared fixtures of the baseline scenario's verifier (testinfra over `hatang-podman://`: one shell per host).
 
 The controls the catalogue says the role implements are verified by the audit's own checks
 (`infra/audit/hosts`, see test_controls.py), through the audit's plugin, with the catalogue's
