@@ -1,7 +1,8 @@
 """Small readers over testinfra's `host` shared by the checks.
 
-Every command costs a round trip (~0.1-0.4 s through `podman exec` or SSH), so what several
-checks need (`sshd -T`, `sysctl -a`, the package list) is read once per host and cached.
+Every command is a round trip to the host (a few milliseconds through the audit's kept-open
+shell, infra/audit/_shell.py; 0.1-0.4 s through testinfra's own `podman://` or `ssh://`), so what
+several checks need (`sshd -T`, `sysctl -a`, the package list) is read once per host and cached.
 """
 
 from __future__ import annotations
