@@ -206,7 +206,7 @@ def test_coverage_lists_every_control_of_the_profile() -> None:
     covered = coverage(result)
     assert (covered["regime"], covered["level"], covered["scope"]) == ("old", 3, "host")
     assert covered["totals"] == {
-        "checked": 60, "not_checkable": 1, "waived": 1, "not_automated": 0, "not_applicable": 0, "error": 0,
+        "checked": 61, "not_checkable": 1, "waived": 1, "not_automated": 0, "not_applicable": 0, "error": 0,
         "other_audit": 18,
     }  # fmt: skip
     assert [lv["level"] for lv in covered["levels"]] == [1, 2, 3]
@@ -241,7 +241,7 @@ def test_coverage_control_with_different_fates_on_two_hosts() -> None:
 
 def test_coverage_unreachable_host_runs_nothing() -> None:
     covered = coverage(_result({}, error="unreachable (podman://x): no such container"))
-    assert covered["totals"]["checked"] == 0 and covered["totals"]["error"] == 62
+    assert covered["totals"]["checked"] == 0 and covered["totals"]["error"] == 63
     assert covered["levels"][0]["error"][0] == {
         "control": "HT-SSH-01", "hosts": [], "why": "not run: aio1: unreachable (podman://x): no such container",
         "approved_by": None, "until": None,
@@ -296,7 +296,7 @@ def test_junit_coverage_suite() -> None:
         "HT-AUDIT-01", "HT-PKG-01", "",
     )  # fmt: skip
     assert props["coverage.other_audit"].split(",")[:3] == ["HC-BAK-01", "HC-DRIFT-01", "HC-ID-01"]
-    assert len(props["coverage.checked"].split(",")) == 60
+    assert len(props["coverage.checked"].split(",")) == 61
 
 
 def test_write_reports_evidence_carries_the_coverage(tmp_path: Path) -> None:

@@ -27,8 +27,8 @@ from infra.reports.compliance import read_evidence
 from tests.conftest import SAMPLE
 
 PROFILE = "old-level3"
-IN_A_CONTAINER = ["HT-AUDIT-01", "HT-AUDIT-02", "HT-AUDIT-03", "HT-AUDIT-04", "HT-KMOD-01", "HT-NET-07"]
-"""What a test-host container cannot show: 56 passed and 6 not checkable."""
+IN_A_CONTAINER = ["HT-AUDIT-01", "HT-AUDIT-02", "HT-AUDIT-03", "HT-AUDIT-04", "HT-FILE-04", "HT-KMOD-01", "HT-NET-07"]
+"""What a test-host container cannot show: 56 passed and 7 not checkable."""
 
 runner = CliRunner()
 
@@ -215,8 +215,8 @@ def test_json_evidence_carries_the_verdict(tmp_path: Path) -> None:
     assert (data["result"], data["exit_code"]) == ("compliant_with_unchecked", 0)
     verdict = data["verdict"]
     assert verdict["status"] == "compliant_with_unchecked" and verdict["compliant"] is False
-    assert (verdict["unchecked"], verdict["unchecked_controls"]) == (6, IN_A_CONTAINER)
-    assert (verdict["passed_results"], verdict["failed_results"], verdict["unchecked_results"]) == (56, 0, 6)
+    assert (verdict["unchecked"], verdict["unchecked_controls"]) == (len(IN_A_CONTAINER), IN_A_CONTAINER)
+    assert (verdict["passed_results"], verdict["failed_results"], verdict["unchecked_results"]) == (56, 0, 7)
     assert verdict["strict"] is False and verdict["hosts"] == {"aio1": "compliant_with_unchecked"}
     host = data["hosts"][0]
     assert (host["verdict"], host["unchecked_controls"]) == ("compliant_with_unchecked", IN_A_CONTAINER)
@@ -254,10 +254,10 @@ def test_junit_unchecked_controls_are_skipped_with_a_message() -> None:
         "verdict": "compliant_with_unchecked",
         "audit.verdict": "compliant_with_unchecked",
         "audit.exit_code": "0",
-        "unchecked": "6",
+        "unchecked": str(len(IN_A_CONTAINER)),
         "unchecked.controls": ",".join(IN_A_CONTAINER),
     }
-    assert (suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("0", "0", "6")
+    assert (suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("0", "0", str(len(IN_A_CONTAINER)))
     skipped = {}
     for case in suite.iter("testcase"):
         skip = case.find("skipped")
@@ -272,7 +272,7 @@ def test_junit_fully_compliant_and_nothing_verified() -> None:
     assert _suite_properties(clean)["verdict"] == "compliant" and clean.get("skipped") == "0"
     nothing = _suite(render_junit(_result(_host("aio1", {}, default=Outcome.NOT_CHECKABLE))))
     props = _suite_properties(nothing)
-    assert (props["verdict"], props["audit.exit_code"], props["unchecked"]) == ("not_verified", "2", "62")
+    assert (props["verdict"], props["audit.exit_code"], props["unchecked"]) == ("not_verified", "2", "63")
 
 
 def test_junit_strict_exit_code() -> None:
@@ -291,14 +291,14 @@ def _overall(html: str) -> str:
 
 @pytest.mark.parametrize(
     ("lang", "label", "not_checked"),
-    [("en", "Compliant for what was checked", "6 not checked"), ("vi", "Tuân thủ đối với các nội dung đã kiểm tra",
-                                                                  "6 chưa kiểm tra")],
+    [("en", "Compliant for what was checked", "7 not checked"), ("vi", "Tuân thủ đối với các nội dung đã kiểm tra",
+                                                                  "7 chưa kiểm tra")],
 )  # fmt: skip
 def test_html_shows_the_verdict_not_the_green_badge(lang: str, label: str, not_checked: str) -> None:
     html = render_html(_result(_unchecked_host()), lang)
     overall = _overall(html)
     assert 'class="badge verdict-compliant_with_unchecked"' in overall and label in overall
-    assert 'data-verdict="compliant_with_unchecked"' in overall and 'data-unchecked="6"' in overall
+    assert 'data-verdict="compliant_with_unchecked"' in overall and f'data-unchecked="{len(IN_A_CONTAINER)}"' in overall
     assert not_checked in overall
     assert all(f'href="#{cid}"' in overall for cid in IN_A_CONTAINER)
     assert 'verdict-compliant"' not in html  # no green compliant badge anywhere
@@ -325,7 +325,7 @@ def test_html_compliant_and_not_verified() -> None:
     assert 'class="badge verdict-compliant"' in clean and ">Compliant<" in clean and "not checked" not in clean
     nothing = _overall(render_html(_result(_host("aio1", {}, default=Outcome.NOT_CHECKABLE)), "en"))
     assert 'class="badge verdict-not_verified"' in nothing and "Not verified: nothing could be checked" in nothing
-    assert "62 not checked" in nothing
+    assert "63 not checked" in nothing
 
 
 def test_html_strict_note() -> None:
@@ -350,8 +350,8 @@ def test_site_report_reads_the_unchecked_controls(tmp_path: Path) -> None:
     assert compliance.unchecked == tuple(IN_A_CONTAINER)
     report = build_report(SAMPLE, Kind.SITE, evidence=paths["json"], with_history=False)
     md = render(report, Format.MD, "en")
-    assert f"Not checked (6): {', '.join(IN_A_CONTAINER)}." in md
-    assert "Chưa kiểm tra (6): HT-AUDIT-01" in render(report, Format.MD, "vi")
+    assert f"Not checked ({len(IN_A_CONTAINER)}): {', '.join(IN_A_CONTAINER)}." in md
+    assert f"Chưa kiểm tra ({len(IN_A_CONTAINER)}): HT-AUDIT-01" in render(report, Format.MD, "vi")
     html = render(report, Format.HTML, "en")
     assert '<p class="verdict warn">' in html and '<p class="verdict good">' not in html
     assert ".verdict.warn {" in html
@@ -382,15 +382,15 @@ def test_cli_compliant_with_unchecked_exit_0_or_1_strict(
     fake_audit["result"] = _result(_unchecked_host())
     code, output, evidence = _hosts(aio_copy, tmp_path / "a")
     assert code == 0 and evidence["exit_code"] == 0
-    assert "aio1: compliant_with_unchecked (not_checkable 6, pass 56)" in output
+    assert "aio1: compliant_with_unchecked (not_checkable 7, pass 56)" in output
     assert f"not checked: {', '.join(IN_A_CONTAINER)}" in output
     assert (
-        f"verdict: Compliant for what was checked; 6 not checked: {', '.join(IN_A_CONTAINER)} "
+        f"verdict: Compliant for what was checked; 7 not checked: {', '.join(IN_A_CONTAINER)} "
         "(exit 0; with --strict: exit 1)"
     ) in output
     code, output, evidence = _hosts(aio_copy, tmp_path / "b", "--strict")
     assert code == 1 and evidence["exit_code"] == 1 and evidence["verdict"]["strict"] is True
-    assert "6 not checked" in output and "(exit 1)" in output
+    assert "7 not checked" in output and "(exit 1)" in output
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,11 @@
-"""HT-FILE-*: owner and mode of account files and of cron; the file-integrity baseline."""
+"""HT-FILE-*: owner and mode of account files and of cron; the file-integrity baseline; the
+mount options of the temporary folders."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from infra.audit import _aide
+from infra.audit import _aide, _mounts
 from infra.audit.hosts import _host
 from infra.audit.plugin import Check
 
@@ -76,3 +77,14 @@ def test_file_integrity_checked(host: Any, check: Check) -> None:
     if rc != 0 and _aide.SECTION not in out:
         check.expect(f"the AIDE probe failed (rc {rc}): {err.strip()[-200:]}", "AIDE's state", ok=False)
     _host.expect(check, _aide.aide_finding(out))
+
+
+def test_temporary_folders_mounted_safely(host: Any, check: Check) -> None:
+    """/tmp and /dev/shm, writable by everyone, mounted nodev, nosuid and noexec: now (the top
+    mount holding each, options read as mount(8) reads them) and at the next boot (the unit
+    systemd will load: /etc's, else /etc/fstab's lines, else the packaged one if enabled; then its
+    drop-ins). In a container the runtime owns both mounts."""
+    finding = _mounts.mounts_finding(_host.run(host, _mounts.mounts_probe())[1])
+    if check.in_container:
+        check.not_checkable("the container runtime mounts /tmp and /dev/shm (needs a VM)", finding.observed)
+    _host.expect(check, finding)
