@@ -64,9 +64,6 @@ ROLES = catalogue().roles(clustered=False)
 SERVICES: tuple[tuple[str, str], ...] = tuple(catalogue().units(clustered=False).items())
 """systemd units of the AIO and what each is (the platform service catalogue's)."""
 
-_FAKE_DRIVER_UNITS = ("cinder-volume",)
-"""Units the roles write themselves for the fake drivers (no package ships them in the image)."""
-
 GUEST_VARS: dict[str, Any] = {
     # QEMU's software emulation: KVM acceleration does not work on these machines
     "nova_libvirt_virt_type": "qemu",
@@ -79,18 +76,28 @@ GUEST_VARS: dict[str, Any] = {
     # nova's privsep daemon keeps CAP_SYS_ADMIN and CAP_DAC_READ_SEARCH, which the container's
     # bounding set lacks (it fails to start, FailedToDropPrivileges); booting a guest from an
     # image needs neither (oslo.privsep's per-context `capabilities` option)
+    # the same for os-brick's privsep daemon, which attaching a volume starts (it reads the host's
+    # connector details; an RBD volume needs nothing more of the host)
     "nova_conf_overrides": {
         "nova_sys_admin": {"capabilities": "CAP_CHOWN,CAP_DAC_OVERRIDE,CAP_FOWNER,CAP_NET_ADMIN"},
+        "privsep_osbrick": {"capabilities": "CAP_CHOWN,CAP_DAC_OVERRIDE,CAP_FOWNER"},
     },
+    # Ceph on one host: its one OSD on a sparse file in the container, and memory targets for a
+    # 2-core, 24 GiB machine that also runs every API (Ceph's defaults: 4 GiB per OSD)
+    "ceph_osd_paths": ["/var/lib/ceph/osd-disk-0"],
+    "ceph_osd_memory_target": 939524096,
+    "ceph_mon_memory_target": 268435456,
+    "ceph_volumes_pool_pgs": 16,
 }
 """How the AIO's Nova runs real guests (libvirt/QEMU) in a container; a real site sets none."""
 
 _UNUSED_UNITS = (
     "nova-api-metadata.service", "open-iscsi.service", "iscsid.socket",
-    "rtslib-fb-targetctl.service",
+    "rtslib-fb-targetctl.service", "nvmf-autoconnect.service",
 )
 """Units the packages enable that the AIO does not use; nova-api-metadata's Wants= would start
-keystone.service with the package's settings at boot, and the iSCSI ones fail in a container."""
+keystone.service with the package's settings at boot, and the iSCSI and NVMe ones (ceph-osd's
+dependencies) fail in a container."""
 
 _WRAPPER_UNITS = ("openvswitch-switch.service", "ovn-central.service", "ovn-host.service")
 """Debian's units that start the catalogue's OVS/OVN units; ovsdb-server started before the role
@@ -226,7 +233,7 @@ def image_recipe(roles_dir: Path = REPO / "roles") -> testhosts.ImageRecipe:
     base = testhosts.DEFAULT_RECIPE
     packages = tuple(dict.fromkeys(base.packages + aio_packages(roles_dir) + _LAB_PACKAGES))
     units = " ".join(
-        [f"{unit}.service" for unit, _ in SERVICES if unit not in _FAKE_DRIVER_UNITS]
+        [f"{unit}.service" for unit, _ in SERVICES if not unit.endswith("@")]
         + list(_UNUSED_UNITS) + list(_WRAPPER_UNITS)
     )
     disable = (
@@ -287,7 +294,6 @@ def extra_vars(site: Site, paths: AioPaths, site_branch: str = "main") -> dict[s
         **GUEST_VARS,
         # the kernel here has no openvswitch module: Open vSwitch's userspace datapath (docs/networking.md)
         "ovn_host_datapath_type": "netdev",
-        "hatang_cinder_volume_driver": "cinder.tests.fake_driver.FakeLoggingVolumeDriver",
         "portal_site_repo_seed": str(paths.site_bundle.resolve()),
         "portal_site_repo_branch": site_branch,
     }
@@ -564,12 +570,9 @@ def _listening(container: str) -> dict[str, list[str]]:
 
 
 def _units(container: str) -> Iterator[tuple[str, str]]:
-    names = [unit for unit, _ in SERVICES]
-    result = testhosts.exec_in(
-        container,
-        ["systemctl", "show", "--property=Id,ActiveState", *[f"{n}.service" for n in names]],
-        check=False,
-    )
+    """Each unit's state; a template's (`ceph-osd@`) each loaded instance's."""
+    names = [f"{unit}*.service" if unit.endswith("@") else f"{unit}.service" for unit, _ in SERVICES]
+    result = testhosts.exec_in(container, ["systemctl", "show", "--property=Id,ActiveState", *names], check=False)
     for block in result.stdout.strip().split("\n\n"):
         props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
         if "Id" in props:
@@ -594,8 +597,9 @@ def status(site: Site, state_base: Path | None = None) -> AioStatus | None:
     what = dict(SERVICES)
     services = []
     for unit, state in _units(host.container):
-        if state == "inactive" and unit in ("haproxy", *_FAKE_DRIVER_UNITS):
+        if state == "inactive" and unit == "haproxy":
             continue  # optional units that this deployment does not use
         listens = tuple(sorted(sockets.get(unit, [])))
-        services.append(ServiceStatus(unit, what.get(unit, ""), state, listens))
+        template = unit.split("@")[0] + "@" if "@" in unit else unit
+        services.append(ServiceStatus(unit, what.get(template, ""), state, listens))
     return AioStatus(host.container, host.state, host.addresses, tuple(services), clouds)

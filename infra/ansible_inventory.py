@@ -84,6 +84,23 @@ def host_vars(site: Site, host: Host) -> dict[str, Any]:
     return out
 
 
+CEPH_MON = "ceph-mon"
+"""The catalogue's service whose hosts are the storage cluster's monitors."""
+
+
+def storage_vars(site: Site) -> dict[str, Any]:
+    """The storage cluster: its monitors (an odd number, five at most, of the hosts that run
+    them, each with its storage-zone address) and the copies kept of every block (capacity.yml)."""
+    zone = site.zone_of_kind(ZoneKind.STORAGE)
+    groups = set(catalogue().services[CEPH_MON].groups)
+    hosts = [h for h in site.hosts if groups & set(h.groups) and zone is not None and zone.name in h.ipv4]
+    count = min(5, len(hosts) - (1 - len(hosts) % 2)) if hosts else 0
+    return {
+        "monitors": [{"name": h.name, "address": str(h.ipv4[zone.name])} for h in hosts[:count] if zone],
+        "replicas": site.capacity.storage_replicas,
+    }
+
+
 def inventory(site: Site) -> dict[str, Any]:
     """The site as `ansible-inventory --list` would print it, with the platform catalogue's variables."""
     services = site.info.services
@@ -106,6 +123,7 @@ def inventory(site: Site) -> dict[str, Any]:
                     if api_zone is not None and api_zone.name in h.ipv4
                 ],
                 "hatang_api_vip": str(api_zone.vip4) if api_zone and api_zone.vip4 else "",
+                "hatang_storage": storage_vars(site),
                 "hatang_physnets": sorted({z.provider.physnet for z in site.zones if z.provider is not None}),
                 "hatang_services": {
                     "ntp": [str(a) for a in services.ntp],

@@ -249,7 +249,7 @@ class Flow(_Model):
             if taken:
                 names = ", ".join(dict.fromkeys(owners[port] for port in taken))
                 raise ValueError(
-                    f"port{'s' if len(taken) > 1 else ''} {', '.join(map(str, sorted(taken)))} of the "
+                    f"port{'s' if len(taken) > 1 else ''} {_spans(taken)} of the "
                     f"platform's services: write `services: [{names}]` instead of ports (a service's "
                     "ports are written once, in infra/services/services.yml)"
                 )
@@ -279,6 +279,17 @@ class Flow(_Model):
             ports = sorted({port for name in self.services for port in entries[name].all_ports})
             object.__setattr__(self, "ports", tuple(ports))  # derived, never written: frozen from here on
         return self
+
+
+def _spans(ports: list[int]) -> str:
+    """Ports as a short list: runs of consecutive ports as `low-high`."""
+    runs: list[list[int]] = []
+    for port in sorted(set(ports)):
+        if runs and port == runs[-1][-1] + 1:
+            runs[-1].append(port)
+        else:
+            runs.append([port])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
 
 
 def _covers(item: int | str, port: int) -> bool:

@@ -35,18 +35,24 @@ SOURCES = Path(__file__).parent
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 _PROBE = re.compile(r"^(icmp4|icmp6|spoof4):[0-9a-fA-F.:]+$|^tcp:[0-9a-fA-F.:]+:[0-9]{1,5}$")
 _SPOOF = re.compile(r"^[0-9.]+/[0-9]{1,2}$")
+_VOLUME = re.compile(r"^[0-9a-f-]{8,36}$")
+_MARK = re.compile(r"^[A-Za-z0-9-]{1,60}$")
 _LINE = re.compile(r"HATANG (?P<name>[a-z][a-z0-9-]*) (?P<rest>.*?)\s*$")
 _ROUND = re.compile(r"^round=(?P<round>\d+) probe=(?P<probe>\S+) (?P<result>ok|fail)$")
+_DISK = re.compile(r"^disk (?P<volume>\S+) (?P<what>found|wrote|missing)(?: (?P<value>\S+))?$")
 
 
 @dataclass(frozen=True)
 class Guest:
-    """What one guest does: its name, the TCP ports it answers on, what it probes."""
+    """What one guest does: its name, the TCP ports it answers on, what it probes, and the mark
+    it writes on the start of a volume (the disk whose serial is the volume's id)."""
 
     name: str
     listen: tuple[int, ...] = ()
     probes: tuple[str, ...] = ()
     spoof: str | None = None
+    volume: str | None = None
+    mark: str | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -62,6 +68,12 @@ class Guest:
             problems.append(f"spoof {self.spoof!r}: an IPv4 ADDR/LEN")
         if any(p.startswith("spoof4:") for p in self.probes) and self.spoof is None:
             problems.append("spoof4 probes need spoof=ADDR/LEN")
+        if (self.volume is None) != (self.mark is None):
+            problems.append("volume and mark go together")
+        if self.volume is not None and not _VOLUME.match(self.volume):
+            problems.append(f"volume {self.volume!r}: a volume id (lowercase hex digits and '-')")
+        if self.mark is not None and not _MARK.match(self.mark):
+            problems.append(f"mark {self.mark!r}: letters, digits and '-', 60 at most")
         if problems:
             raise ValueError(f"guest {self.name!r}: " + "; ".join(problems))
 
@@ -74,6 +86,8 @@ class Guest:
             args.append("hatang.probe=" + ",".join(self.probes))
         if self.spoof:
             args.append(f"hatang.spoof={self.spoof}")
+        if self.volume:
+            args.append(f"hatang.disk={self.volume}:{self.mark}")
         return " ".join(args)
 
 
@@ -122,6 +136,9 @@ class Console:
     metadata: dict[str, str] | None = None
     """What it read from Nova's config drive (uuid, project, mac); {} when it found none."""
     probes: dict[str, list[tuple[int, bool]]] = field(default_factory=lambda: defaultdict(list))
+    disk: dict[str, str] = field(default_factory=dict)
+    """What it said of its volume: `found` (the mark on it before, or `blank`) and `wrote` (read back
+    after writing), or `missing` (no such disk after 90 s)."""
 
     def last(self, probe: str) -> bool | None:
         """The latest result of a probe, None before its first round."""
@@ -155,6 +172,8 @@ def read_console(text: str, name: str) -> Console:
             console.metadata = dict(kv.split("=", 1) for kv in rest.split()[1:] if "=" in kv)
         elif rest.startswith("addr"):
             console.addresses = tuple(rest.split()[1:])
+        elif (disk := _DISK.match(rest)) is not None:
+            console.disk[disk["what"]] = disk["value"] or ""
         elif (probe := _ROUND.match(rest)) is not None:
             console.probes[probe["probe"]].append((int(probe["round"]), probe["result"] == "ok"))
     return console

@@ -35,6 +35,9 @@ _PROPERTIES = {
     # the config drive (its metadata) on a virtio-scsi CD-ROM: the guest's initramfs has its driver
     "hw_cdrom_bus": "scsi",
     "hw_scsi_model": "virtio-scsi",
+    # its disks, and the volumes Nova attaches, on that controller too: the initramfs has the SCSI
+    # disk driver, and a disk comes and goes there without PCI hotplug
+    "hw_disk_bus": "scsi",
 }
 
 

@@ -7,6 +7,9 @@
 #   hatang.probe=PROBE,...       probed every second: icmp4:ADDR, icmp6:ADDR, tcp:ADDR:PORT
 #   hatang.spoof=ADDR/LEN        an address the guest takes without being given it;
 #                                probes spoof4:ADDR ping from it
+#   hatang.disk=SERIAL:MARK      waits for the SCSI disk whose serial starts with SERIAL (a Cinder
+#                                volume's id), says what its first bytes hold, writes MARK there
+#                                and reads it back from the disk
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -44,6 +47,32 @@ if [ -n "$(ls /sys/class/scsi_host 2>/dev/null)" ]; then
     say "metadata uuid=$(field uuid $meta) project=$(field project_id $meta) mac=$(field ethernet_mac_address $net)"
   else
     say "metadata none"
+  fi
+fi
+
+DISK=$(arg disk)
+if [ -n "$DISK" ]; then
+  serial=${DISK%%:*}
+  mark=${DISK#*:}
+  insmod /lib/modules/sd_mod.ko
+  dev=
+  for _ in $(seq 90); do
+    for block in /sys/block/sd*; do
+      # VPD page 0x80 (the unit serial number) starts with NUL bytes, which busybox's grep stops at
+      tr -d '\000' < "$block/device/vpd_pg80" 2>/dev/null | grep -qF "$serial" && dev=/dev/${block##*/} && break 2
+    done
+    sleep 1
+  done
+  if [ -z "$dev" ]; then
+    say "disk $serial missing"
+  else
+    # the first 64 bytes, printable characters only: a mark an earlier guest wrote, or nothing
+    found=$(dd if="$dev" bs=64 count=1 2>/dev/null | tr -cd 'A-Za-z0-9-')
+    say "disk $serial found ${found:-blank}"
+    printf '%s' "$mark" | dd of="$dev" bs=64 count=1 conv=sync,fsync 2>/dev/null
+    echo 3 > /proc/sys/vm/drop_caches
+    said=$(dd if="$dev" bs=64 count=1 2>/dev/null | tr -cd 'A-Za-z0-9-')
+    say "disk $serial wrote ${said:-blank}"
   fi
 fi
 

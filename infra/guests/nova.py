@@ -10,6 +10,7 @@ console log).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ class Booted:
     member: Any
     active_after: float
     """Seconds from the create request to ACTIVE."""
+    volume: Any = None
+    """The volume attached to it (`boot(volume_type=...)`), or None."""
 
     def address(self, version: int) -> str:
         (found,) = [ip["ip_address"] for ip in self.port.fixed_ips if (":" in ip["ip_address"]) == (version == 6)]
@@ -57,19 +60,30 @@ def _image_id(conn: Any, name: str) -> str:
 @contextlib.contextmanager
 def boot(
     conn: Any, project: Any, network: Any, guest: Guest, *, groups: tuple[str, ...] = ("default",),
-    timeout: float = 180,
+    timeout: float = 180, volume_type: str | None = None, mark: str = "",
 ) -> Iterator[Booted]:  # fmt: skip
     """Boot `guest` on `network` as a member of `project` (admin `conn` makes the member and the
-    guest's image); the server, image and member are deleted on exit, the server waited for."""
-    image = guest_image(conn, guest, _image_id(conn, KERNEL), _image_id(conn, RAMDISK))
+    guest's image); the server, image and member are deleted on exit, the server waited for.
+
+    With `volume_type` ("" for the default type), the member also makes a 1 GiB volume of that
+    type, attached once the server is ACTIVE: the guest writes `mark` on it (Guest.volume); the
+    volume is deleted on exit too.
+    """
     prober = Prober.from_connection(conn)
     password = strong_password()
-    server = None
+    server = image = volume = None
     try:
         with prober.throwaway_user("guest", password=password) as user:
             prober.grant(user, project.id)
             member = prober.connect_as(user, password, project.id)
             try:
+                if volume_type is not None:
+                    volume = member.block_storage.create_volume(
+                        name=f"hatang-guest-{guest.name}", size=1, volume_type=volume_type or None
+                    )
+                    volume = member.block_storage.wait_for_status(volume, "available", failures=["error"], wait=120)
+                    guest = dataclasses.replace(guest, volume=volume.id, mark=mark)
+                image = guest_image(conn, guest, _image_id(conn, KERNEL), _image_id(conn, RAMDISK))
                 started = time.monotonic()
                 server = member.compute.create_server(
                     name=f"hatang-guest-{guest.name}", image_id=image.id,
@@ -79,15 +93,22 @@ def boot(
                 )  # fmt: skip
                 server = member.compute.wait_for_server(server, status="ACTIVE", wait=timeout)
                 active = time.monotonic() - started
+                if volume is not None:
+                    member.compute.create_volume_attachment(server, volume_id=volume.id)
+                    volume = member.block_storage.wait_for_status(volume, "in-use", failures=["error"], wait=120)
                 (port,) = conn.network.ports(device_id=server.id)
-                yield Booted(guest, server, port, member, active)
+                yield Booted(guest, server, port, member, active, volume)
             finally:
                 member.close()
     finally:
         if server is not None:
             conn.compute.delete_server(server, ignore_missing=True)
             conn.compute.wait_for_delete(server, wait=120)
-        conn.image.delete_image(image, ignore_missing=True)
+        if volume is not None:
+            conn.block_storage.delete_volume(volume, ignore_missing=True, force=True)
+            conn.block_storage.wait_for_delete(volume, wait=120)
+        if image is not None:
+            conn.image.delete_image(image, ignore_missing=True)
 
 
 def console(booted: Booted) -> Console:

@@ -12,7 +12,9 @@ __all__ = ["Api", "Catalogue", "Secret", "Service", "Web"]
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 """A name Ansible and MariaDB both accept: role names, variables, databases."""
-Unit = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9@-]{0,62}[a-z0-9]$")]
+Unit = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9@-]{0,62}[a-z0-9@]$")]
+"""A systemd service's name without `.service`; ending in `@`, every instance of a template
+(`ceph-osd@`: one per disk)."""
 
 
 class _Model(BaseModel):
@@ -40,8 +42,10 @@ class Web(_Model):
 class Secret(_Model):
     variable: Identifier = Field(description="The Ansible variable that holds it.")
     file: Slug = Field(description="File name in the secrets folder (hatang_secrets_dir).")
-    kind: Literal["password", "key"] = Field(
-        "password", description="password: satisfies Keystone's password_regex; key: 32 bytes, base64."
+    kind: Literal["password", "key", "cephx"] = Field(
+        "password",
+        description="password: satisfies Keystone's password_regex; key: 32 bytes, base64; cephx: a Ceph "
+        "key (`ceph-authtool --gen-print-key`'s format).",
     )
 
 
@@ -53,6 +57,11 @@ class Service(_Model):
     api: Api | None = Field(None, description="Its API endpoint, registered in Keystone, behind the TLS front.")
     web: Web | None = Field(None, description="Its web site for browsers (the dashboard), behind the TLS front.")
     ports: tuple[Port, ...] = Field((), description="Other TCP ports it listens on.")
+    port_range: tuple[Port, Port] | None = Field(
+        None,
+        description="First and last of a range of TCP ports its daemons take as they start, as many as the "
+        "host has (Ceph's OSDs: four each, one OSD per disk).",
+    )
     udp_ports: tuple[Port, ...] = Field((), description="UDP ports it listens on (Geneve's tunnel endpoint).")
     named_ports: dict[Identifier, Port] = Field(
         {}, description="TCP ports the role tells apart, rendered as `<role>_<name>_port` (OVN's databases)."
@@ -86,6 +95,13 @@ class Service(_Model):
         if web is not None and info.data.get("api") is not None:
             raise ValueError("a service has an api or a web site, not both: the TLS front serves one port per service")
         return web
+
+    @field_validator("port_range")
+    @classmethod
+    def _range_in_order(cls, ports: tuple[int, int] | None) -> tuple[int, int] | None:
+        if ports is not None and ports[0] > ports[1]:
+            raise ValueError(f"the range's first port ({ports[0]}) is after its last ({ports[1]})")
+        return ports
 
     @model_validator(mode="after")
     def _units_or_part_of(self) -> Service:
@@ -126,7 +142,8 @@ class Service(_Model):
         Its `loopback` ports are not among them: see `loopback_ports`.
         """
         named = tuple(port for name, port in self.named_ports.items() if name not in self.loopback)
-        return ((self.fronted_port,) if self.fronted_port else ()) + self.ports + named
+        ranged = tuple(range(self.port_range[0], self.port_range[1] + 1)) if self.port_range else ()
+        return ((self.fronted_port,) if self.fronted_port else ()) + self.ports + named + ranged
 
     @property
     def fronted_port(self) -> int | None:

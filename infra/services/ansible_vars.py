@@ -33,6 +33,8 @@ _KEY = (
     "chars=['ascii_letters', 'digits']) | b64encode }}}}"
 )
 """32 random characters (190 bits), base64-encoded: a key-encryption key."""
+_CEPHX = "{{{{ lookup('hatang_cephx_key', _hatang_secrets ~ '/{file}') }}}}"
+"""A Ceph key (infra/cephx.py), made on first use in the secrets folder."""
 
 
 def generated_password(secrets_dir: Path, file: str) -> str:
@@ -42,7 +44,7 @@ def generated_password(secrets_dir: Path, file: str) -> str:
 
 def secret_lookup(secret: Secret) -> str:
     """The Jinja expression that generates the secret into the secrets folder, or reads it back."""
-    return (_KEY if secret.kind == "key" else _PASSWORD).format(file=secret.file)
+    return {"key": _KEY, "cephx": _CEPHX}.get(secret.kind, _PASSWORD).format(file=secret.file)
 
 
 def _secrets(service: Service) -> list[Secret]:
@@ -70,6 +72,8 @@ def _service_vars(name: str, service: Service, catalogue: Catalogue) -> dict[str
         out[f"{role}_bind_address"] = fronted
     # loopback ports too: their clients on the same host need the number as much as remote ones
     out.update({f"{role}_{key}_port": port for key, port in service.named_ports.items()})
+    if service.port_range:
+        out[f"{name.replace('-', '_')}_port_range"] = list(service.port_range)
     if service.fronted_port:
         path = service.api.path if service.api else "/"
         url = f"{{{{ _hatang_scheme }}}}://{{{{ hatang_api_endpoint }}}}:{service.fronted_port}{path}"

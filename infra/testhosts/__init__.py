@@ -18,9 +18,11 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from infra.site import Site
 from infra.testhosts._ansible import (
@@ -68,6 +70,7 @@ __all__ = [
     "plan",
     "prefix",
     "run_playbook",
+    "seccomp_profile",
     "status",
     "up",
     "wait_booted",
@@ -75,6 +78,9 @@ __all__ = [
 ]
 
 LABEL_SPEC = "hatang.testhosts.spec"
+
+DEFAULT_SECCOMP = Path("/usr/share/containers/seccomp.json")
+"""Podman's seccomp profile (package golang-github-containers-common)."""
 
 RUN_FLAGS = (
     "--systemd=always",
@@ -179,6 +185,8 @@ def _spec(host: PlannedHost, image: str) -> str:
     spec: list[object] = [image, host.host, [a.option() for a in host.attachments], RUN_FLAGS]
     if host.devices:  # only then: the other hosts keep their digest (and their container)
         spec.append(list(host.devices))
+    if host.syscalls:
+        spec.append(list(host.syscalls))
     text = json.dumps(spec)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -213,7 +221,35 @@ def _start(site: str, host: PlannedHost, image: str) -> None:
         argv += ["--device", device]
     for attachment in host.attachments:
         argv += ["--network", attachment.option()]
-    podman(*argv, image)
+    with tempfile.NamedTemporaryFile("w", prefix="hatang-seccomp-", suffix=".json") as profile:
+        if host.syscalls:  # podman copies the profile into the container's spec when it creates it
+            json.dump(seccomp_profile(host.syscalls), profile)
+            profile.flush()
+            argv += ["--security-opt", f"seccomp={profile.name}"]
+        podman(*argv, image)
+
+
+def seccomp_profile(syscalls: Sequence[str], default: Path = DEFAULT_SECCOMP) -> dict[str, object]:
+    """Podman's default seccomp profile with `syscalls` allowed as well (and refused by no rule).
+
+    Raises:
+        PodmanError: the default profile is missing or is not JSON.
+    """
+    try:
+        profile = json.loads(default.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PodmanError(
+            f"{default}: cannot read podman's default seccomp profile ({exc}); fix: reinstall podman"
+        ) from exc
+    rules = profile.get("syscalls") if isinstance(profile, dict) else None
+    if not isinstance(rules, list):
+        raise PodmanError(f"{default}: no list of syscalls in podman's default seccomp profile; fix: reinstall podman")
+    wanted = set(syscalls)
+    for rule in rules:  # podman's refuses some calls by name (io_pgetevents with EPERM): not these
+        if isinstance(rule, dict) and rule.get("action") != "SCMP_ACT_ALLOW":
+            rule["names"] = [name for name in rule.get("names", []) if name not in wanted]
+    rules.append({"names": sorted(wanted), "action": "SCMP_ACT_ALLOW", "args": [], "comment": "hatang test host"})
+    return dict(profile)
 
 
 def wait_booted(container: str, timeout: float = 90) -> None:

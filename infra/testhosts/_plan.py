@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from infra.errors import HatangError
 from infra.hostnet import attachments
 from infra.schema import Zone, ZoneKind
+from infra.services import catalogue
 from infra.site import Site, host_ipv6
+
+CEPH_OSD = "ceph-osd"
+"""The catalogue's service whose hosts run the storage cluster's disks."""
 
 __all__ = [
     "LABEL_HOST",
@@ -79,10 +83,17 @@ class PlannedHost:
     attachments: tuple[PlannedAttachment, ...]
     devices: tuple[str, ...] = ()
     """Host devices passed into the container (`podman run --device`)."""
+    syscalls: tuple[str, ...] = ()
+    """System calls allowed besides those of podman's default seccomp profile."""
 
 
 TUN = "/dev/net/tun"
 """Open vSwitch's userspace datapath (no openvswitch kernel module here) opens its ports as taps."""
+
+STORAGE_SYSCALLS = ("io_pgetevents",)
+"""What a Ceph OSD needs beyond podman's default seccomp profile: Debian 13's libaio waits for
+BlueStore's asynchronous I/O with io_pgetevents, which the profile refuses (a real host has no
+such filter)."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +160,8 @@ def plan(site: Site, limit: str | None = None) -> Plan:
         # an OVN chassis: a tunnel endpoint (overlay zone) or a provider bridge
         chassis = any(a.kind == ZoneKind.OVERLAY.value or a.bridge for a in attachments(site, host))
         devices = (TUN,) if chassis else ()
-        hosts.append(PlannedHost(container_name(site.name, name), name, host.groups, planned, devices))
+        syscalls = STORAGE_SYSCALLS if set(host.groups) & set(catalogue().services[CEPH_OSD].groups) else ()
+        hosts.append(PlannedHost(container_name(site.name, name), name, host.groups, planned, devices, syscalls))
     networks = []
     for zone in site.zones:
         if zone.name not in zones_used:

@@ -152,6 +152,9 @@ def test_aio_status_names_every_unit(cloud: openstack.connection.Connection) -> 
     states = {s.unit: s.state for s in found.services}
     inactive = sorted(unit for unit, state in states.items() if state != "active")
     assert not inactive, f"units not active: {inactive}"
+    assert {"ceph-mon@aio1", "ceph-mgr@aio1", "ceph-osd@0", "cinder-volume"} <= set(states), (
+        "every instance of a template unit (the storage cluster's daemons) is listed"
+    )
     keystone = next(s for s in found.services if s.unit == "keystone")
     assert keystone.listens == ("127.0.0.1:5000",), keystone
     front = next(s for s in found.services if s.unit == "haproxy")

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,3 +116,30 @@ def test_inventory_and_host_audit_do_not_import_the_lab() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_inventory_names_the_storage_monitors_and_the_copies(tmp_path: Path) -> None:
+    """An odd number of monitors (at most five) among the storage hosts; the copies from capacity.yml."""
+    found = inventory(load_site(AIO))["all"]["vars"]["hatang_storage"]
+    assert found == {"monitors": [{"name": "aio1", "address": "10.99.3.10"}], "replicas": 1}
+    thainguyen = inventory(load_site(REPO / "inventories" / "thainguyen"))["all"]["vars"]["hatang_storage"]
+    assert [m["name"] for m in thainguyen["monitors"]] == ["stg01", "stg02", "stg03"]
+    assert thainguyen["replicas"] == 3
+
+
+@pytest.mark.parametrize(("storage_hosts", "monitors"), [(2, 1), (3, 3), (4, 3), (6, 5), (8, 5)])
+def test_inventory_monitors_are_an_odd_number_of_storage_hosts(
+    aio_copy: Path, storage_hosts: int, monitors: int
+) -> None:
+    """Ceph's monitors need a majority: an even count adds a host that can fail without adding a vote."""
+
+    def add(doc: Any) -> None:
+        for i in range(2, storage_hosts + 1):
+            doc["hosts"].append({
+                "name": f"stg{i}", "groups": ["storage"], "az": "nova",
+                "addresses": {"mgmt": f"10.99.1.{20 + i}", "api": f"10.99.2.{20 + i}", "storage": f"10.99.3.{20 + i}"},
+            })  # fmt: skip
+
+    edit_yaml(aio_copy, "hosts.yml", add)
+    found = inventory(load_site(aio_copy))["all"]["vars"]["hatang_storage"]["monitors"]
+    assert [m["name"] for m in found] == ["aio1", *(f"stg{i}" for i in range(2, monitors + 1))]

@@ -24,11 +24,22 @@ def test_guest_kernel_args_carry_what_init_reads() -> None:
         ({"name": "a", "probes": ("icmp4:1.2.3.4 rm -rf",)}, "probe 'icmp4:1.2.3.4 rm -rf'"),
         ({"name": "a", "probes": ("spoof4:10.0.0.1",)}, "spoof4 probes need spoof=ADDR/LEN"),
         ({"name": "a", "spoof": "10.0.0.9"}, "spoof '10.0.0.9': an IPv4 ADDR/LEN"),
+        ({"name": "a", "volume": "5f0c2a1b"}, "volume and mark go together"),
+        ({"name": "a", "mark": "m-1"}, "volume and mark go together"),
+        ({"name": "a", "volume": "5F0C2A1B;reboot", "mark": "m"}, "volume '5F0C2A1B;reboot': a volume id"),
+        ({"name": "a", "volume": "5f0c2a1b", "mark": "a b"}, "mark 'a b': letters, digits and '-', 60 at most"),
+        ({"name": "a", "volume": "5f0c2a1b", "mark": "m" * 61}, "mark 'm{61}': letters"),
     ],
 )
 def test_guest_refuses_what_the_init_cannot_read(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match="^guest .*" + message.replace("(", r"\(").replace("*", r"\*")):
         Guest(**kwargs)  # type: ignore[arg-type]
+
+
+def test_guest_kernel_args_name_the_volume_and_the_mark() -> None:
+    guest = Guest("v", volume="5f0c2a1b-0000-4000-8000-00000000000a", mark="hatang-v-1")
+    assert guest.kernel_args().endswith(" hatang.disk=5f0c2a1b-0000-4000-8000-00000000000a:hatang-v-1")
+    assert "sd_mod" in (SOURCES / "build.sh").read_text(encoding="utf-8"), "the SCSI disk driver is in the initramfs"
 
 
 def test_qemu_argv_keeps_libvirts_tap_and_the_guest_computes_checksums() -> None:
@@ -75,3 +86,10 @@ def test_read_console_before_boot_knows_nothing() -> None:
 
 def test_read_console_a_guest_without_a_config_drive_says_so() -> None:
     assert read_console("HATANG a metadata none", "a").metadata == {}
+
+
+def test_read_console_reads_what_the_guest_found_and_wrote_on_its_volume() -> None:
+    text = "HATANG a disk 5f0c2a1b found blank\nHATANG b disk 5f0c2a1b found x\nHATANG a disk 5f0c2a1b wrote m-1\n"
+    assert read_console(text, "a").disk == {"found": "blank", "wrote": "m-1"}
+    assert read_console("HATANG a disk 5f0c2a1b missing", "a").disk == {"missing": ""}
+    assert read_console("HATANG a boot", "a").disk == {}, "nothing said is not 'missing'"

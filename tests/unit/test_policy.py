@@ -30,7 +30,7 @@ def policy() -> FlowPolicy:
 def test_allows_listed_flow() -> None:
     assert policy().allows("mgmt", "mgmt", "tcp", 22)
     assert policy().allows("api", "api", "tcp", 3306)
-    assert FlowPolicy(lab_site()).allows("storage", "storage", "tcp", 6900), "inside the range 6800-7300"
+    assert FlowPolicy(lab_site()).allows("storage", "storage", "tcp", 7200), "inside the range 7100-7300"
 
 
 def test_denies_everything_else() -> None:
@@ -52,7 +52,7 @@ def test_flows_to_respects_groups() -> None:
     compute = {f.name for f in p.flows_to("storage", ("compute",))}
     storage = {f.name for f in p.flows_to("storage", ("storage",))}
     controllers = {f.name for f in p.flows_to("api", ("controllers",))}
-    assert (compute, storage) == (set(), {"iscsi"})
+    assert (compute, storage) == (set(), {"storage-cluster"})
     assert {"database", "message-queue", "internal-api", "engineers-api"} <= controllers
 
 
@@ -65,7 +65,7 @@ def test_networks_of_endpoints() -> None:
 
 def test_port_ranges_sorted() -> None:
     flow = next(f for f in lab_site().flows if f.name == "storage-cluster")
-    assert [str(r) for r in port_ranges(flow)] == ["3300", "6800-7300"]
+    assert [str(r) for r in port_ranges(flow)] == ["3260", "7100-7300"]
 
 
 def test_sample_has_no_world_open_admin_port() -> None:

@@ -84,23 +84,24 @@ def test_validate_service_with_several_ports_without_a_flow(aio_copy: Path) -> N
 
 
 def test_validate_flow_naming_a_service_no_longer_deployed(aio_copy: Path) -> None:
-    """aio1 leaves group storage (its disk counted under compute): the iscsi flow names cinder-volume still."""
+    """aio1 leaves group storage (its disk counted under compute): the storage-cluster flow names Ceph still."""
     edit_yaml(aio_copy, "hosts.yml", lambda doc: doc["hosts"][0]["groups"].remove("storage"))
     edit_yaml(aio_copy, "capacity.yml", lambda doc: doc["groups"]["compute"].update(doc["groups"].pop("storage")))
     assert _validate_findings(aio_copy) == [
-        f"{aio_copy / 'flows.yml'}:61: flows.8.services.0: flow 'iscsi' names cinder-volume, but no host it "
-        "reaches in zone storage runs it (cinder-volume runs on group storage, in a zone of kind storage) "
-        "(fix: remove cinder-volume from the flow's `services`, or give a host of group storage an address "
+        f"{aio_copy / 'flows.yml'}:61: flows.8.services.{i}: flow 'storage-cluster' names {name}, but no host "
+        f"it reaches in zone storage runs it ({name} runs on group storage, in a zone of kind storage) "
+        f"(fix: remove {name} from the flow's `services`, or give a host of group storage an address "
         "in zone storage)"
+        for i, name in enumerate(("ceph-mon", "ceph-osd"))
     ]
 
 
 def test_validate_flow_naming_a_service_in_the_wrong_zone(aio_copy: Path) -> None:
-    edit_yaml(aio_copy, "flows.yml", _flow("memcached", lambda flow: flow["services"].append("cinder-volume")))
+    edit_yaml(aio_copy, "flows.yml", _flow("memcached", lambda flow: flow["services"].append("ceph-mon")))
     assert _validate_findings(aio_copy) == [
-        f"{aio_copy / 'flows.yml'}:54: flows.7.services.1: flow 'memcached' names cinder-volume, but no host "
-        "it reaches in zone api runs it (cinder-volume runs on group storage, in a zone of kind storage) "
-        "(fix: remove cinder-volume from the flow's `services`, or name it in a flow to a zone of kind "
+        f"{aio_copy / 'flows.yml'}:54: flows.7.services.1: flow 'memcached' names ceph-mon, but no host "
+        "it reaches in zone api runs it (ceph-mon runs on group storage, in a zone of kind storage) "
+        "(fix: remove ceph-mon from the flow's `services`, or name it in a flow to a zone of kind "
         "storage (zone api is of kind api))"
     ]
 

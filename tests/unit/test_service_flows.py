@@ -56,13 +56,14 @@ def _flow(index: int, **changes: Any) -> Any:
         ),
         (
             {"services": None, "ports": ["3300-3400"]},
-            "flows.yml:5: flows.3.ports: port 3306 of the platform's services: write `services: [mariadb]` "
+            "flows.yml:5: flows.3.ports: ports 3300, 3306 of the platform's services: write `services: "
+            "[ceph-mon, mariadb]` "
             "instead of ports (a service's ports are written once, in infra/services/services.yml) "
             "(got ['3300-3400']) (fix: see this field in docs/site-model.md)",
         ),
         (
             {"services": ["keystone", "swift"]},
-            "flows.yml:5: flows.3.services.1: unknown service 'swift' (known: barbican, cinder, "
+            "flows.yml:5: flows.3.services.1: unknown service 'swift' (known: barbican, ceph-mon, ceph-osd, cinder, "
             "cinder-volume, glance, horizon, keepalived, keystone, mariadb, mariadb-cluster, memcached, neutron, nova, "
             "nova-compute, ovn-central, "
             "ovn-controller, placement, portal, rabbitmq, tls-front) (got 'swift') "

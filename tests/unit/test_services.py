@@ -35,7 +35,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_catalogue_of_the_project_is_valid_and_in_deployment_order() -> None:
     found = catalogue()
     assert found.roles() == (
-        "mariadb", "rabbitmq", "memcached", "keepalived", "tls_front", "keystone", "barbican", "placement",
+        "ceph", "mariadb", "rabbitmq", "memcached", "keepalived", "tls_front", "keystone", "barbican", "placement",
         "glance", "nova", "ovn_central", "neutron", "cinder", "horizon", "portal", "ovn_host",
     )
     assert "keepalived" not in found.roles(clustered=False), "a lone controller shares no address"
@@ -156,3 +156,13 @@ def test_catalogue_unreadable_yaml_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(CatalogueError) as exc:
         load_catalogue(_write(tmp_path, "services:\n  a: [\n"))
     assert str(exc.value).startswith("services.yml:")
+
+
+def test_catalogue_port_range_is_every_port_of_it_and_in_order(tmp_path: Path) -> None:
+    osd = catalogue().services["ceph-osd"]
+    assert osd.port_range is not None and osd.all_ports == tuple(range(osd.port_range[0], osd.port_range[1] + 1))
+    text = VALID.replace(
+        "api: {port: 5000, type: identity}", "api: {port: 5000, type: identity}\n    port_range: [7300, 6800]"
+    )
+    with pytest.raises(CatalogueError, match=r"the range's first port \(7300\) is after its last \(6800\)"):
+        load_catalogue(_write(tmp_path, text))

@@ -120,3 +120,38 @@ def test_spec_digest_changes_with_devices_only_for_hosts_that_have_them() -> Non
     with_tun = dataclasses.replace(ctl01, devices=("/dev/net/tun",))
     assert testhosts._spec(ctl01, "img") != testhosts._spec(with_tun, "img")
     assert testhosts._spec(ctl01, "img") == testhosts._spec(dataclasses.replace(ctl01), "img")
+
+
+def test_plan_lets_storage_hosts_wait_for_asynchronous_io_and_no_one_else() -> None:
+    """A Ceph OSD's BlueStore waits with io_pgetevents, which podman's default profile refuses:
+    the AIO (a storage host) gets it, the role-test lab (no storage host) keeps the default."""
+    from infra.site import load_site
+    from tests.conftest import AIO
+
+    assert [h.syscalls for h in plan(load_site(AIO)).hosts] == [("io_pgetevents",)]
+    assert {h.syscalls for h in plan(lab_site()).hosts} == {()}
+    aio1 = plan(load_site(AIO)).hosts[0]
+    assert testhosts._spec(aio1, "img") != testhosts._spec(dataclasses.replace(aio1, syscalls=()), "img")
+
+
+def test_seccomp_profile_is_podmans_with_the_extra_calls(tmp_path: Path) -> None:
+    default = tmp_path / "seccomp.json"
+    podman_like = {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        {"names": ["kexec_load", "io_pgetevents"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+        {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+    ]}  # fmt: skip
+    default.write_text(json.dumps(podman_like))
+    profile = testhosts.seccomp_profile(["io_pgetevents"], default)
+    assert profile["defaultAction"] == "SCMP_ACT_ERRNO", "everything else stays refused"
+    assert profile["syscalls"] == [
+        {"names": ["kexec_load"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+        {"names": ["read"], "action": "SCMP_ACT_ALLOW"},
+        {"names": ["io_pgetevents"], "action": "SCMP_ACT_ALLOW", "args": [], "comment": "hatang test host"},
+    ]
+    for broken in ("", "{}", "[1]"):
+        default.write_text(broken)
+        with pytest.raises(testhosts.PodmanError, match="podman's default seccomp profile"):
+            testhosts.seccomp_profile(["io_pgetevents"], default)
+    podmans = json.loads(testhosts.DEFAULT_SECCOMP.read_text(encoding="utf-8"))
+    refused = {name for rule in podmans["syscalls"] if rule["action"] != "SCMP_ACT_ALLOW" for name in rule["names"]}
+    assert "io_pgetevents" in refused, "podman's own profile refuses it (else the lab's addition is not needed)"
