@@ -213,14 +213,27 @@ def test_the_hardened_vm_passes_every_control(lab: Lab) -> None:
 def test_sshd_that_does_not_wait_for_the_network_loses_its_ipv6_address(lab: Lab) -> None:
     """Why the baseline orders sshd after network-online.target: without that drop-in, sshd starts
     before the mgmt addresses are ready (duplicate address detection takes seconds here, as the
-    provisioning sets it). Which way the race goes depends on the machine's speed, and both are
-    the defect: with the IPv4 address up, sshd binds it only and HT-SSH-13 fails; with neither,
-    sshd exits and the booted VM (its console at the login prompt) never answers SSH: locked out.
+    provisioning sets it; a minute in this variant, so that the IPv6 address is never ready in
+    time). Which way the rest goes depends on the machine's speed, and both are the defect: with
+    the IPv4 address up, sshd binds it only and HT-SSH-13 fails; with neither, sshd exits and the
+    booted VM (its console at the login prompt) never answers SSH: locked out.
     With the drop-in, the hardened VM above passes."""
     disk = disk_copy(lab.hardened, lab.workdir / "no-network-wait.img")
     dropin = "/etc/systemd/system/ssh.service.d/hatang-listen.conf"
     edit = subprocess.run(["debugfs", "-w", "-R", f"rm {dropin}", str(disk)], capture_output=True, text=True)
     assert edit.returncode == 0 and "not found" not in edit.stderr, edit.stderr
+    # The race made certain: the IPv6 address stays tentative for a minute, whatever the
+    # machine's load (with 5 s a slow boot let sshd start after it, and the variant passed).
+    network = "/etc/systemd/network/40-mgmt.network"
+    shown = subprocess.run(["debugfs", "-R", f"cat {network}", str(disk)], capture_output=True, text=True)
+    slow = re.sub(r"IPv6DuplicateAddressDetection=\d+", "IPv6DuplicateAddressDetection=60", shown.stdout)
+    assert shown.returncode == 0 and slow != shown.stdout, shown.stderr
+    local = lab.workdir / "40-mgmt.network"
+    local.write_text(slow, encoding="utf-8")
+    local.chmod(0o644)
+    for command in (f"rm {network}", f"write {local} {network}"):
+        edit = subprocess.run(["debugfs", "-w", "-R", command, str(disk)], capture_output=True, text=True)
+        assert edit.returncode == 0 and "not found" not in edit.stderr, edit.stderr
     try:
         with _boot(lab, "no-network-wait", disk=disk, timeout=150) as machine:
             (host,) = _audit(lab, machine, only={"HT-SSH-13"}).hosts
