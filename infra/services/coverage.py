@@ -81,10 +81,10 @@ class _Found:
                 self.zoneless.append(self._problem(
                     "hosts.yml",
                     ("hosts", index),
-                    f"{host.name} runs {name} (group {_groups(service)}) but has no address in a zone of kind "
+                    f"{host.name} runs {name} (group {', '.join(service.groups)}) but has no address in a zone of kind "
                     f"{service.zone.value}",
                     f"give {host.name} an address in a {service.zone.value} zone, or take it out of group "
-                    f"{_groups(service)}",
+                    f"{_groups(service, self.site)}",
                 ))  # fmt: skip
             for zone in zones:
                 for protocol, port in service.listens():
@@ -133,8 +133,8 @@ class _Found:
                 ("flows",),
                 f"{name} listens on {protocol}/{_ports(_ranges(ports))} in zone {zone} on {_hosts(on)}, "
                 "but no flow opens it",
-                f"add a flow with `to: {zone}`, `groups: [{_groups(service)}]`, {opens}, or take "
-                f"those hosts out of group {_groups(service)}",
+                f"add a flow with `to: {zone}`, `groups: [{_groups(service, self.site)}]`, {opens}, or take "
+                f"those hosts out of group {_groups(service, self.site)}",
             )
 
     def _unused(self) -> Iterable[Problem]:
@@ -175,14 +175,14 @@ class _Found:
             service: Service = self.catalogue.services[name]
             kind, zone = service.zone.value, flow.destination
             if kinds.get(zone) == kind:
-                fix = f"give a host of group {_groups(service)} an address in zone {zone}"
+                fix = f"give a host of group {_groups(service, self.site)} an address in zone {zone}"
             else:
                 fix = f"name it in a flow to a zone of kind {kind} (zone {zone} is of kind {kinds.get(zone)})"
             yield self._problem(
                 "flows.yml",
                 ("flows", i, "services", flow.services.index(name)),
                 f"flow {flow.name!r} names {name}, but no host it reaches in zone {zone} runs it "
-                f"({name} runs on group {_groups(service)}, in a zone of kind {kind})",
+                f"({name} runs on group {', '.join(service.groups)}, in a zone of kind {kind})",
                 f"remove {name} from the flow's `services`, or {fix}",
             )
 
@@ -195,10 +195,6 @@ class _Found:
                 self.documents[path] = None
         line = _yaml.line_of(self.documents[path], loc)
         return Problem(display_path(path), ".".join(map(str, loc)), message, hint, line)
-
-
-def _groups(service: Service) -> str:
-    return ", ".join(service.groups)
 
 
 def _minus(ranges: Ranges, ports: set[int]) -> Ranges:
@@ -245,3 +241,8 @@ def _hosts(hosts: Iterable[str]) -> str:
     if len(names) <= _SHOWN_HOSTS:
         return ", ".join(names)
     return f"{len(names)} hosts ({', '.join(names[:_SHOWN_HOSTS])}, …)"
+
+
+def _groups(service: Service, site: Site) -> str:
+    """The service's groups the site has, for a fix to write (a flow may name no other group)."""
+    return ", ".join([g for g in service.groups if g in site.groups] or service.groups)

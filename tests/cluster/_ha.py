@@ -1,10 +1,11 @@
 """Three controllers made one: the lab site `ha` (lab/) on test hosts, and what the tests do to them.
 
-The hosts start once per module. The site's own playbooks deploy, limited by tags: the host
-firewall of the lab's flows first (the cluster forms through it), then the shared services (MariaDB
-Galera, the RabbitMQ cluster, memcached, keepalived, the TLS front) and Keystone; the other APIs on
-three controllers come with their memory budget (issue 14). Secrets, the site CA among them, go to
-a folder of the module.
+The hosts (three controllers and a compute host) start once per module. The site's own playbooks
+deploy, limited by tags: the host firewall of the lab's flows first (the cluster forms through it),
+then the shared services (MariaDB Galera, the RabbitMQ cluster, memcached, keepalived, the TLS
+front), Keystone, Barbican, Placement and Nova (its control services on the controllers,
+nova-compute with the fake driver on the compute host); the other APIs on three controllers come
+with their memory budget (issue 14). Secrets, the site CA among them, go to a folder of the module.
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ REPO = Path(__file__).resolve().parents[2]
 LAB = Path(__file__).resolve().parent / "lab"
 DEPLOYED = (
     "firewall", "mariadb", "rabbitmq", "memcached", "keepalived", "tls_front", "keystone", "barbican", "placement",
+    "nova",
 )
 """The roles deployed here, by their tags: the host firewall of the site's flows (playbooks/firewall.yml)
-first, so the cluster forms through it, then the shared services, Keystone and the stateless APIs
-that need nothing but their database (control-plane.yml)."""
-STATELESS_APIS = {"barbican": "/v1/secrets", "placement": "/resource_providers"}
+first, so the cluster forms through it, then the shared services, Keystone, the stateless APIs
+that need nothing but their database, and Nova across the controllers and the compute host
+(control-plane.yml)."""
+STATELESS_APIS = {"barbican": "/v1/secrets", "placement": "/resource_providers", "nova": "/v2.1/os-services"}
 """The APIs deployed here besides Keystone, and a path of each that reads its database."""
+FAKE_COMPUTE = "fake.FakeDriver"
 RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
@@ -44,7 +48,12 @@ class Cluster:
 
     @property
     def hosts(self) -> list[str]:
-        return [h.name for h in self.site.hosts]
+        """The controllers (the cluster)."""
+        return [h.name for h in self.site.hosts_in("controllers")]
+
+    @property
+    def compute(self) -> list[str]:
+        return [h.name for h in self.site.hosts_in("compute")]
 
     @property
     def vip(self) -> str:
@@ -64,10 +73,12 @@ class Cluster:
         )
 
     def playbook(self) -> tuple[subprocess.CompletedProcess[str], dict[str, int]]:
-        """Firewall, shared services and Keystone; returns the run and the changed count per host."""
+        """Firewall, shared services, Keystone and the APIs; returns the run and the changed count per host."""
         result = testhosts.run_playbook(
             self.site, [REPO / "playbooks" / "firewall.yml", REPO / "playbooks" / "control-plane.yml"],
-            "-e", json.dumps({"hatang_secrets_dir": str(self.secrets)}), "--tags", ",".join(DEPLOYED), timeout=None,
+            # no hypervisor in a test host: nova-compute's fake driver, as Nova's functional tests run it
+            "-e", json.dumps({"hatang_secrets_dir": str(self.secrets), "hatang_nova_compute_driver": FAKE_COMPUTE}),
+            "--tags", ",".join(DEPLOYED), timeout=None,
         )  # fmt: skip
         changed = {m[0]: int(m[1]) for m in RECAP.findall(result.stdout) if not int(m[2]) and not int(m[3])}
         return result, changed

@@ -12,6 +12,7 @@ import socket
 import ssl
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -111,7 +112,56 @@ def test_the_cluster_forms_through_the_firewall_of_the_flows(cluster: Cluster) -
 def test_second_run_changes_nothing(cluster: Cluster) -> None:
     result, changed = cluster.playbook()
     assert result.returncode == 0, result.stdout[-3000:]
-    assert changed == dict.fromkeys(cluster.hosts, 0), result.stdout[-3000:]
+    assert changed == dict.fromkeys(cluster.hosts + cluster.compute, 0), result.stdout[-3000:]
+
+
+def _nova(cluster: Cluster, path: str) -> dict[str, Any]:
+    token = cluster.token(cluster.vip)
+    assert token
+    port = catalogue().services["nova"].api.port  # type: ignore[union-attr]
+    url = f"https://{cluster.vip}:{port}/v2.1{path}"
+    reply = cluster._keystone().get(url, headers={"X-Auth-Token": token}, timeout=10)
+    reply.raise_for_status()
+    return reply.json()  # type: ignore[no-any-return]
+
+
+def _nova_manage(cluster: Cluster, host: str, command: str) -> list[list[str]]:
+    """The rows of a `nova-manage cell_v2` table on a controller, as lists of cells."""
+    out = cluster.run(host, "su", "-s", "/bin/sh", "-c", f"nova-manage cell_v2 {command}", "nova", check=True).stdout
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in out.splitlines() if line.startswith("|")]
+    return rows[1:]
+
+
+def test_nova_control_services_run_on_the_controllers_and_compute_on_the_compute_host(cluster: Cluster) -> None:
+    """One play on controllers:compute: each host gets the part of Nova its groups say, and nowhere else."""
+    (compute,) = cluster.compute
+    for host in cluster.hosts:
+        control = cluster.run(host, "systemctl", "is-active", "nova-api", "nova-conductor", "nova-scheduler")
+        assert control.returncode == 0, (host, control.stdout)
+        assert cluster.run(host, "systemctl", "is-active", "nova-compute").returncode != 0, f"nova-compute on {host}"
+    assert cluster.run(compute, "systemctl", "is-active", "nova-compute").returncode == 0
+    for package in ("nova-api", "nova-conductor", "nova-scheduler"):
+        assert cluster.run(compute, "dpkg-query", "-W", package).returncode != 0, f"{package} on {compute}"
+    conf = cluster.run(compute, "cat", "/etc/nova/nova.conf", check=True).stdout
+    assert "[database]" not in conf and "[api_database]" not in conf
+    assert cluster.password("db-nova") not in conf, "a compute host keeps no database password"
+    control_conf = cluster.run(cluster.hosts[0], "cat", "/etc/nova/nova.conf", check=True).stdout
+    assert cluster.password("db-nova") in control_conf, "the check can fail: the controllers' file has it"
+
+
+def test_nova_sees_each_service_once_and_maps_the_compute_host_to_one_cell(cluster: Cluster) -> None:
+    """Three controllers synced the databases and made the cells one at a time: one cell1, the
+    compute host mapped once; each controller's scheduler and conductor and the compute host are up."""
+    _healthy(cluster)
+    found = sorted((s["binary"], s["host"], s["state"]) for s in _nova(cluster, "/os-services")["services"])
+    expected = [("nova-compute", h, "up") for h in cluster.compute]
+    expected += [(binary, h, "up") for h in cluster.hosts for binary in ("nova-conductor", "nova-scheduler")]
+    assert found == sorted(expected)
+    hypervisors = _nova(cluster, "/os-hypervisors")["hypervisors"]
+    assert len(hypervisors) == len(cluster.compute), hypervisors
+    assert sorted(row[0] for row in _nova_manage(cluster, cluster.hosts[1], "list_cells")) == ["cell0", "cell1"]
+    mapped = [row for row in _nova_manage(cluster, cluster.hosts[2], "list_hosts") if row[-1] == cluster.compute[0]]
+    assert len(mapped) == 1, mapped
 
 
 def test_a_write_through_the_shared_address_reaches_every_node(cluster: Cluster) -> None:

@@ -79,7 +79,9 @@ def test_openstack_api_service_includes_keep_the_role_tags_and_switch(role: str)
         tags = include["tags"]
         assert include[INCLUDE]["apply"] == {"tags": tags}
         assert tags[0] == role and tags[1].startswith(f"{role}-")
-        assert include["when"] == f"{role}_enabled | bool"
+        assert include["when"] in (f"{role}_enabled | bool", f"{role}_enabled | bool and {role}_control_enabled | bool")
+        if include[INCLUDE]["tasks_from"] in ("uwsgi", "database", "register") and role in ("nova", "cinder"):
+            assert include["when"].endswith(f"and {role}_control_enabled | bool"), "no API on a compute or storage host"
 
 
 @pytest.mark.parametrize("role", API_ROLES)

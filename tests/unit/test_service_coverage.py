@@ -7,6 +7,7 @@ the exit code: 1, a finding about a site that is otherwise valid input (like a p
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -168,3 +169,15 @@ def test_validate_a_lone_controller_opens_no_replication_port(aio_copy: Path) ->
     found = _validate_findings(aio_copy)
     assert len(found) == 1
     assert "flow 'database-cluster' names mariadb-cluster, but no host it reaches in zone api runs it" in found[0]
+
+
+def test_validate_fix_names_only_the_groups_the_site_has(tmp_path: Path) -> None:
+    """ovn-controller runs on groups compute and network; the cluster lab has no network group, and a
+    flow naming it is refused: the fix must not suggest it."""
+    lab = shutil.copytree(REPO / "tests" / "cluster" / "lab", tmp_path / "lab")
+    edit_yaml(lab, "flows.yml", _drop_flow("geneve-tunnels"))
+    assert _validate_findings(lab) == [
+        f"{lab / 'flows.yml'}:1: flows: ovn-controller listens on udp/6081 in zone overlay on cmp01, but no flow "
+        "opens it (fix: add a flow with `to: overlay`, `groups: [compute]`, `protocol: udp`, `ports: [6081]`, "
+        "or take those hosts out of group compute)"
+    ]

@@ -42,11 +42,11 @@ def test_service_vars_endpoint_urls_carry_port_and_path() -> None:
 def test_service_vars_databases_queue_users_and_transport() -> None:
     assert [(d["name"], d["user"]) for d in VARS["mariadb_databases"]] == [
         ("keystone", "keystone"), ("barbican", "barbican"), ("placement", "placement"), ("glance", "glance"),
-        ("nova_api", "nova"), ("nova", "nova"), ("nova_cell0", "nova"), ("neutron", "neutron"),
+        ("neutron", "neutron"), ("nova_api", "nova"), ("nova", "nova"), ("nova_cell0", "nova"),
         ("cinder", "cinder"),
     ]
     assert VARS["mariadb_databases"][0]["password"] == "{{ mariadb_keystone_password }}"
-    assert [u["name"] for u in VARS["rabbitmq_users"]] == ["nova", "neutron", "cinder"]
+    assert [u["name"] for u in VARS["rabbitmq_users"]] == ["neutron", "nova", "cinder"]
 
     def render(name: str, *addresses: str) -> object:
         env = jinja2.Environment(undefined=jinja2.StrictUndefined)

@@ -36,7 +36,7 @@ def test_catalogue_of_the_project_is_valid_and_in_deployment_order() -> None:
     found = catalogue()
     assert found.roles() == (
         "ceph", "mariadb", "rabbitmq", "memcached", "keepalived", "tls_front", "keystone", "barbican", "placement",
-        "glance", "nova", "ovn_central", "neutron", "cinder", "horizon", "portal", "ovn_host",
+        "glance", "ovn_central", "neutron", "ovn_host", "nova", "cinder", "horizon", "portal",
     )
     assert "keepalived" not in found.roles(clustered=False), "a lone controller shares no address"
     assert "keepalived" not in found.units(clustered=False)
