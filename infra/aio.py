@@ -88,6 +88,7 @@ GUEST_VARS: dict[str, Any] = {
     "ceph_osd_memory_target": 939524096,
     "ceph_mon_memory_target": 268435456,
     "ceph_volumes_pool_pgs": 16,
+    "ceph_images_pool_pgs": 8,
 }
 """How the AIO's Nova runs real guests (libvirt/QEMU) in a container; a real site sets none."""
 

@@ -90,13 +90,16 @@ CEPH_MON = "ceph-mon"
 
 def storage_vars(site: Site) -> dict[str, Any]:
     """The storage cluster: its monitors (an odd number, five at most, of the hosts that run
-    them, each with its storage-zone address) and the copies kept of every block (capacity.yml)."""
+    them, each with its storage-zone address), how a client lists them (Ceph's `mon_host`,
+    messenger v2) and the copies kept of every block (capacity.yml)."""
     zone = site.zone_of_kind(ZoneKind.STORAGE)
-    groups = set(catalogue().services[CEPH_MON].groups)
-    hosts = [h for h in site.hosts if groups & set(h.groups) and zone is not None and zone.name in h.ipv4]
+    service = catalogue().services[CEPH_MON]
+    hosts = [h for h in site.hosts if set(service.groups) & set(h.groups) and zone is not None and zone.name in h.ipv4]
     count = min(5, len(hosts) - (1 - len(hosts) % 2)) if hosts else 0
+    monitors = [{"name": h.name, "address": str(h.ipv4[zone.name])} for h in hosts[:count] if zone]
     return {
-        "monitors": [{"name": h.name, "address": str(h.ipv4[zone.name])} for h in hosts[:count] if zone],
+        "monitors": monitors,
+        "mon_host": ",".join(f"[v2:{m['address']}:{service.named_ports['mon']}]" for m in monitors),
         "replicas": site.capacity.storage_replicas,
     }
 

@@ -121,9 +121,12 @@ def test_inventory_and_host_audit_do_not_import_the_lab() -> None:
 def test_inventory_names_the_storage_monitors_and_the_copies(tmp_path: Path) -> None:
     """An odd number of monitors (at most five) among the storage hosts; the copies from capacity.yml."""
     found = inventory(load_site(AIO))["all"]["vars"]["hatang_storage"]
-    assert found == {"monitors": [{"name": "aio1", "address": "10.99.3.10"}], "replicas": 1}
+    assert found == {
+        "monitors": [{"name": "aio1", "address": "10.99.3.10"}], "mon_host": "[v2:10.99.3.10:3300]", "replicas": 1,
+    }
     thainguyen = inventory(load_site(REPO / "inventories" / "thainguyen"))["all"]["vars"]["hatang_storage"]
     assert [m["name"] for m in thainguyen["monitors"]] == ["stg01", "stg02", "stg03"]
+    assert thainguyen["mon_host"] == "[v2:10.20.3.51:3300],[v2:10.20.3.52:3300],[v2:10.20.3.53:3300]"
     assert thainguyen["replicas"] == 3
 
 
