@@ -1,9 +1,9 @@
-"""The lab site `ha`: three controllers on test hosts, deployed once for the tests of the module.
+"""The lab site `ha`: three controllers and a compute host on test hosts, deployed once for the module.
 
 The site's own playbook deploys the shared services (MariaDB Galera, the RabbitMQ cluster,
-memcached, keepalived, the TLS front) and Keystone, limited by tags to those roles (`_ha.DEPLOYED`);
-the other APIs on three controllers follow (docs/deploy-site.md, "Not yet"). Secrets, the site CA
-among them, go to a folder of the session.
+memcached, keepalived, the TLS front), Keystone, Barbican, Placement and Nova, limited by tags to
+those roles (`_ha.DEPLOYED`); the other APIs on three controllers follow (docs/deploy-site.md,
+"Not yet"). Secrets, the site CA among them, go to a folder of the session.
 """
 
 from __future__ import annotations
