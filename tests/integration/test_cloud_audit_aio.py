@@ -29,9 +29,11 @@ import openstack.exceptions
 import pytest
 from typer.testing import CliRunner
 
+from infra import testhosts
 from infra.audit import Outcome
 from infra.audit.cloud import Prober, run_checks
 from infra.audit.cloud._probes import keystone_security_compliance_set, strong_password
+from infra.audit.cloud._storage import read_volume_backends
 from infra.catalogue import load_catalogue
 from infra.cli import app
 from infra.quotas import Quotas, resolve_profile
@@ -83,6 +85,19 @@ def _reapply(cloud: AioCloud) -> None:
 def _project(conn: Any, code: str) -> Any:
     domain = conn.identity.find_domain("agencies", ignore_missing=False)
     return conn.identity.find_project(code, domain_id=domain.id, ignore_missing=False)
+
+
+AIO_HOST = testhosts.container_name("aio", "aio1")
+
+
+def _until(predicate: Any, timeout: float, step: float = 5) -> float | None:
+    """Seconds until `predicate()` held, or None if it did not within `timeout`."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if predicate():
+            return time.monotonic() - start
+        time.sleep(step)
+    return None
 
 
 def _check(site: Site, conn: Any, *check_ids: str) -> dict[str, Any]:
@@ -559,3 +574,29 @@ def test_retiring_a_tenant_disables_its_project(cloud: Applied, tmp_path: Path) 
     finally:
         _reapply(cloud)
     assert _project(conn, SMALL).is_enabled is True
+
+
+def test_volume_service_stopped_fails_the_backend_check(cloud: Applied, site: Site) -> None:
+    """Stop cinder-volume (the one process that reaches Ceph): once its heartbeat is older than
+    Cinder's service_down_time (60 s), HC-VOL-02 fails though the pool's last report looks
+    healthy; started again, the check passes."""
+    conn = cloud.conn
+    _assert(_check(site, conn, "volume_backends_healthy"), Outcome.PASS, "volume_backends_healthy")
+
+    def volume_service_up() -> bool:
+        services, _ = read_volume_backends(conn)
+        return any(s.binary == "cinder-volume" and s.up for s in services)
+
+    assert testhosts.exec_in(AIO_HOST, "systemctl stop cinder-volume", check=False).returncode == 0
+    try:
+        down = _until(lambda: not volume_service_up(), 150)
+        assert down is not None, "Cinder still reports cinder-volume up 150 s after it stopped"
+        results = _check(site, conn, "volume_backends_healthy")
+        _assert(results, Outcome.FAIL, "volume_backends_healthy")
+        assert {"problem": "no cinder-volume service is up: no volume can be made"} in results[
+            "volume_backends_healthy"
+        ].observed["findings"]
+    finally:
+        testhosts.exec_in(AIO_HOST, "systemctl start cinder-volume", check=False)
+    assert _until(volume_service_up, 120) is not None, "cinder-volume did not come back"
+    _assert(_check(site, conn, "volume_backends_healthy"), Outcome.PASS, "volume_backends_healthy")

@@ -37,6 +37,7 @@ from infra.audit.cloud._snapshot import (
     Subnet,
     VolumeType,
 )
+from infra.audit.cloud._storage import VolumeBackend, VolumeService
 
 VIOLATIONS = Path(__file__).resolve().parents[2] / "infra" / "catalogue" / "violations" / "cloud"
 BASE = VIOLATIONS / "_base.yml"
@@ -55,6 +56,8 @@ RECORDS: dict[str, type] = {
     "endpoints": Endpoint,
     "admin_assignments": RoleAssignment,
     "volume_types": VolumeType,
+    "volume_services": VolumeService,
+    "volume_backends": VolumeBackend,
     "ovn_switches": OvnSwitch,
     "ovn_ports": OvnPort,
     "ovn_port_groups": OvnPortGroup,
@@ -66,7 +69,7 @@ RECORDS: dict[str, type] = {
 """Snapshot field -> the record type of its items."""
 MAPPINGS = ("domains", "quotas", "quota_errors")
 SCALARS = ("ovn_read_from",)
-STRINGS = ("ovn_routers",)
+STRINGS = ("ovn_routers", "volume_backend_errors")
 """Snapshot fields that are lists of plain strings."""
 PROBE_DATA = ("keystone", "handshakes", "tenant_view")
 OTHER = ("site", "now")

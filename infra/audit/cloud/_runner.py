@@ -22,6 +22,7 @@ from infra.audit.cloud._probes import (
     tenant_isolation_enforced,
 )
 from infra.audit.cloud._snapshot import Snapshot, take_snapshot
+from infra.audit.cloud._storage import volume_backends_healthy
 from infra.catalogue import Catalogue, Control, Scope, Waiver, load_catalogue
 from infra.errors import HatangError
 from infra.site import Site
@@ -99,6 +100,7 @@ CHECKS: dict[str, Check] = {
     "keystone_security_compliance_set": lambda ctx: keystone_security_compliance_set(ctx.prober, ctx.params),
     "api_endpoints_tls": lambda ctx: api_endpoints_tls(ctx.prober, ctx.snapshot),
     "tenant_isolation_enforced": lambda ctx: tenant_isolation_enforced(ctx.prober, ctx.expected, ctx.snapshot),
+    "volume_backends_healthy": lambda ctx: volume_backends_healthy(ctx.snapshot, ctx.params),
 }
 """Every cloud check id of the catalogue -> its function."""
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from infra.audit.cloud._storage import VolumeBackend, VolumeService, read_volume_backends
 from infra.schema import QuotaCompute, QuotaNetwork, QuotaVolume
 
 if TYPE_CHECKING:
@@ -216,6 +217,10 @@ class Snapshot:
     admin_errors: tuple[str, ...] = ()
     """What of the admin role's holders could not be read (the implied roles)."""
     volume_types: tuple[VolumeType, ...] = ()
+    volume_services: tuple[VolumeService, ...] = ()
+    volume_backends: tuple[VolumeBackend, ...] = ()
+    volume_backend_errors: tuple[str, ...] = ()
+    """Why Cinder's services or pools could not be read."""
     quotas: Mapping[str, Mapping[str, Mapping[str, int]]] = field(default_factory=dict)
     """Project id -> service (compute, network, volume) -> key -> limit (-1 unlimited)."""
     quota_errors: Mapping[str, str] = field(default_factory=dict)
@@ -362,6 +367,17 @@ def _volume_types(conn: Any) -> tuple[VolumeType, ...]:
     return tuple(out)
 
 
+def _volume_backends(conn: Any) -> dict[str, Any]:
+    """The Snapshot's fields of Cinder's services and pools, or why they could not be read."""
+    if not conn.has_service("block-storage"):
+        return {"volume_backend_errors": ("the cloud has no block-storage service",)}
+    try:
+        services, backends = read_volume_backends(conn)
+    except Exception as exc:  # the check reports it as an error, with the reason
+        return {"volume_backend_errors": (f"{type(exc).__name__}: {exc}"[:300],)}
+    return {"volume_services": services, "volume_backends": backends}
+
+
 def _ports(net: Any) -> tuple[Port, ...]:
     return tuple(
         Port(
@@ -472,6 +488,7 @@ def take_snapshot(conn: Any, quota_domain: str | None = None) -> Snapshot:
         admin_assignments=_admin_assignments(conn, admin_errors),
         admin_errors=tuple(admin_errors),
         volume_types=_volume_types(conn) if conn.has_service("block-storage") else (),
+        **_volume_backends(conn),
         quotas=snapshot_quotas,
         quota_errors=quota_errors,
     )
