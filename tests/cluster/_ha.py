@@ -1,11 +1,13 @@
 """Three controllers made one: the lab site `ha` (lab/) on test hosts, and what the tests do to them.
 
-The hosts (three controllers and a compute host) start once per module. The site's own playbooks
-deploy, limited by tags: the host firewall of the lab's flows first (the cluster forms through it),
-then the shared services (MariaDB Galera, the RabbitMQ cluster, memcached, keepalived, the TLS
-front), Keystone, Barbican, Placement and Nova (its control services on the controllers,
-nova-compute with the fake driver on the compute host); the other APIs on three controllers come
-with their memory budget (issue 14). Secrets, the site CA among them, go to a folder of the module.
+The hosts (three controllers, a compute host and a storage host) start once per module. The
+site's own playbooks deploy, limited by tags: the host firewall of the lab's flows first (the
+cluster forms through it), then Ceph on the storage host, the shared services (MariaDB Galera, the
+RabbitMQ cluster, memcached, keepalived, the TLS front), Keystone, Barbican, Placement, Glance (its
+images in Ceph), Nova (its control services on the controllers, nova-compute with the fake driver
+on the compute host) and Cinder (its API and scheduler on the controllers, cinder-volume on the
+storage host, volumes in Ceph); Neutron and OVN on three controllers come with their memory budget
+(issue 14). Secrets, the site CA among them, go to a folder of the module.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 import requests
 
 from infra import testhosts
+from infra.aio import GUEST_VARS
 from infra.services import catalogue
 from infra.services.ansible_vars import generated_password
 from infra.site import Site
@@ -27,16 +30,20 @@ from infra.site import Site
 REPO = Path(__file__).resolve().parents[2]
 LAB = Path(__file__).resolve().parent / "lab"
 DEPLOYED = (
-    "firewall", "mariadb", "rabbitmq", "memcached", "keepalived", "tls_front", "keystone", "barbican", "placement",
-    "nova",
+    "firewall", "ceph", "mariadb", "rabbitmq", "memcached", "keepalived", "tls_front", "keystone", "barbican",
+    "placement", "glance", "nova", "cinder",
 )
 """The roles deployed here, by their tags: the host firewall of the site's flows (playbooks/firewall.yml)
-first, so the cluster forms through it, then the shared services, Keystone, the stateless APIs
-that need nothing but their database, and Nova across the controllers and the compute host
-(control-plane.yml)."""
-STATELESS_APIS = {"barbican": "/v1/secrets", "placement": "/resource_providers", "nova": "/v2.1/os-services"}
+first, so the cluster forms through it, then Ceph, the shared services, Keystone, the APIs that
+need nothing but their database and Ceph, Nova across the controllers and the compute host, and
+Cinder across the controllers and the storage host (control-plane.yml)."""
+STATELESS_APIS = {
+    "barbican": "/v1/secrets", "placement": "/resource_providers", "glance": "/v2/images", "nova": "/v2.1/os-services",
+}
 """The APIs deployed here besides Keystone, and a path of each that reads its database."""
 FAKE_COMPUTE = "fake.FakeDriver"
+CEPH_VARS = {name: value for name, value in GUEST_VARS.items() if name.startswith("ceph_")}
+"""The storage host's Ceph as the AIO's: one OSD on a sparse file, memory targets for this machine."""
 RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
@@ -54,6 +61,10 @@ class Cluster:
     @property
     def compute(self) -> list[str]:
         return [h.name for h in self.site.hosts_in("compute")]
+
+    @property
+    def storage(self) -> list[str]:
+        return [h.name for h in self.site.hosts_in("storage")]
 
     @property
     def vip(self) -> str:
@@ -77,7 +88,9 @@ class Cluster:
         result = testhosts.run_playbook(
             self.site, [REPO / "playbooks" / "firewall.yml", REPO / "playbooks" / "control-plane.yml"],
             # no hypervisor in a test host: nova-compute's fake driver, as Nova's functional tests run it
-            "-e", json.dumps({"hatang_secrets_dir": str(self.secrets), "hatang_nova_compute_driver": FAKE_COMPUTE}),
+            "-e", json.dumps({
+                "hatang_secrets_dir": str(self.secrets), "hatang_nova_compute_driver": FAKE_COMPUTE, **CEPH_VARS,
+            }),
             "--tags", ",".join(DEPLOYED), timeout=None,
         )  # fmt: skip
         changed = {m[0]: int(m[1]) for m in RECAP.findall(result.stdout) if not int(m[2]) and not int(m[3])}
@@ -106,6 +119,18 @@ class Cluster:
         except requests.RequestException:
             return None
         return reply.headers.get("X-Subject-Token") if reply.status_code == 201 else None
+
+    def project_of(self, token: str) -> str:
+        """The id of the project a token is scoped to."""
+        headers = {"X-Auth-Token": token, "X-Subject-Token": token}
+        reply = self._keystone().get(f"https://{self.vip}:5000/v3/auth/tokens", headers=headers, timeout=10)
+        reply.raise_for_status()
+        return str(reply.json()["token"]["project"]["id"])
+
+    def api(self, address: str, service: str) -> str:
+        """The base URL of `service`'s API at `address`."""
+        port = catalogue().services[service].api.port  # type: ignore[union-attr]
+        return f"https://{address}:{port}"
 
     def validates(self, address: str, token: str) -> bool:
         """Keystone at `address` accepts a token (issued by any controller)."""

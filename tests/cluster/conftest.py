@@ -1,9 +1,10 @@
-"""The lab site `ha`: three controllers and a compute host on test hosts, deployed once for the module.
+"""The lab site `ha`: three controllers, a compute and a storage host on test hosts, deployed once for the module.
 
-The site's own playbook deploys the shared services (MariaDB Galera, the RabbitMQ cluster,
-memcached, keepalived, the TLS front), Keystone, Barbican, Placement and Nova, limited by tags to
-those roles (`_ha.DEPLOYED`); the other APIs on three controllers follow (docs/deploy-site.md,
-"Not yet"). Secrets, the site CA among them, go to a folder of the session.
+The site's own playbook deploys Ceph on the storage host, the shared services (MariaDB Galera, the
+RabbitMQ cluster, memcached, keepalived, the TLS front), Keystone, Barbican, Placement, Glance,
+Nova and Cinder, limited by tags to those roles (`_ha.DEPLOYED`); Neutron with OVN on three
+controllers follows (docs/deploy-site.md, "Not yet"). Secrets, the site CA among them, go to a
+folder of the session.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tests.cluster._ha import LAB, Cluster
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """The lab's three controllers, up and deployed for the module, removed after it (memory for the AIO)."""
+    """The lab's hosts, up and deployed for the module, removed after it (memory for the AIO)."""
     with Path("/run/lock/hatang-tests-ha.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         site = load_valid_site(LAB)

@@ -8,6 +8,7 @@ to fail on a cluster that is really broken: two controllers of three powered off
 from __future__ import annotations
 
 import json
+import os
 import socket
 import ssl
 import time
@@ -112,7 +113,7 @@ def test_the_cluster_forms_through_the_firewall_of_the_flows(cluster: Cluster) -
 def test_second_run_changes_nothing(cluster: Cluster) -> None:
     result, changed = cluster.playbook()
     assert result.returncode == 0, result.stdout[-3000:]
-    assert changed == dict.fromkeys(cluster.hosts + cluster.compute, 0), result.stdout[-3000:]
+    assert changed == dict.fromkeys(cluster.hosts + cluster.compute + cluster.storage, 0), result.stdout[-3000:]
 
 
 def _nova(cluster: Cluster, path: str) -> dict[str, Any]:
@@ -162,6 +163,97 @@ def test_nova_sees_each_service_once_and_maps_the_compute_host_to_one_cell(clust
     assert sorted(row[0] for row in _nova_manage(cluster, cluster.hosts[1], "list_cells")) == ["cell0", "cell1"]
     mapped = [row for row in _nova_manage(cluster, cluster.hosts[2], "list_hosts") if row[-1] == cluster.compute[0]]
     assert len(mapped) == 1, mapped
+
+
+def _rbd_images(cluster: Cluster, pool: str) -> list[str]:
+    """The RBD images of a pool, as the storage host's Ceph lists them."""
+    return cluster.run(cluster.storage[0], "rbd", "ls", pool, check=True).stdout.split()
+
+
+def _upload(cluster: Cluster, address: str, token: str, data: bytes, store: str | None = None) -> str:
+    """An image made and uploaded through the Glance of `address` (to `store`, or the default one)."""
+    session, headers = cluster._keystone(), {"X-Auth-Token": token}
+    base = cluster.api(address, "glance")
+    body = {"name": "ha-shared-store", "disk_format": "raw", "container_format": "bare"}
+    image = session.post(f"{base}/v2/images", json=body, headers=headers, timeout=10)
+    image.raise_for_status()
+    upload = {**headers, "Content-Type": "application/octet-stream", **({"X-Image-Meta-Store": store} if store else {})}
+    session.put(f"{base}/v2/images/{image.json()['id']}/file", data=data, headers=upload, timeout=60).raise_for_status()
+    return str(image.json()["id"])
+
+
+def _download(cluster: Cluster, address: str, token: str, image: str) -> bytes | None:
+    reply = cluster._keystone().get(
+        f"{cluster.api(address, 'glance')}/v2/images/{image}/file", headers={"X-Auth-Token": token}, timeout=60
+    )
+    return reply.content if reply.status_code == 200 else None
+
+
+def test_an_image_uploaded_to_one_controller_is_served_by_every_other_from_ceph(cluster: Cluster) -> None:
+    """Glance on three controllers shares one store: the image uploaded through the first is an RBD
+    image in the pool `images` on the storage host, read back byte for byte through the others. The
+    detector can fail: the same upload to a controller's own file store is not found by the others."""
+    _healthy(cluster)
+    token = cluster.token(cluster.vip)
+    assert token
+    first, *others = cluster.hosts
+    data = os.urandom(1 << 20)
+    image = _upload(cluster, cluster.address(first), token, data)
+    try:
+        assert image in _rbd_images(cluster, "images")
+        for host in others:
+            assert _download(cluster, cluster.address(host), token, image) == data, host
+    finally:
+        cluster._keystone().delete(
+            f"{cluster.api(cluster.vip, 'glance')}/v2/images/{image}", headers={"X-Auth-Token": token}, timeout=30
+        )
+    assert image not in _rbd_images(cluster, "images"), "the image's data goes with it"
+    local = _upload(cluster, cluster.address(first), token, data, store="fs")
+    try:
+        assert local not in _rbd_images(cluster, "images")
+        assert _download(cluster, cluster.address(first), token, local) == data
+        assert _download(cluster, cluster.address(others[0]), token, local) is None, "a file store is not shared"
+    finally:
+        cluster._keystone().delete(
+            f"{cluster.api(cluster.vip, 'glance')}/v2/images/{local}", headers={"X-Auth-Token": token}, timeout=30
+        )
+
+
+def test_cinder_volume_runs_on_the_storage_host_and_makes_volumes_in_ceph(cluster: Cluster) -> None:
+    """One play on controllers:storage: the API and scheduler on each controller, cinder-volume on the
+    storage host only; a volume asked of the shared address is made by the storage host, in Ceph."""
+    _healthy(cluster)
+    (storage,) = cluster.storage
+    for host in cluster.hosts:
+        assert cluster.run(host, "systemctl", "is-active", "cinder-api", "cinder-scheduler").returncode == 0, host
+        assert cluster.run(host, "dpkg-query", "-W", "cinder-volume").returncode != 0, f"cinder-volume on {host}"
+    assert cluster.run(storage, "systemctl", "is-active", "cinder-volume").returncode == 0
+    for package in ("cinder-api", "cinder-scheduler"):
+        assert cluster.run(storage, "dpkg-query", "-W", package).returncode != 0, f"{package} on {storage}"
+    token = cluster.token(cluster.vip)
+    assert token
+    session, headers = cluster._keystone(), {"X-Auth-Token": token}
+    base = f"{cluster.api(cluster.vip, 'cinder')}/v3/{cluster.project_of(token)}"
+    services = session.get(f"{base}/os-services", headers=headers, timeout=10).json()["services"]
+    assert sorted((s["binary"], s["host"].split("@")[0], s["state"]) for s in services) == sorted(
+        [("cinder-scheduler", h, "up") for h in cluster.hosts] + [("cinder-volume", storage, "up")]
+    )
+    body = {"volume": {"size": 1, "name": "ha-volume"}}
+    made = session.post(f"{base}/volumes", json=body, headers=headers, timeout=10)
+    made.raise_for_status()
+    volume = made.json()["volume"]["id"]
+
+    def status() -> dict[str, Any]:
+        return session.get(f"{base}/volumes/{volume}", headers=headers, timeout=10).json()["volume"]  # type: ignore[no-any-return]
+
+    try:
+        assert until(lambda: status()["status"] in ("available", "error"), 120, step=2) is not None
+        assert status()["status"] == "available", status()
+        assert status()["os-vol-host-attr:host"].split("@")[0] == storage
+        assert f"volume-{volume}" in _rbd_images(cluster, "volumes")
+    finally:
+        session.delete(f"{base}/volumes/{volume}", headers=headers, timeout=10)
+    assert until(lambda: f"volume-{volume}" not in _rbd_images(cluster, "volumes"), 120, step=2) is not None
 
 
 def test_a_write_through_the_shared_address_reaches_every_node(cluster: Cluster) -> None:
@@ -233,7 +325,7 @@ def test_a_token_from_one_controller_is_valid_on_every_other(cluster: Cluster) -
 
 
 def test_every_api_answers_on_each_controller_and_the_shared_address(cluster: Cluster) -> None:
-    """Barbican and Placement on three controllers: each reads the one database, with a token of
+    """Barbican, Placement, Glance and Nova on three controllers: each reads the one database, with a token of
     any Keystone; a made-up token is refused (the detector can fail)."""
     _healthy(cluster)
     token = cluster.token(cluster.vip)
