@@ -40,6 +40,7 @@ from infra.quotas import Quotas, resolve_profile
 from infra.site import Site, load_site
 from infra.stacks.mockrun import MockRun, run_programs
 from infra.tenants import retire_tenant
+from tests.cluster._ha import until
 from tests.conftest import AIO
 from tests.integration.conftest import AioCloud, cloud_cli
 
@@ -88,16 +89,6 @@ def _project(conn: Any, code: str) -> Any:
 
 
 AIO_HOST = testhosts.container_name("aio", "aio1")
-
-
-def _until(predicate: Any, timeout: float, step: float = 5) -> float | None:
-    """Seconds until `predicate()` held, or None if it did not within `timeout`."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if predicate():
-            return time.monotonic() - start
-        time.sleep(step)
-    return None
 
 
 def _check(site: Site, conn: Any, *check_ids: str) -> dict[str, Any]:
@@ -589,7 +580,7 @@ def test_volume_service_stopped_fails_the_backend_check(cloud: Applied, site: Si
 
     assert testhosts.exec_in(AIO_HOST, "systemctl stop cinder-volume", check=False).returncode == 0
     try:
-        down = _until(lambda: not volume_service_up(), 150)
+        down = until(lambda: not volume_service_up(), 150, step=5)
         assert down is not None, "Cinder still reports cinder-volume up 150 s after it stopped"
         results = _check(site, conn, "volume_backends_healthy")
         _assert(results, Outcome.FAIL, "volume_backends_healthy")
@@ -598,5 +589,5 @@ def test_volume_service_stopped_fails_the_backend_check(cloud: Applied, site: Si
         ].observed["findings"]
     finally:
         testhosts.exec_in(AIO_HOST, "systemctl start cinder-volume", check=False)
-    assert _until(volume_service_up, 120) is not None, "cinder-volume did not come back"
+    assert until(volume_service_up, 120, step=5) is not None, "cinder-volume did not come back"
     _assert(_check(site, conn, "volume_backends_healthy"), Outcome.PASS, "volume_backends_healthy")
