@@ -104,9 +104,10 @@ SITE_MIRROR = "http://mirror.dc.proof.example/debian"
 
 @pytest.fixture(scope="module")
 def proof_site(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    """The lab site renamed `proof`, on 10.197.0.0/16 and fd99:ad::/32 so it runs beside the lab,
-    with a mirror of its own that only the lab's override (`testhosts.LAB_APT_MIRROR`) gets past."""
-    site = lab_copy(tmp_path_factory.mktemp("proof"), "proof", "10.197.", "fd99:ad:")
+    """The lab site renamed `proof`, on 10.194.0.0/16 and fd99:a6::/32 so it runs beside the lab and the
+    cluster lab (10.197.0.0/16, on the other worker), with a mirror of its own that only the lab's
+    override (`testhosts.LAB_APT_MIRROR`) gets past."""
+    site = lab_copy(tmp_path_factory.mktemp("proof"), "proof", "10.194.", "fd99:a6:")
     path = site.root / "site.yml"
     text = path.read_text(encoding="utf-8")
     assert "apt_mirror: http://deb.debian.org/debian" in text
