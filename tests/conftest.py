@@ -34,42 +34,39 @@ def aio_copy(tmp_path: Path) -> Path:
     return target
 
 
-LANES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("cluster", ("tests/cluster/",)),
-    ("hostlab", ("tests/audit/", "tests/roles/", "tests/dataplane/")),
-    ("aio", ("tests/integration/", "tests/pulumi/test_engine_")),
-    ("vm", ("tests/vm/",)),
+LABS: tuple[str, ...] = (
+    "tests/audit/", "tests/cluster/", "tests/dataplane/", "tests/integration/", "tests/pulumi/test_engine_",
+    "tests/roles/", "tests/vm/",
 )
-"""The suites that share a machine-wide resource, longest first: under `--dist loadgroup` (scripts/test)
-each runs whole on one worker, in this order, so the five-host cluster lab and the AIO never run twice
-or beside a suite using the same test hosts' networks (the audit proofs copy the roles' lab and its
-CIDRs). Everything else is spread test by test over the workers once a lane is done."""
+"""The suites that hold a machine-wide resource: test hosts on the labs' address ranges, the
+five-host cluster lab, the AIO, the VM test host. Under `--dist loadgroup` (scripts/test) they are
+one unit of work for one worker, in collection order, as in a run without workers, and everything
+else (unit tests, Pulumi mocks, portal, reports) runs on the other worker beside them. Two of them
+at once take longer than one after the other on 2 cores: the cluster lab's first deployment took
+1914 s beside the AIO's suite, 850 s alone."""
 
 
-def _lane(item: pytest.Item) -> int:
-    """The item's rank in LANES (after them when in none)."""
-    path = item.path.relative_to(REPO).as_posix()
-    return next((rank for rank, (_, prefixes) in enumerate(LANES) if path.startswith(prefixes)), len(LANES))
+def _in_labs(path: str) -> bool:
+    return path.startswith(LABS)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Under `--dist loadgroup` (scripts/test): each lane one unit of work for one worker (see LANES),
-    every other test a unit of its own. A scheduler, not xdist_group marks: xdist 3.8 renames the
-    marked items by an attribute pytest 9 no longer reads, and the groups silently fall apart."""
+    """Under `--dist loadgroup`: LABS one unit of work, every other test a unit of its own. A scheduler,
+    not xdist_group marks: xdist 3.8 renames the marked items by an attribute pytest 9 no longer reads,
+    and the groups silently fall apart."""
     if config.getoption("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
-    class LaneScheduling(LoadScopeScheduling):
+    class LabsScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            return next((lane for lane, prefixes in LANES if path.startswith(prefixes)), nodeid)
+            return "labs" if _in_labs(nodeid.split("::", 1)[0]) else nodeid
 
-    return LaneScheduling(config, log)
+    return LabsScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On the workers under `--dist loadgroup`: the lanes first, in LANES order, so that the scheduler
-    hands them out first."""
+    """On the workers under `--dist loadgroup`: the labs' tests first, so that the scheduler hands
+    them to the first worker before anything else."""
     if getattr(config.option, "loadgroup", False):  # set by xdist on the workers
-        items.sort(key=_lane)  # stable: collection order within a lane
+        items.sort(key=lambda item: not _in_labs(item.path.relative_to(REPO).as_posix()))  # stable
