@@ -35,8 +35,8 @@ def aio_copy(tmp_path: Path) -> Path:
 
 
 LABS: tuple[str, ...] = (
-    "tests/audit/", "tests/cluster/", "tests/dataplane/", "tests/integration/", "tests/pulumi/test_engine_",
-    "tests/roles/", "tests/vm/",
+    "tests/audit/", "tests/cluster/", "tests/dataplane/", "tests/integration/", "tests/portal/test_portal_keystone",
+    "tests/pulumi/test_engine_", "tests/roles/", "tests/vm/",
 )
 """The suites that hold a machine-wide resource: test hosts on the labs' address ranges, the
 five-host cluster lab, the AIO, the VM test host. Under `--dist loadgroup` (scripts/test) they are
