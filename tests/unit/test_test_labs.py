@@ -1,0 +1,32 @@
+"""Every test module marked for a machine-wide resource runs on the labs' worker (tests/conftest.py LABS).
+
+A module outside LABS that brings up the AIO or test hosts would run beside the labs on the other
+worker: two labs at once on 2 cores (and, for test hosts on the same address ranges, a clash).
+"""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import LABS, REPO
+
+LAB_MARKS = re.compile(r"pytest\.mark\.(aio|hosts|vm|dataplane)\b")
+"""The markers of pyproject.toml that name a machine-wide resource."""
+
+
+def _marked() -> list[str]:
+    return sorted(
+        path.relative_to(REPO).as_posix()
+        for path in (REPO / "tests").rglob("test_*.py")
+        if LAB_MARKS.search(path.read_text(encoding="utf-8"))
+    )
+
+
+def test_every_module_marked_for_a_lab_runs_on_the_labs_worker() -> None:
+    assert [module for module in _marked() if not module.startswith(LABS)] == []
+
+
+def test_the_check_sees_marked_modules_outside_the_lab_folders() -> None:
+    """It can fail: the portal's Keystone test is marked `aio` and found, though not under a lab folder."""
+    assert "tests/portal/test_portal_keystone.py" in _marked()
+    assert "tests/portal/" not in LABS
