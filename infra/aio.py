@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,9 @@ __all__ = [
     "api_address",
     "down",
     "extra_vars",
+    "group_packages",
     "image_recipe",
+    "preinstalled_recipe",
     "status",
     "up",
     "web_urls",
@@ -205,44 +207,81 @@ def aio_packages(roles_dir: Path = REPO / "roles") -> tuple[str, ...]:
     Raises:
         AioError: a role's defaults file cannot be read, or a package name cannot be rendered.
     """
-    yaml = YAML(typ="safe")
-    names = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
     found: set[str] = set()
     for role in ROLES:
-        path = roles_dir / role / "defaults" / "main.yml"
-        if not path.is_file():
-            continue
-        try:
-            defaults = yaml.load(path.read_text(encoding="utf-8")) or {}
-        except Exception as exc:  # ruamel raises several unrelated types
-            raise AioError(f"{path}: cannot read the role defaults: {exc}") from exc
-        wanted = [*(defaults.get(f"{role}_packages") or []), *(defaults.get(f"{role}_compute_packages") or [])]
-        for package in wanted:
-            try:
-                found.add(names.from_string(str(package)).render({**defaults, **GUEST_VARS}))
-            except jinja2.TemplateError as exc:
-                raise AioError(f"{path}: {role}_packages: cannot render {package!r}: {exc}") from exc
+        found.update(_role_packages(roles_dir, role, (f"{role}_packages", f"{role}_compute_packages")))
     return tuple(sorted(found))
 
 
-def image_recipe(roles_dir: Path = REPO / "roles") -> testhosts.ImageRecipe:
-    """The AIO image: the test-host recipe plus the control plane's packages.
+def group_packages(group: str, roles: Iterable[str], roles_dir: Path = REPO / "roles") -> tuple[str, ...]:
+    """What the roles install on a host of the group, sorted and unique: for each catalogue service
+    of those roles that runs on the group, the role's `<service>_packages` default if it has one
+    (`nova_compute_packages`, `cinder_volume_packages`), else its `<role>_packages`.
 
-    The packages' units are disabled in the image: unconfigured, they would fail at boot and
-    keep systemd from reaching `running`; the roles enable each one once it is configured.
+    Raises:
+        AioError: a role's defaults file cannot be read, or a package name cannot be rendered.
+    """
+    wanted = set(roles)
+    found: set[str] = set()
+    for name, service in catalogue().services.items():
+        if service.role in wanted and group in service.groups:
+            own = f"{name.replace('-', '_')}_packages"
+            found.update(_role_packages(roles_dir, service.role, (own,), fallback=f"{service.role}_packages"))
+    return tuple(sorted(found))
+
+
+def _role_packages(roles_dir: Path, role: str, variables: Iterable[str], fallback: str | None = None) -> list[str]:
+    """The package names in the role's defaults `variables` (or `fallback` if it has none of them), rendered."""
+    path = roles_dir / role / "defaults" / "main.yml"
+    if not path.is_file():
+        return []
+    try:
+        defaults = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
+    except Exception as exc:  # ruamel raises several unrelated types
+        raise AioError(f"{path}: cannot read the role defaults: {exc}") from exc
+    present = [variable for variable in variables if defaults.get(variable)]
+    if not present and fallback:
+        present = [fallback]
+    names = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+    rendered: list[str] = []
+    for variable in present:
+        for package in defaults.get(variable) or []:
+            try:
+                rendered.append(names.from_string(str(package)).render({**defaults, **GUEST_VARS}))
+            except jinja2.TemplateError as exc:
+                raise AioError(f"{path}: {variable}: cannot render {package!r}: {exc}") from exc
+    return rendered
+
+
+def image_recipe(roles_dir: Path = REPO / "roles") -> testhosts.ImageRecipe:
+    """The AIO image: the test-host recipe plus the control plane's packages."""
+    return preinstalled_recipe(
+        "localhost/hatang-aio", aio_packages(roles_dir) + _LAB_PACKAGES, units=tuple(unit for unit, _ in SERVICES)
+    )
+
+
+def preinstalled_recipe(
+    name: str, packages: Iterable[str], units: Iterable[str] | None = None
+) -> testhosts.ImageRecipe:
+    """The test-host recipe plus `packages`, a download and unpack saved on every host booted from it.
+
+    The packages' units (`units`, by default every unit of the catalogue) are disabled in the image:
+    unconfigured, they would fail at boot and keep systemd from reaching `running`; the roles
+    enable each one once it is configured.
     """
     base = testhosts.DEFAULT_RECIPE
-    packages = tuple(dict.fromkeys(base.packages + aio_packages(roles_dir) + _LAB_PACKAGES))
-    units = " ".join(
-        [f"{unit}.service" for unit, _ in SERVICES if not unit.endswith("@")]
-        + list(_UNUSED_UNITS) + list(_WRAPPER_UNITS)
+    chosen = tuple(catalogue().units()) if units is None else tuple(units)
+    names = " ".join(
+        [f"{unit}.service" for unit in chosen if not unit.endswith("@")] + list(_UNUSED_UNITS) + list(_WRAPPER_UNITS)
     )
     disable = (
-        f"\nfor unit in {units}; do\n"
+        f"\nfor unit in {names}; do\n"
         '  systemctl --root "$1" disable "$unit" >/dev/null 2>&1 || true\ndone\n'
     )
     return testhosts.ImageRecipe(
-        name="localhost/hatang-aio", packages=packages, customize=base.customize + disable + _IMAGE_CUSTOMIZE
+        name=name,
+        packages=tuple(dict.fromkeys(base.packages + tuple(packages))),
+        customize=base.customize + disable + _IMAGE_CUSTOMIZE,
     )
 
 

@@ -50,6 +50,7 @@ def _in_labs(path: str) -> bool:
     return path.startswith(LABS)
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest -p no:xdist has no such hook
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Under `--dist loadgroup`: LABS one unit of work, every other test a unit of its own. A scheduler,
     not xdist_group marks: xdist 3.8 renames the marked items by an attribute pytest 9 no longer reads,

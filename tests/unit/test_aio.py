@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from infra import aio, guests, testhosts
+from infra.services import catalogue
 from infra.site import load_site
 from tests.conftest import AIO
 
@@ -57,6 +58,43 @@ def test_aio_image_recipe_adds_packages_and_disables_units() -> None:
     assert "nova-compute.service" in recipe.customize, "the packaged unit waits for the role"
     assert 'mask polkit.service' in recipe.customize, "polkit fails in a container"
     assert set(guests.GUEST_PACKAGES) <= set(recipe.packages), "the test guest is built in the AIO"
+
+
+def test_group_packages_put_each_services_packages_on_its_group() -> None:
+    roles = catalogue().roles()
+    controllers = aio.group_packages("controllers", roles)
+    compute = aio.group_packages("compute", roles)
+    storage = aio.group_packages("storage", roles)
+    assert {"nova-api", "cinder-api", "galera-4", "keepalived"} <= set(controllers), "clustered services included"
+    assert {"nova-compute", "cinder-volume", "ceph-osd", "ovn-host"}.isdisjoint(controllers)
+    assert {"nova-compute", "ovn-host"} <= set(compute) and "nova-api" not in compute
+    assert {"ceph-mon", "ceph-osd", "cinder-volume"} <= set(storage), "a role's packages when the service has none"
+    assert "cinder-api" not in storage
+    assert list(controllers) == sorted(set(controllers))
+
+
+def test_group_packages_only_of_the_roles_asked_for() -> None:
+    found = aio.group_packages("controllers", ("keystone", "memcached"))
+    assert "keystone" in found and "memcached" in found
+    assert "nova-api" not in found and "mariadb-server" not in found
+
+
+def test_group_packages_undefined_variable_names_the_variable(tmp_path: Path) -> None:
+    (tmp_path / "cinder" / "defaults").mkdir(parents=True)
+    (tmp_path / "cinder" / "defaults" / "main.yml").write_text(
+        "cinder_volume_packages: [\"python3-{{ undefined_driver }}\"]\n", encoding="utf-8"
+    )
+    with pytest.raises(aio.AioError, match=r"cinder_volume_packages: cannot render .*undefined_driver"):
+        aio.group_packages("storage", ("cinder",), tmp_path)
+
+
+def test_preinstalled_recipe_disables_the_units_of_every_service() -> None:
+    recipe = aio.preinstalled_recipe("localhost/hatang-x", ("keepalived", "mariadb-server"))
+    assert recipe.image.startswith("localhost/hatang-x:")
+    assert {"keepalived", "mariadb-server"} <= set(recipe.packages)
+    assert set(testhosts.DEFAULT_RECIPE.packages) <= set(recipe.packages)
+    assert "keepalived.service" in recipe.customize, "a clustered service's unit too"
+    assert "ceph-mon@" not in recipe.customize, "templates have no instance to disable"
 
 
 def test_aio_api_address_is_the_controllers_api_zone_address() -> None:
