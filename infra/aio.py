@@ -67,6 +67,8 @@ SERVICES: tuple[tuple[str, str], ...] = tuple(catalogue().units(clustered=False)
 """systemd units of the AIO and what each is (the platform service catalogue's)."""
 
 GUEST_VARS: dict[str, Any] = {
+    # the kernel here has no openvswitch module: Open vSwitch's userspace datapath (docs/networking.md)
+    "ovn_host_datapath_type": "netdev",
     # QEMU's software emulation: KVM acceleration does not work on these machines
     "nova_libvirt_virt_type": "qemu",
     # libvirt in a container: no trusted.* xattrs to remember owners (CAP_SYS_ADMIN), no security
@@ -332,8 +334,6 @@ def extra_vars(site: Site, paths: AioPaths, site_branch: str = "main") -> dict[s
         "hatang_cloud_name": CLOUD_NAME,
         "hatang_local_cacert": str(paths.cacert.resolve()),
         **GUEST_VARS,
-        # the kernel here has no openvswitch module: Open vSwitch's userspace datapath (docs/networking.md)
-        "ovn_host_datapath_type": "netdev",
         "portal_site_repo_seed": str(paths.site_bundle.resolve()),
         "portal_site_repo_branch": site_branch,
     }

@@ -35,19 +35,25 @@ def aio_copy(tmp_path: Path) -> Path:
 
 
 LABS: tuple[str, ...] = (
-    "tests/audit/", "tests/cluster/", "tests/dataplane/", "tests/integration/", "tests/portal/test_portal_keystone",
-    "tests/pulumi/test_engine_", "tests/roles/", "tests/vm/",
+    "tests/audit/", "tests/cluster/", "tests/dataplane/", "tests/roles/", "tests/vm/",
+    "tests/integration/", "tests/portal/test_portal_keystone", "tests/pulumi/test_engine_",
 )
 """The suites that hold a machine-wide resource: test hosts on the labs' address ranges, the
-five-host cluster lab, the AIO, the VM test host. Under `--dist loadgroup` (scripts/test) they are
-one unit of work for one worker, in collection order, as in a run without workers, and everything
-else (unit tests, Pulumi mocks, portal, reports) runs on the other worker beside them. Two of them
-at once take longer than one after the other on 2 cores: the cluster lab's first deployment took
-1914 s beside the AIO's suite, 850 s alone."""
+five-host cluster lab, the data-plane lab, the VM test host, the AIO. Under `--dist loadgroup`
+(scripts/test) they are one unit of work for one worker, in this order, and everything else (unit
+tests, Pulumi mocks, portal, reports) runs on the other worker beside them. Two of them at once take
+longer than one after the other on 2 cores: the cluster lab's first deployment took 1914 s beside
+the AIO's suite, 850 s alone. The AIO's suites come last: the AIO stays up once started (a developer's
+next run reuses it), and its idle services would take CPU from every lab after them."""
+
+
+def _labs_rank(path: str) -> int:
+    """Where the test's suite runs among the labs (len(LABS): not a lab)."""
+    return next((rank for rank, prefix in enumerate(LABS) if path.startswith(prefix)), len(LABS))
 
 
 def _in_labs(path: str) -> bool:
-    return path.startswith(LABS)
+    return _labs_rank(path) < len(LABS)
 
 
 @pytest.hookimpl(optionalhook=True)  # pytest -p no:xdist has no such hook
@@ -67,7 +73,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On the workers under `--dist loadgroup`: the labs' tests first, so that the scheduler hands
-    them to the first worker before anything else."""
+    """On the workers under `--dist loadgroup`: the labs' tests first, in the order of LABS, so that
+    the scheduler hands them to the first worker before anything else."""
     if getattr(config.option, "loadgroup", False):  # set by xdist on the workers
-        items.sort(key=lambda item: not _in_labs(item.path.relative_to(REPO).as_posix()))  # stable
+        items.sort(key=lambda item: _labs_rank(item.path.relative_to(REPO).as_posix()))  # stable

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import LABS, REPO
+from tests.conftest import LABS, REPO, _labs_rank
 
 LAB_MARKS = re.compile(r"pytest\.mark\.(aio|hosts|vm|dataplane)\b")
 """The markers of pyproject.toml that name a machine-wide resource."""
@@ -30,3 +30,14 @@ def test_the_check_sees_marked_modules_outside_the_lab_folders() -> None:
     """It can fail: the portal's Keystone test is marked `aio` and found, though not under a lab folder."""
     assert "tests/portal/test_portal_keystone.py" in _marked()
     assert "tests/portal/" not in LABS
+
+
+AIO_MARK = re.compile(r"pytest\.mark\.aio\b")
+
+
+def test_the_suites_that_bring_the_aio_up_run_after_every_other_lab() -> None:
+    """The AIO stays up once started: a lab after it would share the 2 cores with its idle services."""
+    ranks = {module: _labs_rank(module) for module in _marked()}
+    aio = {module for module in ranks if AIO_MARK.search((REPO / module).read_text(encoding="utf-8"))}
+    assert aio, "the check finds the AIO's suites"
+    assert max(rank for module, rank in ranks.items() if module not in aio) < min(ranks[module] for module in aio)
