@@ -15,6 +15,7 @@ import hashlib
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,6 +81,24 @@ def lab_copy(parent: Path, name: str, ipv4: str, ipv6: str) -> Site:
         text = path.read_text(encoding="utf-8").replace("10.199.", ipv4).replace("fd99:ab:", ipv6)
         path.write_text(re.sub(r"^name: lab$", f"name: {name}", text, flags=re.M), encoding="utf-8")
     return load_valid_site(root)
+
+
+INVENTORY_IMPORTS = (
+    "import sys, infra.ansible_inventory; print(*sorted(m.__file__ for n, m in sys.modules.items()"
+    " if n.partition('.')[0] == 'infra' and getattr(m, '__file__', None)), sep='\\n')"
+)
+
+
+def inventory_code() -> list[Path]:
+    """The project's code a hardened state depends on besides the roles and playbooks: the modules
+    the inventory plugin imports (listed by importing it in a fresh interpreter) and the service
+    catalogue's data. The audit, the CLI and the labs do not change what the playbooks do, so
+    editing them keeps a cached hardened state (a VM's takes minutes to rebuild)."""
+    listed = subprocess.run([sys.executable, "-c", INVENTORY_IMPORTS], cwd=REPO, capture_output=True, text=True,
+                            check=True)  # fmt: skip
+    modules = {Path(line) for line in listed.stdout.splitlines()}
+    assert modules and all(path.is_relative_to(REPO / "infra") for path in modules), listed.stdout
+    return sorted(modules | {path for path in (REPO / "infra" / "services").rglob("*") if path.is_file()})
 
 
 def hardening_digest(site: Site, code: list[Path], seed: str = "") -> str:

@@ -44,10 +44,10 @@ from tests.audit.test_hardening_proof import (
     PROFILE,
     apply_variants,
     hardening_digest,
+    inventory_code,
     lab_copy,
     playbook,
 )
-from tests.conftest import REPO
 
 CATALOGUE = load_catalogue()
 VIOLATIONS = load_host_violations(catalogue=CATALOGUE)
@@ -225,7 +225,7 @@ def hardened_image(violation_site: Site) -> Iterator[tuple[str, float]]:
     """The test host after playbooks/hardening.yml, committed to an image (reused while its inputs
     are unchanged: the tag is a digest of the roles, playbooks, site and base image)."""
     base = testhosts.ensure_image()
-    digest = hardening_digest(violation_site, sorted((REPO / "infra").rglob("*.py")), _image_id(base))
+    digest = hardening_digest(violation_site, inventory_code(), _image_id(base))
     image = f"localhost/hatang-{SITE}-hardened:{digest}"
     started = time.monotonic()
     try:

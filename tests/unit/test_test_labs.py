@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from tests.audit.test_hardening_proof import inventory_code
 from tests.conftest import LABS, REPO, _labs_rank
 
 LAB_MARKS = re.compile(r"pytest\.mark\.(aio|hosts|vm|dataplane)\b")
@@ -41,3 +42,13 @@ def test_the_suites_that_bring_the_aio_up_run_after_every_other_lab() -> None:
     aio = {module for module in ranks if AIO_MARK.search((REPO / module).read_text(encoding="utf-8"))}
     assert aio, "the check finds the AIO's suites"
     assert max(rank for module, rank in ranks.items() if module not in aio) < min(ranks[module] for module in aio)
+
+
+def test_a_hardened_state_is_keyed_by_the_code_the_inventory_imports() -> None:
+    """The cached hardened states (a VM's disk, the violation suite's image) are rebuilt when the
+    inventory's code or the service catalogue changes, not when the audit or a lab's code does."""
+    code = inventory_code()
+    infra = REPO / "infra"
+    assert {infra / "ansible_inventory.py", infra / "firewall.py", infra / "site.py"} <= set(code)
+    assert infra / "services" / "services.yml" in code
+    assert not [path for path in code if path.is_relative_to(infra / "audit") or path.name in {"cli.py", "aio.py"}]

@@ -42,11 +42,11 @@ from tests.audit.test_hardening_proof import (
     PROFILE,
     break_script,
     hardening_digest,
+    inventory_code,
     lab_copy,
     variant_results,
 )
 from tests.audit.test_host_violations import Applied, _observed
-from tests.conftest import REPO
 from tests.vm._vmlab import disk_copy, playbook
 
 VM_CONTROLS = tuple(sorted(ONLY_A_VM_SHOWS))
@@ -168,10 +168,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     began = time.monotonic()
     image = vm.ensure_vm_image()
     timings["image (build or cache)"] = time.monotonic() - began
-    # the audit checks are left out: editing one does not re-harden
-    code = [*sorted((REPO / "infra").glob("*.py")), *sorted((REPO / "infra" / "specs").rglob("*.py")),
-            *sorted((REPO / "infra" / "services").rglob("*"))]  # fmt: skip
-    hardened = image.folder / "hardened" / f"{hardening_digest(site, code, _provision_script(site))}.img"
+    hardened = image.folder / "hardened" / f"{hardening_digest(site, inventory_code(), _provision_script(site))}.img"
     lab = Lab(site, image, root, hardened, timings)
     if not hardened.is_file():
         _harden(lab)
