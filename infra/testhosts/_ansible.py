@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import yaml
@@ -67,12 +67,13 @@ def ansible_env() -> dict[str, str]:
 
 
 def run_playbook(
-    site: Site, playbooks: Sequence[Path], *args: str, timeout: float | None = 3600
+    site: Site, playbooks: Sequence[Path], *args: str, timeout: float | None = 3600, env: Mapping[str, str] = {}
 ) -> subprocess.CompletedProcess[str]:
-    """ansible-playbook of `playbooks` against `site`'s test hosts (`args`: --limit, -e, --tags...)."""
+    """ansible-playbook of `playbooks` against `site`'s test hosts (`args`: --limit, -e, --tags...;
+    `env`: more of Ansible's settings, e.g. a callback)."""
     with tempfile.TemporaryDirectory(prefix="hatang-testhosts-") as folder:
         overlay = write_ansible_inventory(site, Path(folder) / "testhosts.yml")
         argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(site.root), "-i", str(overlay),
                 *args, *map(str, playbooks)]  # fmt: skip
-        return subprocess.run(argv, cwd=REPO, env=ansible_env(), capture_output=True, text=True, check=False,
+        return subprocess.run(argv, cwd=REPO, env={**ansible_env(), **env}, capture_output=True, text=True, check=False,
                               timeout=timeout)  # fmt: skip

@@ -48,6 +48,9 @@ STATELESS_APIS = {
 FAKE_COMPUTE = "fake.FakeDriver"
 CEPH_VARS = {name: value for name, value in GUEST_VARS.items() if name.startswith("ceph_")}
 """The storage host's Ceph as the AIO's: one OSD on a sparse file, memory targets for this machine."""
+REPORTS = REPO / "reports" / "cluster"
+"""The lab's figures and its playbook runs' logs."""
+PROFILED = {"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks", "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "40"}
 RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
@@ -87,16 +90,20 @@ class Cluster:
             capture_output=True, text=True, check=check, timeout=timeout,
         )
 
-    def playbook(self) -> tuple[subprocess.CompletedProcess[str], dict[str, int]]:
-        """Firewall, shared services, Keystone and the APIs; returns the run and the changed count per host."""
+    def playbook(self, run: str) -> tuple[subprocess.CompletedProcess[str], dict[str, int]]:
+        """Firewall, shared services, Keystone and the APIs; returns the run and the changed count per host.
+        Its output, with each task's time and the slowest tasks (profile_tasks), goes to
+        reports/cluster/<run>.log: where a deployment spends its time."""
         result = testhosts.run_playbook(
             self.site, [REPO / "playbooks" / "firewall.yml", REPO / "playbooks" / "control-plane.yml"],
             # no hypervisor in a test host: nova-compute's fake driver, as Nova's functional tests run it
             "-e", json.dumps({
                 "hatang_secrets_dir": str(self.secrets), "hatang_nova_compute_driver": FAKE_COMPUTE, **CEPH_VARS,
             }),
-            "--tags", ",".join(DEPLOYED), timeout=None,
+            "--tags", ",".join(DEPLOYED), timeout=None, env=PROFILED,
         )  # fmt: skip
+        REPORTS.mkdir(parents=True, exist_ok=True)
+        (REPORTS / f"{run}.log").write_text(result.stdout + result.stderr, encoding="utf-8")
         changed = {m[0]: int(m[1]) for m in RECAP.findall(result.stdout) if not int(m[2]) and not int(m[3])}
         return result, changed
 

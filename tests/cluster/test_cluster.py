@@ -12,7 +12,6 @@ import os
 import socket
 import ssl
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,11 +19,11 @@ import requests
 
 from infra.pki import site_ca
 from infra.services import catalogue
-from tests.cluster._ha import STATELESS_APIS, Cluster, until
+from tests.cluster._ha import REPORTS, STATELESS_APIS, Cluster, until
 
 pytestmark = pytest.mark.hosts
 
-FIGURES = Path(__file__).resolve().parents[2] / "reports" / "cluster" / "figures.json"
+FIGURES = REPORTS / "figures.json"
 FAILOVER_BOUND_S = 30.0
 """How long the database may stay unreachable through the shared address when its holder dies."""
 REJOIN_BOUND_S = 180.0
@@ -111,7 +110,7 @@ def test_the_cluster_forms_through_the_firewall_of_the_flows(cluster: Cluster) -
 
 
 def test_second_run_changes_nothing(cluster: Cluster) -> None:
-    result, changed = cluster.playbook()
+    result, changed = cluster.playbook("second-run")
     assert result.returncode == 0, result.stdout[-3000:]
     assert changed == dict.fromkeys(cluster.hosts + cluster.compute + cluster.storage, 0), result.stdout[-3000:]
 
@@ -418,7 +417,7 @@ def test_a_new_machine_in_place_of_the_first_controller_joins_the_cluster(cluste
     cluster.replace(first)
     assert cluster.run(first, "test", "-e", "/var/lib/mysql").returncode != 0, "a new machine"
     start = time.monotonic()
-    result, _ = cluster.playbook()
+    result, _ = cluster.playbook("replacement")
     assert result.returncode == 0, result.stdout[-4000:]
     _record(cluster, replacement_deploy_s=time.monotonic() - start)
     _healthy(cluster)
