@@ -7,7 +7,7 @@ of the agencies domain walk through it in chromium, which trusts exactly the key
 an agency's user changes the first password (Keystone's first-use rule), files a request with a
 mistake, sees it at its field (nothing pushed), fixes it and files it (a commit authored by that
 user on branch request/<code> of the stand-in); a DC reviewer approves it (merged into the
-stand-in's main); the agency sees it approved. Screenshots go to reports/portal-aio/.
+stand-in's copy of the checked-out branch); the agency sees it approved. Screenshots go to reports/portal-aio/.
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ CONTAINER = testhosts.container_name("aio", "aio1")
 SITE = load_valid_site(AIO)
 STAND_IN = SITE.info.services.site_repo
 CAFILE = aio.AioPaths.for_site(SITE).cacert
+SITE_BRANCH = subprocess.run(["git", "-C", str(AIO), "symbolic-ref", "--quiet", "--short", "HEAD"],
+                             capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+"""The branch the stand-in was seeded from and the portal merges approved requests into: the checkout's
+(`main` in CI, another on a developer's branch)."""
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,7 @@ def test_agency_requests_a_tenant_and_a_reviewer_approves_it_on_the_served_porta
         find(By.ID, "approve").click()
         assert find(By.ID, "approved") and find(By.ID, "state").text == "approved"
         _shot(driver, "5-approved")
-    tenant = _stand_in_git("show", f"main:inventories/{SITE.name}/tenants/{code}.yml")
+    assert SITE_BRANCH
+    tenant = _stand_in_git("show", f"{SITE_BRANCH}:inventories/{SITE.name}/tenants/{code}.yml")
     assert "state: approved" in tenant
-    assert _stand_in_git("log", "-1", "--format=%an", "main").strip() == people["reviewer"].name
+    assert _stand_in_git("log", "-1", "--format=%an", SITE_BRANCH).strip() == people["reviewer"].name
