@@ -4,10 +4,10 @@ The hosts (three controllers, a compute host and a storage host) start once per 
 site's own playbooks deploy, limited by tags: the host firewall of the lab's flows first (the
 cluster forms through it), then Ceph on the storage host, the shared services (MariaDB Galera, the
 RabbitMQ cluster, memcached, keepalived, the TLS front), Keystone, Barbican, Placement, Glance (its
-images in Ceph), Nova (its control services on the controllers, nova-compute with the fake driver
-on the compute host) and Cinder (its API and scheduler on the controllers, cinder-volume on the
-storage host, volumes in Ceph); Neutron and OVN on three controllers come with their memory budget
-(issue 14). Secrets, the site CA among them, go to a folder of the module.
+images in Ceph), OVN's databases (one Raft cluster of the controllers) and Neutron, the compute
+host's OVN chassis, Nova (its control services on the controllers, nova-compute with the fake
+driver on the compute host) and Cinder (its API and scheduler on the controllers, cinder-volume on
+the storage host, volumes in Ceph). Secrets, the site CA among them, go to a folder of the module.
 """
 
 from __future__ import annotations
@@ -31,18 +31,20 @@ REPO = Path(__file__).resolve().parents[2]
 LAB = Path(__file__).resolve().parent / "lab"
 DEPLOYED = (
     "firewall", "ceph", "mariadb", "rabbitmq", "memcached", "keepalived", "tls_front", "keystone", "barbican",
-    "placement", "glance", "nova", "cinder",
+    "placement", "glance", "ovn_central", "neutron", "ovn_host", "nova", "cinder",
 )
 """The roles deployed here, by their tags: the host firewall of the site's flows (playbooks/firewall.yml)
 first, so the cluster forms through it, then Ceph, the shared services, Keystone, the APIs that
 need nothing but their database and Ceph, Nova across the controllers and the compute host, and
-Cinder across the controllers and the storage host (control-plane.yml)."""
+Neutron with OVN's databases as one Raft cluster of the controllers and the compute host as a
+chassis, Cinder across the controllers and the storage host (control-plane.yml)."""
 CONTROLLER_IMAGE = preinstalled_recipe("localhost/hatang-ha-controller", group_packages("controllers", DEPLOYED))
 """The controllers boot with what the roles install on them already unpacked (three hosts' downloads and
 unpacking, most of the first deployment, saved); the compute and storage hosts and the replacement
 controller start from the bare test-host image, so the roles' installs stay proven on every group."""
 STATELESS_APIS = {
     "barbican": "/v1/secrets", "placement": "/resource_providers", "glance": "/v2/images", "nova": "/v2.1/os-services",
+    "neutron": "/v2.0/networks",
 }
 """The APIs deployed here besides Keystone, and a path of each that reads its database."""
 FAKE_COMPUTE = "fake.FakeDriver"
@@ -51,6 +53,9 @@ CEPH_VARS = {name: value for name, value in GUEST_VARS.items() if name.startswit
 REPORTS = REPO / "reports" / "cluster"
 """The lab's figures and its playbook runs' logs."""
 PROFILED = {"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks", "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "40"}
+CHASSIS_VARS = {"ovn_host_datapath_type": GUEST_VARS["ovn_host_datapath_type"]}
+"""No openvswitch kernel module here: the chassis use the userspace datapath, as the AIO's."""
+OVN_DBS = {"nb": "OVN_Northbound", "sb": "OVN_Southbound"}
 RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
@@ -99,6 +104,7 @@ class Cluster:
             # no hypervisor in a test host: nova-compute's fake driver, as Nova's functional tests run it
             "-e", json.dumps({
                 "hatang_secrets_dir": str(self.secrets), "hatang_nova_compute_driver": FAKE_COMPUTE, **CEPH_VARS,
+                **CHASSIS_VARS,
             }),
             "--tags", ",".join(DEPLOYED), timeout=None, env=PROFILED,
         )  # fmt: skip
@@ -207,6 +213,14 @@ class Cluster:
     def power_off(self, *hosts: str) -> None:
         """Pull the plug: SIGKILL to the container's init, no service stops cleanly."""
         subprocess.run(["podman", "kill", *map(self.container, hosts)], capture_output=True, check=True)
+
+    def raft(self, host: str, db: str) -> dict[str, object]:
+        """`cluster/status` of an OVN database on a controller: its status, cluster and server ids,
+        role, and the servers the cluster counts (server id -> address)."""
+        out = self.run(host, "ovn-appctl", "-t", f"/var/run/ovn/ovn{db}_db.ctl", "cluster/status", OVN_DBS[db]).stdout
+        fields = dict(re.findall(r"^(Status|Role|Cluster ID|Server ID): (.+)$", out, re.MULTILINE))
+        servers = dict(re.findall(r"^\s+([0-9a-f]{4}) \(\1 at ssl:([0-9.]+):\d+\)", out, re.MULTILINE))
+        return {**fields, "servers": servers}
 
     def replace(self, host: str) -> None:
         """A new machine in its place: the container removed, a fresh one made with the same addresses."""

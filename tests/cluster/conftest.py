@@ -2,9 +2,9 @@
 
 The site's own playbook deploys Ceph on the storage host, the shared services (MariaDB Galera, the
 RabbitMQ cluster, memcached, keepalived, the TLS front), Keystone, Barbican, Placement, Glance,
-Nova and Cinder, limited by tags to those roles (`_ha.DEPLOYED`); Neutron with OVN on three
-controllers follows (docs/deploy-site.md, "Not yet"). Secrets, the site CA among them, go to a
-folder of the session.
+OVN's databases and Neutron, the compute host's OVN chassis, Nova and Cinder, limited by tags to
+those roles (`_ha.DEPLOYED`); Horizon and the portal follow (docs/deploy-site.md, "Not yet").
+Secrets, the site CA among them, go to a folder of the session.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import requests
 
 from infra.pki import site_ca
 from infra.services import catalogue
-from tests.cluster._ha import REPORTS, STATELESS_APIS, Cluster, until
+from tests.cluster._ha import OVN_DBS, REPORTS, STATELESS_APIS, Cluster, until
 
 pytestmark = pytest.mark.hosts
 
@@ -255,6 +255,86 @@ def test_cinder_volume_runs_on_the_storage_host_and_makes_volumes_in_ceph(cluste
     assert until(lambda: f"volume-{volume}" not in _rbd_images(cluster, "volumes"), 120, step=2) is not None
 
 
+def _ovn_formed(cluster: Cluster, db: str) -> bool:
+    """Each controller a member of one cluster of the database (one id), which counts exactly the three
+    controllers' api addresses, with one leader."""
+    states = [cluster.raft(h, db) for h in cluster.hosts]
+    addresses = sorted(map(cluster.address, cluster.hosts))
+    return (
+        all(s.get("Status") == "cluster member" for s in states)
+        and len({s.get("Cluster ID") for s in states}) == 1
+        and all(sorted(s["servers"].values()) == addresses for s in states)  # type: ignore[attr-defined]
+        and [s.get("Role") for s in states].count("leader") == 1
+    )
+
+
+def test_ovn_databases_are_one_raft_cluster_of_the_controllers(cluster: Cluster) -> None:
+    _healthy(cluster)
+    for db in OVN_DBS:
+        formed = until(lambda db=db: _ovn_formed(cluster, db), 60)
+        assert formed is not None, {h: cluster.raft(h, db) for h in cluster.hosts}
+
+
+def _switches(cluster: Cluster, host: str) -> list[str]:
+    """The logical switches in the Northbound database, as a controller's own member reads it."""
+    argv = ["ovn-nbctl", "--no-leader-only", "--bare", "--columns=name", "list", "Logical_Switch"]
+    return cluster.run(host, *argv).stdout.split()
+
+
+def _make_network(cluster: Cluster, token: str, name: str) -> str | None:
+    """The id of a network made through Neutron at the shared address, or None if refused."""
+    try:
+        reply = cluster._keystone().post(
+            f"{cluster.api(cluster.vip, 'neutron')}/v2.0/networks", json={"network": {"name": name}},
+            headers={"X-Auth-Token": token}, timeout=30,
+        )
+    except requests.RequestException:
+        return None
+    return str(reply.json()["network"]["id"]) if reply.status_code == 201 else None
+
+
+def _delete_network(cluster: Cluster, token: str, network: str) -> None:
+    url = f"{cluster.api(cluster.vip, 'neutron')}/v2.0/networks/{network}"
+    cluster._keystone().delete(url, headers={"X-Auth-Token": token}, timeout=30).raise_for_status()
+
+
+def test_a_network_made_through_the_shared_address_is_a_switch_in_every_controllers_database(cluster: Cluster) -> None:
+    """Neutron on three controllers writes one Northbound database: the network's logical switch is
+    read from each controller's own member, and goes from each with the network."""
+    _healthy(cluster)
+    token = cluster.token(cluster.vip)
+    assert token
+    network = _make_network(cluster, token, "ha-net")
+    assert network
+    switch = f"neutron-{network}"
+    try:
+        for host in cluster.hosts:
+            assert until(lambda host=host: switch in _switches(cluster, host), 30) is not None, host
+    finally:
+        _delete_network(cluster, token, network)
+    for host in cluster.hosts:
+        assert until(lambda host=host: switch not in _switches(cluster, host), 30) is not None, host
+
+
+def test_the_compute_host_is_the_only_ovn_chassis_and_neutron_sees_it_alive(cluster: Cluster) -> None:
+    """ovn-controller on the compute host registered in the Southbound database under the name Nova
+    knows the host by (ports are bound to it), and no controller or storage host is a chassis."""
+    _healthy(cluster)
+    token = cluster.token(cluster.vip)
+    assert token
+    url = f"{cluster.api(cluster.vip, 'neutron')}/v2.0/agents"
+
+    def agents() -> list[tuple[str, str, bool]]:
+        reply = cluster._keystone().get(url, headers={"X-Auth-Token": token}, timeout=10)
+        reply.raise_for_status()
+        return sorted((a["agent_type"], a["host"], a["alive"]) for a in reply.json()["agents"])
+
+    expected = [("OVN Controller agent", host, True) for host in cluster.compute]
+    assert until(lambda: agents() == expected, 60, step=2) is not None, agents()
+    for host in cluster.hosts + cluster.storage:
+        assert cluster.run(host, "dpkg-query", "-W", "ovn-host").returncode != 0, f"ovn-host on {host}"
+
+
 def test_a_write_through_the_shared_address_reaches_every_node(cluster: Cluster) -> None:
     _healthy(cluster)
     assert _write(cluster, cluster.hosts[2], "replicated")
@@ -324,7 +404,7 @@ def test_a_token_from_one_controller_is_valid_on_every_other(cluster: Cluster) -
 
 
 def test_every_api_answers_on_each_controller_and_the_shared_address(cluster: Cluster) -> None:
-    """Barbican, Placement, Glance and Nova on three controllers: each reads the one database, with a token of
+    """Barbican, Placement, Glance, Nova and Neutron on three controllers: each reads the one database, with a token of
     any Keystone; a made-up token is refused (the detector can fail)."""
     _healthy(cluster)
     token = cluster.token(cluster.vip)
@@ -348,6 +428,8 @@ def test_a_controller_powered_off_the_apis_answer_and_it_rejoins_alone(cluster: 
     assert token and cluster.create_project(cluster.vip, token, "made-during-outage"), "a tenant's project"
     for service in STATELESS_APIS:
         assert cluster.api_reads(cluster.vip, service, token), f"{service} through {cluster.vip} with {holder} off"
+    networks = until(lambda: _make_network(cluster, token, "made-during-outage") is not None, FAILOVER_BOUND_S)
+    assert networks is not None, f"Neutron and OVN took no network through {cluster.vip} with {holder} off"
     assert cluster.vip_holders() in ([survivors[0]], [survivors[1]])
     for host in survivors:
         assert cluster.wsrep(host)["wsrep_cluster_size"] == "2"
@@ -363,8 +445,16 @@ def test_a_controller_powered_off_the_apis_answer_and_it_rejoins_alone(cluster: 
     rejoined = time.monotonic() - start
     own = cluster.token(cluster.address(holder))
     assert own and "made-during-outage" in cluster.projects(cluster.address(holder), own), "no write lost"
+    for db in OVN_DBS:
+        assert until(lambda db=db: _ovn_formed(cluster, db), REJOIN_BOUND_S) is not None, f"{holder} in {db}'s Raft"
+    made = [n["id"] for n in cluster._keystone().get(
+        f"{cluster.api(cluster.vip, 'neutron')}/v2.0/networks?name=made-during-outage",
+        headers={"X-Auth-Token": token}, timeout=10).json()["networks"]]
+    assert made and all(f"neutron-{n}" in _switches(cluster, holder) for n in made), "its switch reached the holder"
+    for network in made:
+        _delete_network(cluster, token, network)
     _record(
-        cluster, db_unavailable_s=window, api_unavailable_s=window + api,
+        cluster, db_unavailable_s=window, api_unavailable_s=window + api, network_write_after_keystone_s=networks,
         galera_rejoin_from_power_on_s=galera, rabbitmq_rejoin_from_power_on_s=rejoined,
     )
 
@@ -414,6 +504,7 @@ def test_a_new_machine_in_place_of_the_first_controller_joins_the_cluster(cluste
     first, second = cluster.hosts[:2]
     assert _write(cluster, second, "before-replacement")
     uuid = cluster.wsrep(second)["wsrep_cluster_state_uuid"]
+    raft = {db: cluster.raft(second, db)["Cluster ID"] for db in OVN_DBS}
     cluster.replace(first)
     assert cluster.run(first, "test", "-e", "/var/lib/mysql").returncode != 0, "a new machine"
     start = time.monotonic()
@@ -424,3 +515,7 @@ def test_a_new_machine_in_place_of_the_first_controller_joins_the_cluster(cluste
     assert {cluster.wsrep(h)["wsrep_cluster_state_uuid"] for h in cluster.hosts} == {uuid}, "one cluster, the old one"
     assert _count(cluster, first, "before-replacement") == 1, "the new node received the data"
     assert cluster.running_brokers(first) == sorted(f"rabbit@{cluster.address(h)}" for h in cluster.hosts)
+    for db in OVN_DBS:  # joined the running cluster, its former self kicked out (3 servers, not 4)
+        formed = until(lambda db=db: _ovn_formed(cluster, db), 60)
+        assert formed is not None, {h: cluster.raft(h, db) for h in cluster.hosts}
+        assert cluster.raft(first, db)["Cluster ID"] == raft[db], f"{first} made a second {db} cluster"
